@@ -1,0 +1,49 @@
+"""The adapter table: the only place that knows where each architecture keeps its parts.
+
+To support a new family, add one small file here with an ``Adapter`` and list it in ``ADAPTERS``.
+"""
+
+from __future__ import annotations
+
+from torch import nn
+
+from .base import Adapter, resolve
+from .bert import BERT, ROBERTA
+from .distilbert import DISTILBERT
+from .vit import DEIT, VIT
+
+ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, VIT, DEIT)
+
+_BY_MODEL_TYPE = {t: a for a in ADAPTERS for t in a.model_types}
+
+
+class UnsupportedModelError(TypeError):
+    """The model's architecture has no adapter."""
+
+
+def supported_model_types() -> list[str]:
+    return sorted(_BY_MODEL_TYPE)
+
+
+def adapter_for(model: nn.Module) -> Adapter:
+    """The adapter for ``model`` (looked up by ``model.config.model_type``), or a clear error."""
+    config = getattr(model, "config", None)
+    model_type = getattr(config, "model_type", None)
+    if model_type not in _BY_MODEL_TYPE:
+        raise UnsupportedModelError(
+            f"attnviz does not support {type(model).__name__} (model_type={model_type!r}). Supported: "
+            f"{', '.join(supported_model_types())}. To add it, write one adapter file in "
+            "attnviz/engine/adapters/ (see bert.py for the pattern) and list it in ADAPTERS."
+        )
+    adapter = _BY_MODEL_TYPE[model_type]
+    try:
+        adapter.get_blocks(model)
+    except AttributeError as err:
+        raise UnsupportedModelError(
+            f"{type(model).__name__} has model_type={model_type!r} but not the expected structure ({err}). attnviz "
+            "explains the task models (e.g. BertForSequenceClassification, ViTForImageClassification)."
+        ) from None
+    return adapter
+
+
+__all__ = ["ADAPTERS", "Adapter", "UnsupportedModelError", "adapter_for", "resolve", "supported_model_types"]

@@ -1,0 +1,79 @@
+"""The adapter record: where one architecture family keeps its blocks, attention, values and embeddings.
+
+Module names differ between families and between transformers releases (ViT's ``encoder.layer[i].attention.
+attention.value`` became ``layers[i].attention.v_proj`` in transformers 5), so every location is a tuple of dotted
+paths tried in order. Nothing outside ``adapters/`` knows a module name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from torch import nn
+
+
+@dataclass(frozen=True)
+class Adapter:
+    """How to find the parts of one architecture family inside an unmodified Hugging Face model.
+
+    Paths are dotted attribute paths; each field lists alternatives tried in order.
+    - ``base``: the encoder inside the task model (``model.bert``), relative to the task model.
+    - ``blocks``: the list of Transformer blocks, relative to the base.
+    - ``value``: the value projection W_V (all heads), relative to a block.
+    - ``input_embedding``: the module whose output is the input embedding e (word pieces or patches), relative to
+      the base.
+    - ``parts``: named sub-modules of a block (query, key, value, attn_out, ln1, ffn_in, ffn_out, ln2) used by the
+      LRP pass; ``head``: the classifier modules in forward order, relative to the task model.
+    - ``layout``: "post_ln" (BERT: x = LN(x + f(x))) or "pre_ln" (ViT: x = x + f(LN(x))).
+    """
+
+    family: str
+    model_types: tuple[str, ...]
+    modality: Literal["text", "image"]
+    base: tuple[str, ...]
+    blocks: tuple[str, ...]
+    value: tuple[str, ...]
+    input_embedding: tuple[str, ...]
+    layout: Literal["post_ln", "pre_ln"]
+    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    head: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    final_norm: tuple[str, ...] = ()
+    adapter_file: str = ""
+
+    def num_prefix_tokens(self, model: nn.Module) -> int:
+        """Tokens before the patches (ViT: [CLS]; DeiT: [CLS] and the distillation token); 0 for text."""
+        if self.modality == "text":
+            return 0
+        return 2 if getattr(model.config, "model_type", "") == "deit" else 1
+
+    def get_base(self, model: nn.Module) -> nn.Module:
+        return resolve(model, self.base)
+
+    def get_blocks(self, model: nn.Module) -> list[nn.Module]:
+        return list(resolve(self.get_base(model), self.blocks))
+
+    def get_value(self, block: nn.Module) -> nn.Module:
+        return resolve(block, self.value)
+
+    def get_input_embedding(self, model: nn.Module) -> nn.Module:
+        return resolve(self.get_base(model), self.input_embedding)
+
+    def get_part(self, block: nn.Module, role: str) -> nn.Module:
+        return resolve(block, self.parts[role])
+
+
+def resolve(root: nn.Module, paths: tuple[str, ...]):
+    """The first attribute path of ``paths`` that exists below ``root``; a clear error when none does."""
+    for path in paths:
+        obj = root
+        try:
+            for name in path.split("."):
+                obj = getattr(obj, name)
+        except AttributeError:
+            continue
+        return obj
+    raise AttributeError(
+        f"none of {paths} exists in {type(root).__name__}: this transformers release names the module differently; "
+        "add its path to the adapter in attnviz/engine/adapters/"
+    )

@@ -1,0 +1,150 @@
+"""One forward (+ one backward per target) over an unmodified model -> the tensors every method reads.
+
+``prepared(model)`` puts the model in eval mode with eager attention (SDPA and flash attention return no attention
+probabilities) and restores the training flags and attention implementation of every module in ``finally``, also
+after an exception. ``capture_forward`` registers forward hooks for the per-head values and the input embeddings
+and removes them in ``finally``. ``capture_gradients`` takes d y_t / d (attention, hidden states, input embeddings)
+with ``torch.autograd.grad``: nothing accumulates in the user's ``.grad`` fields and ``requires_grad`` of the
+parameters is never touched (the input embedding is made a leaf that requires grad instead).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from .adapters import Adapter
+
+
+class AttentionUnavailableError(RuntimeError):
+    """The model ran but returned no attention probabilities (no eager attention path)."""
+
+
+def _configs(model: nn.Module) -> list:
+    """Every distinct config object reachable from the model's modules (sub-configs included)."""
+    seen: dict[int, object] = {}
+    stack = [getattr(m, "config", None) for m in model.modules()]
+    while stack:
+        config = stack.pop()
+        if config is None or id(config) in seen or not hasattr(config, "to_dict"):
+            continue
+        seen[id(config)] = config
+        for key in getattr(config, "sub_configs", {}) or {}:
+            stack.append(getattr(config, key, None))
+    return list(seen.values())
+
+
+@contextlib.contextmanager
+def prepared(model: nn.Module) -> Iterator[nn.Module]:
+    """Eval mode and eager attention inside the block; every module's previous state restored afterwards."""
+    training = [(m, m.training) for m in model.modules()]
+    attn_impls = []
+    for config in _configs(model):
+        field = "_attn_implementation_internal" if hasattr(config, "_attn_implementation_internal") else None
+        if field is None and "_attn_implementation" not in vars(config):
+            continue
+        field = field or "_attn_implementation"
+        attn_impls.append((config, field, getattr(config, field)))
+    try:
+        model.eval()
+        for config, field, _ in attn_impls:
+            setattr(config, field, "eager")
+        yield model
+    finally:
+        for config, field, value in attn_impls:
+            setattr(config, field, value)
+        for module, was_training in training:
+            module.training = was_training
+
+
+@dataclass
+class ForwardCapture:
+    """Forward-pass tensors of one batch of b inputs (still attached to the autograd graph).
+
+    logits [b, C]; attentions: B tensors [b, H, N, N] (post-softmax, the very tensors used in A·V);
+    values: B tensors [b, N, H·Dh] (output of W_V, before W_O); hidden: B+1 tensors [b, N, D] (hidden[l] = input of
+    block l, hidden[B] = output of the last block); embeddings [b, N_e, D] (word-piece or patch embeddings, a leaf
+    that requires grad).
+    """
+
+    logits: torch.Tensor
+    attentions: list[torch.Tensor]
+    values: list[torch.Tensor]
+    hidden: list[torch.Tensor]
+    embeddings: torch.Tensor
+
+
+def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor]) -> ForwardCapture:
+    """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``."""
+    blocks = adapter.get_blocks(model)
+    values: list[torch.Tensor | None] = [None] * len(blocks)
+    embedded: list[torch.Tensor] = []
+
+    def keep_value(index: int):
+        def hook(_module, _inputs, output):
+            values[index] = output.detach()
+
+        return hook
+
+    def make_leaf(_module, _inputs, output):
+        # The embedding output becomes a leaf requiring grad, so gradients exist even for frozen parameters.
+        if not output.requires_grad:
+            output = output.detach().requires_grad_(True)
+        embedded.append(output)
+        return output
+
+    handles = [adapter.get_value(block).register_forward_hook(keep_value(i)) for i, block in enumerate(blocks)]
+    handles.append(adapter.get_input_embedding(model).register_forward_hook(make_leaf))
+    try:
+        with torch.enable_grad():
+            out = model(**model_inputs, output_attentions=True, output_hidden_states=True, return_dict=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    attentions = list(out.attentions or [])
+    if len(attentions) != len(blocks) or any(a is None for a in attentions):
+        raise AttentionUnavailableError(
+            f"{type(model).__name__} returned no attention probabilities even with eager attention: its attention "
+            "module has no eager path. Load it with attn_implementation='eager' or use a supported architecture."
+        )
+    if not attentions[0].requires_grad:
+        raise AttentionUnavailableError("the attention probabilities are detached from the graph: no gradients")
+    embeddings = embedded[-1]
+    if embeddings.dim() == 4:  # a [b, D, h, w] patch map (older releases): flatten to [b, P, D]
+        embeddings = embeddings.flatten(2).transpose(1, 2)
+    return ForwardCapture(
+        logits=out.logits,
+        attentions=attentions,
+        values=[v for v in values if v is not None],
+        hidden=list(out.hidden_states),
+        embeddings=embeddings,
+    )
+
+
+@dataclass
+class GradientCapture:
+    """d y_t / d (captured tensors) for one target per input; shapes as in ForwardCapture."""
+
+    attentions: list[torch.Tensor]
+    hidden: list[torch.Tensor]
+    embeddings: torch.Tensor
+
+
+def capture_gradients(forward: ForwardCapture, targets: torch.Tensor, retain_graph: bool) -> GradientCapture:
+    """One backward pass of Σ_i y_{t_i}(x_i) (pre-softmax logits). Inputs are independent, so each input's gradient
+    is that of its own target logit. targets: long [b]."""
+    inputs = [*forward.attentions, *forward.hidden, forward.embeddings]
+    with torch.enable_grad():
+        score = forward.logits.gather(1, targets.view(-1, 1).to(forward.logits.device)).sum()
+        grads = torch.autograd.grad(score, inputs, retain_graph=retain_graph, allow_unused=True)
+    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+    num_blocks = len(forward.attentions)
+    return GradientCapture(
+        attentions=list(grads[:num_blocks]),
+        hidden=list(grads[num_blocks:-1]),
+        embeddings=grads[-1],
+    )

@@ -1,0 +1,244 @@
+"""``Explanation``: the result object every view reads. Lazy, cached per (method, target, heads, options)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from . import methods as registry
+from .capture import ForwardCapture, GradientCapture
+from .inputs import Sample
+from .methods.common import Capture, Grads, Trace
+
+if TYPE_CHECKING:
+    from .explainer import Explainer
+
+
+class _Graph:
+    """A batch's forward pass kept alive, so another target costs one backward and no forward."""
+
+    def __init__(self, forward: ForwardCapture):
+        self.forward = forward
+
+    def gradients(self, index: int, target: int) -> GradientCapture:
+        inputs = [*self.forward.attentions, *self.forward.hidden, self.forward.embeddings]
+        with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
+            score = self.forward.logits[index, target]
+            grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
+        grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+        B = len(self.forward.attentions)
+        return GradientCapture(attentions=list(grads[:B]), hidden=list(grads[B:-1]), embeddings=grads[-1])
+
+
+class _Context:
+    """What methods that re-run the model need (integrated gradients, LRP)."""
+
+    def __init__(self, explanation: Explanation):
+        explainer = explanation.explainer
+        self.model = explainer.model
+        self.adapter = explainer.adapter
+        self.model_inputs = explanation.model_inputs
+        self.sample = explanation.sample
+        self.diagnostics = explanation.diagnostics
+        self.prepared = explainer.prepared
+        self.pad_token_id = getattr(explainer.processor, "pad_token_id", None) or 0
+
+
+class Explanation:
+    """Everything attnviz captured about one input, and every method's relevance map on demand.
+
+    ``map(method, target, layer, heads, **options)`` -> numpy [N]; ``maps(...)`` -> numpy [B, N] where row l is
+    the method carried through blocks 0..l (for ``raw``, block l's [CLS] row) and the last row is the answer.
+    Tensors stay on the model's device; results are cached per (method, target, heads, options).
+    """
+
+    def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
+                 probs: np.ndarray, predicted: int, target: int, grads: GradientCapture, graph: _Graph | None,
+                 batch_index: int):
+        self.explainer = explainer
+        self.sample = sample
+        self.capture = capture
+        self.model_inputs = model_inputs
+        self.probs = probs.astype(np.float32)
+        self.predicted = int(predicted)
+        self.target = int(target)
+        self.diagnostics: dict[str, Any] = {}
+        n, prefix = sample.length, sample.num_prefix_tokens
+        self._grads: dict[int, Grads] = {target: Grads.from_capture(grads, batch_index, n, prefix)}
+        self._graph = graph
+        self._batch_index = batch_index
+        self._cache: dict[tuple, np.ndarray] = {}
+
+    # ------------------------------------------------------------------ description of the input
+    @property
+    def kind(self) -> str:
+        return self.sample.kind
+
+    @property
+    def tokens(self) -> list[str]:
+        return list(self.sample.tokens)
+
+    @property
+    def segments(self) -> np.ndarray:
+        return self.sample.segments.copy()
+
+    @property
+    def special(self) -> np.ndarray:
+        return self.sample.special.copy()
+
+    @property
+    def image(self) -> np.ndarray | None:
+        return self.sample.image
+
+    @property
+    def patch_grid(self) -> tuple[int, int] | None:
+        return self.sample.patch_grid
+
+    @property
+    def num_prefix_tokens(self) -> int:
+        return self.sample.num_prefix_tokens
+
+    @property
+    def label_names(self) -> list[str]:
+        return self.explainer.label_names
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.capture.A.shape[0])
+
+    @property
+    def num_heads(self) -> int:
+        return int(self.capture.A.shape[1])
+
+    @property
+    def num_tokens(self) -> int:
+        return int(self.capture.A.shape[-1])
+
+    @property
+    def logits(self) -> np.ndarray:
+        return self.capture.logits.cpu().numpy()
+
+    def __repr__(self) -> str:
+        label = self.label_names[self.predicted]
+        return (f"<Explanation {self.kind}: {self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} "
+                f"heads; predicted {label!r} (p={self.probs[self.predicted]:.3f}), target {self.target}>")
+
+    # ------------------------------------------------------------------ maps
+    def method_names(self) -> list[str]:
+        """The methods valid for this explanation's modality."""
+        return [name for name, info in registry.methods().items() if self.kind in info.modalities]
+
+    def resolve_heads(self, heads: Any) -> torch.Tensor:
+        """None -> all heads; a bool mask [H] (every block) or [B, H]; or a list of head indices. -> bool [B, H]."""
+        B, H = self.num_layers, self.num_heads
+        if heads is None:
+            return torch.ones(B, H, dtype=torch.bool, device=self.capture.A.device)
+        mask = torch.as_tensor(np.asarray(heads))
+        if mask.dtype != torch.bool:
+            if mask.dim() == 1 and mask.dtype in (torch.int64, torch.int32):
+                idx = mask
+                if idx.numel() and (idx.min() < 0 or idx.max() >= H):
+                    raise ValueError(f"head indices must be in [0, {H - 1}], got {idx.tolist()}")
+                mask = torch.zeros(H, dtype=torch.bool)
+                mask[idx] = True
+            else:
+                raise TypeError(f"heads must be a boolean mask [H] or [B, H] or a list of head indices, got "
+                                f"dtype {mask.dtype}")
+        if mask.shape == (H,):
+            mask = mask.expand(B, H)
+        if mask.shape != (B, H):
+            raise ValueError(f"heads mask must have shape [{H}] or [{B}, {H}], got {list(mask.shape)}")
+        return mask.to(self.capture.A.device)
+
+    def _gradients(self, target: int) -> Grads:
+        if target not in self._grads:
+            if self._graph is not None:
+                raw = self._graph.gradients(self._batch_index, target)
+                index = self._batch_index
+            else:
+                raw = self.explainer.recapture(self, target)
+                index = 0
+            self._grads[target] = Grads.from_capture(raw, index, self.num_tokens, self.num_prefix_tokens)
+        return self._grads[target]
+
+    def _trace(self, target: int) -> Trace:
+        return Trace(self.capture, target, lambda: self._gradients(target), _Context(self), self.kind,
+                     self.num_prefix_tokens)
+
+    def _prepare(self, method: str, target: Any, heads: Any, options: dict):
+        info = registry.get(method)
+        if self.kind not in info.modalities:
+            raise ValueError(f"method {method!r} does not apply to {self.kind} inputs")
+        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        mask = self.resolve_heads(heads)
+        key = (method, t if info.class_specific else None,
+               mask.cpu().numpy().tobytes() if info.uses_heads else None, tuple(sorted(options.items())))
+        return info, t, mask, key
+
+    def maps(self, method: str, target: int | str | None = None, heads: Any = None, **options) -> np.ndarray:
+        """numpy float32 [B, N]: row l = ``method`` carried through blocks 0..l; the last row is the answer.
+
+        target: None (the explanation's target: the predicted class unless ``explain`` was given one), a class
+        index or a label name. heads: bool mask [H] or [B, H] (True = kept), or head indices; None = all heads.
+        options: the method's own options (e.g. ``rule="iii"`` for redistribution, ``start_layer=1`` for rollout).
+        """
+        info, t, mask, key = self._prepare(method, target, heads, options)
+        if key not in self._cache:
+            with torch.no_grad():
+                result = info.fn(self._trace(t), mask, **options)
+            self._cache[key] = result.detach().float().cpu().numpy()
+        return self._cache[key]
+
+    def map(self, method: str, target: int | str | None = None, layer: int | None = None, heads: Any = None,
+            **options) -> np.ndarray:
+        """numpy float32 [N]: the method's map through block ``layer`` (default: the last block, the answer)."""
+        B = self.num_layers
+        if layer is not None and not -B <= layer < B:
+            raise ValueError(f"layer must be in [0, {B - 1}] (or negative from the end), got {layer}")
+        info, t, mask, key = self._prepare(method, target, heads, options)
+        if key in self._cache or info.last is None or layer not in (None, -1, B - 1):
+            return self.maps(method, target, heads, **options)[-1 if layer is None else layer]
+        last_key = (*key, "last")
+        if last_key not in self._cache:
+            with torch.no_grad():
+                self._cache[last_key] = info.last(self._trace(t), mask, **options).float().cpu().numpy()
+        return self._cache[last_key]
+
+    def attention(self) -> np.ndarray:
+        """Raw post-softmax attention, numpy float32 [B, H, N, N] (row = query, column = key)."""
+        return self.capture.A.cpu().numpy()
+
+    # ------------------------------------------------------------------ helpers for views
+    def words(self, values: np.ndarray, reduce: str = "sum") -> tuple[list[str], np.ndarray, list[int]]:
+        """Aggregate a token map [N] to words: (word strings, values [W], segment of each word).
+
+        Word pieces of one word are summed (reduce="sum") or maxed ("max"); special tokens stay as they are."""
+        if self.kind != "text":
+            raise ValueError("words() applies to text explanations")
+        if reduce not in ("sum", "max"):
+            raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
+        values = np.asarray(values)
+        if values.shape != (self.num_tokens,):
+            raise ValueError(f"values must have shape [{self.num_tokens}], got {list(values.shape)}")
+        words: list[str] = []
+        out: list[float] = []
+        segs: list[int] = []
+        last_key = object()
+        for j, key in enumerate(self.sample.word_ids):
+            if key is not None and key == last_key:
+                out[-1] = out[-1] + values[j] if reduce == "sum" else max(out[-1], values[j])
+                continue
+            words.append(self.sample.tokens[j] if key is None else self.sample.word_texts[key])
+            out.append(float(values[j]))
+            segs.append(int(self.sample.segments[j]))
+            last_key = key
+        return words, np.asarray(out, dtype=np.float32), segs
+
+    def patch_map(self, values: np.ndarray) -> np.ndarray:
+        """The patch part of a token map [N] as the patch grid [gh, gw] (prefix tokens dropped)."""
+        if self.patch_grid is None:
+            raise ValueError("patch_map() applies to image explanations")
+        values = np.asarray(values)
+        return values[self.num_prefix_tokens:].reshape(self.patch_grid)

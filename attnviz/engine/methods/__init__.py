@@ -1,0 +1,107 @@
+"""The method registry: one entry per method, each a short function over a Trace returning [B, N].
+
+A method function has the signature ``fn(trace, heads, **options) -> Tensor [B, N]`` where ``heads`` is a bool
+[B, H] mask and row l is the method carried through blocks 0..l (the last row is the method's answer). To add a
+method, write the function in its family's module and add a ``MethodInfo`` below.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+
+from . import attention, gradient, redistribution
+from .common import Trace
+
+
+@dataclass(frozen=True)
+class MethodInfo:
+    """A method's name, family, one-line description and how to draw it.
+
+    signed: values can be negative (draw with a diverging colormap); class_specific: depends on the target class
+    (needs a backward pass); uses_heads: the head mask changes it; last: optional fast path for the last row only.
+    """
+
+    name: str
+    family: str
+    description: str
+    fn: Callable[..., torch.Tensor]
+    signed: bool = False
+    class_specific: bool = True
+    uses_heads: bool = True
+    modalities: tuple[str, ...] = ("text", "image")
+    last: Callable[..., torch.Tensor] | None = None
+
+
+def _flow(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    from .flow import flow_maps
+
+    M = attention.augmented(trace.capture.A, heads)
+    return torch.as_tensor(flow_maps(M), dtype=M.dtype, device=M.device)
+
+
+def _flow_last(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    from .flow import flow_map
+
+    M = attention.augmented(trace.capture.A, heads)
+    return torch.as_tensor(flow_map(M), dtype=M.dtype, device=M.device)
+
+
+_REGISTRY: dict[str, MethodInfo] = {}
+
+
+def register(info: MethodInfo) -> MethodInfo:
+    """Add a method to the registry (a method family module calls this for each of its methods)."""
+    _REGISTRY[info.name] = info
+    return info
+
+
+for _info in (
+    MethodInfo("raw", "attention", "raw attention of one block, [CLS] row, mean over the selected heads",
+               attention.raw, class_specific=False),
+    MethodInfo("last_layer", "attention", "raw attention of the last block, [CLS] row (row l: block l)",
+               attention.raw, class_specific=False),
+    MethodInfo("rollout", "attention", "attention rollout (Abnar & Zuidema 2020): product of (A + I)/2 over blocks",
+               attention.rollout, class_specific=False),
+    MethodInfo("flow", "attention", "attention flow (Abnar & Zuidema 2020): max-flow from [CLS] to each input token",
+               _flow, class_specific=False, last=_flow_last),
+    MethodInfo("redistribution", "attention",
+               "token-relevance redistribution rules i-iv (Sawaki & Murata 2025); option rule='i'..'iv'",
+               redistribution.redistribution, class_specific=False),
+    MethodInfo("attn_gradcam", "gradient", "Grad-CAM on the attention of each block (Chefer's baseline)",
+               gradient.attn_gradcam),
+    MethodInfo("gae", "gradient", "generic attention explainability (Chefer et al. ICCV 2021): Σ (∇A ⊙ A)⁺ rollout",
+               gradient.gae),
+    MethodInfo("attcat", "gradient", "AttCAT (Qiang et al. 2022): hidden state x gradient, weighted by attention",
+               gradient.attcat, signed=True),
+    MethodInfo("grad_input", "gradient", "gradient x input on the input embeddings (same map at every layer)",
+               gradient.grad_input, signed=True, uses_heads=False),
+    MethodInfo("integrated_gradients", "gradient",
+               "integrated gradients on the input embeddings via captum (n_steps forward+backward passes)",
+               gradient.integrated_gradients, signed=True, uses_heads=False),
+):
+    register(_info)
+
+# Families that register themselves (LRP) are imported last so they may use the helpers above.
+try:
+    from . import lrp  # noqa: F401,E402
+except ImportError as _err:  # pragma: no cover - only while the LRP module is absent
+    if "lrp" not in str(_err):
+        raise
+
+
+def get(name: str) -> MethodInfo:
+    """The registered method ``name``, or a clear error listing the known ones."""
+    if name not in _REGISTRY:
+        raise ValueError(f"unknown method {name!r}; known methods: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
+
+
+def methods() -> dict[str, MethodInfo]:
+    """Every registered method by name (``{name: info}``; ``info.description`` is a one-line summary)."""
+    return dict(_REGISTRY)
+
+
+__all__ = ["MethodInfo", "Trace", "get", "methods", "register"]

@@ -1,0 +1,37 @@
+"""Attention family: raw attention, last layer, rollout (Abnar & Zuidema 2020). Class-agnostic, forward only."""
+
+from __future__ import annotations
+
+import torch
+
+from .common import Trace, cls_rows_of_product, full_products, head_mean
+
+
+def raw(trace: Trace, heads: torch.Tensor, query: int = 0) -> torch.Tensor:
+    """Row l = mean_h A^(l)[h, query, :] (the [CLS] row by default). [B, N]."""
+    N = trace.num_tokens
+    if not 0 <= query < N:
+        raise ValueError(f"query must be a token index in [0, {N - 1}], got {query}")
+    return head_mean(trace.capture.A[:, :, query, :], heads)
+
+
+def augmented(A: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+    """Â_b = (mean_h A^(b) + I) / rowsum: the residual-augmented attention of rollout and flow. [B, N, N]."""
+    N = A.shape[-1]
+    M = head_mean(A, heads) + torch.eye(N, dtype=A.dtype, device=A.device)
+    return M / M.sum(-1, keepdim=True)
+
+
+def rollout(trace: Trace, heads: torch.Tensor, start_layer: int = 0, row: int | str = 0) -> torch.Tensor:
+    """J_l = Â_l ⋯ Â_start (later blocks on the left); row l = J_l[row] or, with row="max", max_i J_l[i, :].
+
+    start_layer=0 as in Abnar & Zuidema; Chefer's ViT evaluation uses start_layer=1. [B, N]."""
+    B = trace.num_blocks
+    if not 0 <= start_layer < B:
+        raise ValueError(f"start_layer must be in [0, {B - 1}], got {start_layer}")
+    M = augmented(trace.capture.A, heads)
+    if row == "max":
+        return full_products(M, start_layer).amax(dim=1)
+    if not isinstance(row, int) or not 0 <= row < trace.num_tokens:
+        raise ValueError(f"row must be a token index or 'max', got {row!r}")
+    return cls_rows_of_product(M, start_layer, row)

@@ -1,0 +1,122 @@
+"""Shared pieces of the methods: the trace they read, head averaging, and the cumulative CLS-row product."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
+from typing import Any
+
+import torch
+
+from ..capture import GradientCapture
+
+
+@dataclass
+class Capture:
+    """One input's forward tensors, float32 on the compute device, padding removed.
+
+    A [B, H, N, N] attention (row = query); V [B, H, N, Dh] per-head values W_V^h x; hidden [B+1, N, D]
+    (hidden[l] = input of block l); emb [N, D] input embeddings (zeros at ViT prefix tokens); logits [C].
+    """
+
+    A: torch.Tensor
+    V: torch.Tensor
+    hidden: torch.Tensor
+    emb: torch.Tensor
+    logits: torch.Tensor
+
+
+@dataclass
+class Grads:
+    """d y_t / d (A, hidden, emb) for one target; shapes as in Capture."""
+
+    A: torch.Tensor
+    hidden: torch.Tensor
+    emb: torch.Tensor
+
+    @classmethod
+    def from_capture(cls, grads: GradientCapture, index: int, n: int, prefix: int) -> Grads:
+        emb = grads.embeddings[index].float()
+        if prefix:
+            emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
+        return cls(
+            A=torch.stack([g[index, :, :n, :n] for g in grads.attentions]).float(),
+            hidden=torch.stack([g[index, :n] for g in grads.hidden]).float(),
+            emb=emb[:n],
+        )
+
+
+class Trace:
+    """What a method reads: the capture of one input, and lazily the gradients for one target.
+
+    ``grads`` triggers the backward pass only when a method needs it, so class-agnostic methods cost no backward.
+    ``context`` gives methods that re-run the model (integrated gradients, LRP) what they need: the explainer,
+    the sample and its model inputs.
+    """
+
+    def __init__(self, capture: Capture, target: int, grads: Callable[[], Grads], context: Any, modality: str,
+                 num_prefix_tokens: int):
+        self.capture = capture
+        self.target = target
+        self._grads = grads
+        self.context = context
+        self.modality = modality
+        self.num_prefix_tokens = num_prefix_tokens
+
+    @cached_property
+    def grads(self) -> Grads:
+        return self._grads()
+
+    @property
+    def num_blocks(self) -> int:
+        return self.capture.A.shape[0]
+
+    @property
+    def num_tokens(self) -> int:
+        return self.capture.A.shape[-1]
+
+
+def head_mean(x: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+    """Mean over the selected heads. x [B, H, ...], heads bool [B, H] -> [B, ...].
+
+    A block whose heads are all switched off contributes zeros (its attention is treated as absent)."""
+    w = heads.to(x.dtype)
+    count = w.sum(1).clamp(min=1)
+    w = (w / count[:, None]).view(*w.shape, *([1] * (x.dim() - 2)))
+    return (x * w).sum(1)
+
+
+def cls_rows_of_product(M: torch.Tensor, start: int = 0, row: int = 0) -> torch.Tensor:
+    """Row ``row`` of the cumulative products C_l = M_l · M_{l-1} ⋯ M_start, for every l.
+
+    M [B, N, N] -> [B, N]; rows l < start are e_row (nothing carried yet). Later blocks multiply on the LEFT, as in
+    rollout (Abnar & Zuidema 2020, eq. for Ã) and Chefer et al. 2021 (eq. 13). Computed as vector-matrix products,
+    O(B² N²) instead of the O(B N³) of full matrix products.
+    """
+    B, N, _ = M.shape
+    out = M[:, row, :].clone()
+    for b in range(B - 2, start - 1, -1):
+        out[b + 1:] = out[b + 1:] @ M[b]
+    if start > 0:
+        out[:start] = 0
+        out[:start, row] = 1
+    return out
+
+
+def full_products(M: torch.Tensor, start: int = 0) -> torch.Tensor:
+    """All cumulative products C_l = M_l ⋯ M_start as matrices: [B, N, N] -> [B, N, N] (O(B N³))."""
+    B, N, _ = M.shape
+    eye = torch.eye(N, dtype=M.dtype, device=M.device)
+    out = torch.empty_like(M)
+    C = eye
+    for b in range(B):
+        if b >= start:
+            C = M[b] @ C
+        out[b] = C
+    return out
+
+
+def repeat_rows(x: torch.Tensor, num_blocks: int) -> torch.Tensor:
+    """An input-level map [N] as [B, N]: methods without a layer axis show the same map at every layer."""
+    return x.unsqueeze(0).expand(num_blocks, -1).clone()

@@ -1,0 +1,122 @@
+"""Gradient family: Attention Grad-CAM, GAE, AttCAT, gradient x input, integrated gradients.
+
+All are class-specific: they read d y_t / d (tensor) from ``trace.grads`` (one backward pass per target).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+
+from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
+
+
+def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    """Chefer's "GradCAM" baseline on attention, computed per block (row l uses block l; the last row is the method).
+
+    α_h = mean of ∇A[h] (ViT: over the [CLS]-row patch entries; text: over the whole N x N);
+    cam = ReLU(mean_h α_h · A[h]), min-max normalised, [CLS] row. Where everything clamps to zero the authors'
+    min-max divides 0 by 0: we return zeros and warn. [B, N].
+    """
+    A, dA = trace.capture.A, trace.grads.A
+    B, H, N, _ = A.shape
+    out = A.new_zeros(B, N)
+    p = trace.num_prefix_tokens
+    empty_blocks = []
+    for b in range(B):
+        if trace.modality == "image":
+            alpha = dA[b, :, 0, p:].mean(-1)  # [H]
+            cam = head_mean((alpha[:, None] * A[b, :, 0, p:])[None], heads[b:b + 1])[0].clamp(min=0)  # [P]
+            lo, hi = cam.min(), cam.max()
+            if hi > lo:
+                out[b, p:] = (cam - lo) / (hi - lo)
+            else:
+                empty_blocks.append(b)
+        else:
+            alpha = dA[b].mean(dim=(-1, -2))  # [H]
+            cam = head_mean((alpha[:, None, None] * A[b])[None], heads[b:b + 1])[0].clamp(min=0)  # [N, N]
+            lo, hi = cam.min(), cam.max()
+            if hi > lo:
+                out[b] = ((cam - lo) / (hi - lo))[0]
+            else:
+                empty_blocks.append(b)
+    if B - 1 in empty_blocks:
+        warnings.warn("attn_gradcam: every value clamps to zero in the last block (the authors' min-max would give "
+                      "NaN); returning zeros", stacklevel=3)
+    return out
+
+
+def gae(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    """Chefer et al. (ICCV 2021): R = I; for each block in forward order R <- R + Ā_b R,
+    Ā_b = mean_h((∇A^(b) ⊙ A^(b))⁺). No row normalisation. Row l = R after block l, [CLS] row. [B, N]."""
+    A, dA = trace.capture.A, trace.grads.A
+    N = A.shape[-1]
+    Abar = head_mean((dA * A).clamp(min=0), heads)  # [B, N, N]
+    M = Abar + torch.eye(N, dtype=A.dtype, device=A.device)
+    return cls_rows_of_product(M, 0, 0)
+
+
+def attcat_terms(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    """AttCAT's per-layer terms T_l[j] = (Σ_d h^(l)_{j,d} · ∂y_t/∂h^(l)_{j,d}) · ā^(l)_j, l = 0..B-1.
+
+    h^(l) = hidden_states[l], the INPUT of block l; ā^(l)_j = mean_h mean_i A^(l)[h, i, j] (column mean over all
+    query rows). Qiang et al., NeurIPS 2022, eq. 8. [B, N], signed."""
+    B = trace.num_blocks
+    h, dh = trace.capture.hidden[:B], trace.grads.hidden[:B]
+    impact = (h * dh).sum(-1)  # [B, N]
+    column_mean = head_mean(trace.capture.A.mean(dim=2), heads)  # [B, N]
+    return impact * column_mean
+
+
+def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False) -> torch.Tensor:
+    """AttCAT_j = Σ_l T_l[j]. Row l = the running sum over blocks 0..l (per_layer=True: block l's own term).
+    Signed, no clamp, no normalisation. [B, N]."""
+    terms = attcat_terms(trace, heads)
+    return terms if per_layer else terms.cumsum(0)
+
+
+def grad_input(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+    """Σ_d e_{j,d} · ∂y_t/∂e_{j,d} on the input (word-piece or patch) embeddings. Same map at every row. [B, N]."""
+    return repeat_rows((trace.capture.emb * trace.grads.emb).sum(-1), trace.num_blocks)
+
+
+def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
+                         internal_batch_size: int | None = None) -> torch.Tensor:
+    """Integrated gradients (Sundararajan et al. 2017) on the input embedding layer, via captum's
+    LayerIntegratedGradients. Baseline: text = the input with every non-special token replaced by [PAD];
+    image = an all-zero normalised image. Completeness: Σ_j map_j ≈ y_t(x) − y_t(baseline); captum's
+    convergence delta is stored in ``explanation.diagnostics``. Same map at every row. [B, N]."""
+    from captum.attr import LayerIntegratedGradients
+
+    ctx = trace.context
+    model, adapter, inputs = ctx.model, ctx.adapter, ctx.model_inputs
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}")
+    main_key = "input_ids" if trace.modality == "text" else "pixel_values"
+    main = inputs[main_key]
+    others = {k: v for k, v in inputs.items() if k != main_key}
+    if trace.modality == "text":
+        pad_id = ctx.pad_token_id
+        baseline = torch.where(torch.as_tensor(ctx.sample.special, device=main.device)[None], main,
+                               torch.full_like(main, pad_id))
+    else:
+        baseline = torch.zeros_like(main)
+
+    def forward(x, *extra):
+        return model(**{main_key: x, **dict(zip(others, extra))}).logits
+
+    layer = adapter.get_input_embedding(model)
+    lig = LayerIntegratedGradients(forward, layer)
+    with ctx.prepared():
+        attributions, delta = lig.attribute(main, baselines=baseline, target=trace.target, n_steps=n_steps,
+                                            additional_forward_args=tuple(others.values()),
+                                            internal_batch_size=internal_batch_size or n_steps,
+                                            return_convergence_delta=True)
+    if attributions.dim() == 4:  # patch map [1, D, h, w]
+        attributions = attributions.flatten(2).transpose(1, 2)
+    scores = attributions[0].sum(-1).float()
+    if trace.num_prefix_tokens:
+        scores = torch.cat([scores.new_zeros(trace.num_prefix_tokens), scores])
+    ctx.diagnostics["integrated_gradients"] = {"convergence_delta": float(delta.abs().max()), "n_steps": n_steps}
+    return repeat_rows(scores.to(trace.capture.A.device), trace.num_blocks)
