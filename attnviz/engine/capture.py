@@ -38,10 +38,36 @@ def _configs(model: nn.Module) -> list:
     return list(seen.values())
 
 
+_HOOK_DICTS = ("_forward_hooks", "_forward_pre_hooks", "_forward_hooks_with_kwargs", "_forward_hooks_always_called",
+               "_forward_pre_hooks_with_kwargs", "_backward_hooks", "_backward_pre_hooks")
+_HOOKED_FLAG = "_output_capturing_hooks_installed"  # transformers 5 hooks a model on its first output_attentions call
+_MISSING = object()
+
+
+def _hook_snapshot(model: nn.Module) -> list[tuple[nn.Module, dict[str, set], object]]:
+    return [(m, {d: set(getattr(m, d, {})) for d in _HOOK_DICTS}, m.__dict__.get(_HOOKED_FLAG, _MISSING))
+            for m in model.modules()]
+
+
+def _restore_hooks(snapshot: list[tuple[nn.Module, dict[str, set], object]]) -> None:
+    """Remove every hook added since the snapshot (ours, and those transformers 5 installs to record attentions)."""
+    for module, keys, flag in snapshot:
+        for name, before in keys.items():
+            hooks = getattr(module, name, None)
+            for key in [k for k in (hooks or {}) if k not in before]:
+                del hooks[key]
+        if flag is _MISSING:
+            module.__dict__.pop(_HOOKED_FLAG, None)
+        else:
+            module.__dict__[_HOOKED_FLAG] = flag
+
+
 @contextlib.contextmanager
 def prepared(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and eager attention inside the block; every module's previous state restored afterwards."""
+    """Eval mode and eager attention inside the block; every module's previous state (training flag, attention
+    implementation, hooks) restored afterwards, also after an exception."""
     training = [(m, m.training) for m in model.modules()]
+    hooks = _hook_snapshot(model)
     attn_impls = []
     for config in _configs(model):
         field = "_attn_implementation_internal" if hasattr(config, "_attn_implementation_internal") else None
@@ -55,6 +81,7 @@ def prepared(model: nn.Module) -> Iterator[nn.Module]:
             setattr(config, field, "eager")
         yield model
     finally:
+        _restore_hooks(hooks)
         for config, field, value in attn_impls:
             setattr(config, field, value)
         for module, was_training in training:

@@ -13,7 +13,7 @@ from .adapters import adapter_for
 from .capture import capture_forward, capture_gradients, prepared
 from .explanation import Explanation, _Graph
 from .inputs import Encoded, encode_images, encode_text
-from .methods.common import Capture
+from .methods.common import Capture, compute_dtype
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
 
@@ -174,16 +174,16 @@ class Explainer:
 
 
 def _slice_capture(forward, i: int, n: int, prefix: int) -> Capture:
-    """One input's tensors from a padded batch, float32, detached. Values become per-head [B, H, N, Dh]."""
-    A = torch.stack([a[i, :, :n, :n] for a in forward.attentions]).detach().float()
+    """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]."""
+    A = compute_dtype(torch.stack([a[i, :, :n, :n] for a in forward.attentions]).detach())
     H = A.shape[1]
-    V = torch.stack([v[i, :n] for v in forward.values]).detach().float()  # [B, N, H·Dh]
+    V = compute_dtype(torch.stack([v[i, :n] for v in forward.values]).detach())  # [B, N, H·Dh]
     V = V.view(V.shape[0], n, H, -1).transpose(1, 2).contiguous()
-    hidden = torch.stack([h[i, :n] for h in forward.hidden]).detach().float()
-    emb = forward.embeddings[i].detach().float()
+    hidden = compute_dtype(torch.stack([h[i, :n] for h in forward.hidden]).detach())
+    emb = compute_dtype(forward.embeddings[i].detach())
     if prefix:
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
-    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n], logits=forward.logits[i].detach().float())
+    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n], logits=compute_dtype(forward.logits[i].detach()))
 
 
 def explain(model: nn.Module, processor: Any, inputs: Any, target: int | str | None = None, **kwargs):

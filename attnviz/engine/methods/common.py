@@ -12,9 +12,14 @@ import torch
 from ..capture import GradientCapture
 
 
+def compute_dtype(x: torch.Tensor) -> torch.Tensor:
+    """Methods compute in float32, or float64 when the model runs in float64 (reference tests)."""
+    return x.double() if x.dtype == torch.float64 else x.float()
+
+
 @dataclass
 class Capture:
-    """One input's forward tensors, float32 on the compute device, padding removed.
+    """One input's forward tensors on the compute device (float32, or float64 for a float64 model), no padding.
 
     A [B, H, N, N] attention (row = query); V [B, H, N, Dh] per-head values W_V^h x; hidden [B+1, N, D]
     (hidden[l] = input of block l); emb [N, D] input embeddings (zeros at ViT prefix tokens); logits [C].
@@ -37,12 +42,12 @@ class Grads:
 
     @classmethod
     def from_capture(cls, grads: GradientCapture, index: int, n: int, prefix: int) -> Grads:
-        emb = grads.embeddings[index].float()
+        emb = compute_dtype(grads.embeddings[index])
         if prefix:
             emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
         return cls(
-            A=torch.stack([g[index, :, :n, :n] for g in grads.attentions]).float(),
-            hidden=torch.stack([g[index, :n] for g in grads.hidden]).float(),
+            A=compute_dtype(torch.stack([g[index, :, :n, :n] for g in grads.attentions])),
+            hidden=compute_dtype(torch.stack([g[index, :n] for g in grads.hidden])),
             emb=emb[:n],
         )
 

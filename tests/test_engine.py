@@ -1,0 +1,298 @@
+"""The engine's contract: inputs in, an Explanation out, the user's model left exactly as it was."""
+
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from conftest import SENTENCE, TEXT_ARCHS, sample_image, sample_input
+
+import attnviz
+from attnviz import Explainer
+from attnviz.engine.capture import AttentionUnavailableError
+from attnviz.testing import tiny_model
+
+
+def model_state(model):
+    """Everything attnviz must leave untouched."""
+    return {
+        "training": [m.training for m in model.modules()],
+        "attn": model.config._attn_implementation,
+        "hooks": sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
+                     for m in model.modules()),
+        "requires_grad": [p.requires_grad for p in model.parameters()],
+        "grads": [p.grad is None for p in model.parameters()],
+        "params": [p.detach().clone() for p in model.parameters()],
+    }
+
+
+def assert_same_state(before, after):
+    assert before["training"] == after["training"]
+    assert before["attn"] == after["attn"]
+    assert before["hooks"] == after["hooks"]  # transformers 5 keeps hooks of its own; ours must all be gone
+    assert before["requires_grad"] == after["requires_grad"]
+    assert before["grads"] == after["grads"]
+    assert all(torch.equal(a, b) for a, b in zip(before["params"], after["params"]))
+
+
+def test_explanation_describes_input_and_prediction(explanation, arch):
+    e = explanation
+    assert e.kind == ("text" if arch in TEXT_ARCHS else "image")
+    assert len(e.tokens) == e.num_tokens == e.capture.A.shape[-1]
+    assert e.num_layers == 2 and e.num_heads == 2
+    assert e.probs.shape == (2,) and abs(float(e.probs.sum()) - 1) < 1e-5
+    assert e.predicted == int(np.argmax(e.probs)) and e.target == e.predicted
+    assert e.label_names == ["class_0", "class_1"]
+    assert e.special.dtype == bool and e.special[0]
+    if e.kind == "image":
+        assert e.patch_grid == (4, 4)
+        assert e.num_prefix_tokens == (2 if arch == "deit" else 1)
+        assert e.image.shape == (32, 32, 3) and e.image.dtype == np.uint8
+        assert e.patch_map(np.arange(e.num_tokens)).shape == (4, 4)
+        assert e.patch_map(np.arange(e.num_tokens))[0, 0] == e.num_prefix_tokens
+
+
+def test_every_method_gives_finite_layered_maps(explanation):
+    e = explanation
+    for name in e.method_names():
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            m = e.maps(name) if name != "integrated_gradients" else e.maps(name, n_steps=8)
+        assert m.shape == (e.num_layers, e.num_tokens), name
+        assert m.dtype == np.float32 and np.isfinite(m).all(), name
+        assert np.allclose(e.map(name, **({"n_steps": 8} if name == "integrated_gradients" else {})), m[-1]), name
+
+
+def test_methods_registry_lists_descriptions():
+    listed = attnviz.methods()
+    for name in ("raw", "last_layer", "rollout", "flow", "redistribution", "attn_gradcam", "gae", "attcat",
+                 "grad_input", "integrated_gradients"):
+        assert name in listed and listed[name].description
+    assert listed["attcat"].signed and not listed["rollout"].signed
+    assert not listed["rollout"].class_specific and listed["gae"].class_specific
+    with pytest.raises(ValueError, match="unknown method 'nope'.*rollout"):
+        attnviz.Explainer(*tiny_model("bert")).explain("the cat").map("nope")
+
+
+@pytest.mark.parametrize("arch", ["bert", "vit"])
+def test_model_left_exactly_as_it_was(arch):
+    model, proc = tiny_model(arch)
+    model.train()
+    model.config._attn_implementation = "sdpa"
+    for p in list(model.parameters())[:3]:
+        p.requires_grad_(False)
+    before = model_state(model)
+    e = Explainer(model, proc).explain(sample_input(arch))
+    e.map("gae", target=1 - e.target)
+    e.map("integrated_gradients", n_steps=4)
+    assert_same_state(before, model_state(model))
+
+
+@pytest.mark.parametrize("arch", ["bert", "deit"])
+def test_model_left_as_it_was_after_an_exception(arch):
+    model, proc = tiny_model(arch)
+    model.train()
+    before = model_state(model)
+    explainer = Explainer(model, proc)
+    block = explainer.adapter.get_blocks(model)[-1]
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("boom in the last block")
+
+    original = block.forward
+    block.forward = explode
+    try:
+        with pytest.raises(RuntimeError, match="boom"):
+            explainer.explain(sample_input(arch))
+    finally:
+        block.forward = original
+    assert_same_state(before, model_state(model))
+
+
+def test_unsupported_model_names_supported_ones_and_the_adapter_file():
+    from transformers import GPT2Config, GPT2ForSequenceClassification
+
+    model = GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=20))
+    with pytest.raises(attnviz.UnsupportedModelError, match=r"gpt2.*bert.*deit.*adapters/"):
+        Explainer(model, None)
+
+
+def test_empty_text_is_a_clear_error():
+    explainer = Explainer(*tiny_model("bert"))
+    for bad in ("", "   ", ("a film", ""), ("", "")):
+        with pytest.raises(ValueError, match="empty"):
+            explainer.explain(bad)
+    with pytest.raises(ValueError, match="empty"):
+        explainer.explain([])
+
+
+def test_too_long_text_is_truncated_with_a_warning_that_counts():
+    model, tok = tiny_model("bert")
+    text = " ".join(["the cat sat on the mat"] * 30)
+    full = len(tok(text)["input_ids"])
+    with pytest.warns(UserWarning, match=rf"{full} tokens.*maximum of 64.*last {full - 64} tokens were dropped"):
+        e = Explainer(model, tok).explain(text)
+    assert e.num_tokens == 64 and e.tokens[-1] == "[SEP]"
+
+
+def test_sentence_pair_has_two_segments_and_words():
+    e = Explainer(*tiny_model("bert")).explain(("the movie was charming", "a boring sequel"))
+    assert set(e.segments.tolist()) == {0, 1}
+    assert e.tokens.count("[SEP]") == 2
+    words, values, segs = e.words(np.ones(e.num_tokens))
+    assert words[:5] == ["[CLS]", "the", "movie", "was", "charming"]
+    assert "sequel" in words and segs[words.index("sequel")] == 1
+    assert values.sum() == pytest.approx(e.num_tokens)
+
+
+def test_word_aggregation_sums_or_maxes_word_pieces():
+    e = Explainer(*tiny_model("bert")).explain("unbelievably charming")
+    pieces = [t for t in e.tokens if t not in ("[CLS]", "[SEP]")]
+    assert len(pieces) > 2  # the tiny vocabulary splits these words
+    values = np.arange(e.num_tokens, dtype=np.float32)
+    words, summed, _ = e.words(values, "sum")
+    _, maxed, _ = e.words(values, "max")
+    assert words == ["[CLS]", "unbelievably", "charming", "[SEP]"]
+    assert summed.sum() == pytest.approx(values.sum())
+    assert maxed[1] == max(values[j] for j, k in enumerate(e.sample.word_ids) if k == (0, 0))
+
+
+@pytest.mark.parametrize("arch", ["roberta", "distilbert"])
+def test_byte_level_and_distilbert_tokens_are_readable(arch):
+    e = Explainer(*tiny_model(arch)).explain("the movie was charming")
+    assert not any("Ġ" in t for t in e.tokens)
+    words, _, _ = e.words(np.zeros(e.num_tokens))
+    assert [w for w in words if w.strip() and w not in ("<s>", "</s>", "[CLS]", "[SEP]")] == \
+        ["the", "movie", "was", "charming"]
+
+
+@pytest.mark.parametrize("arch", ["vit", "deit"])
+def test_grayscale_rgba_and_odd_sizes_are_converted(arch):
+    from PIL import Image
+
+    explainer = Explainer(*tiny_model(arch))
+    rgb = sample_image(1, (50, 70))
+    gray = rgb.mean(-1).astype(np.uint8)
+    as_rgb = Explainer(*tiny_model(arch)).explain(np.repeat(gray[..., None], 3, -1))
+    for image in (gray, Image.fromarray(gray, "L"), gray[..., None], np.repeat(gray[..., None], 3, -1)):
+        e = explainer.explain(image)
+        assert np.allclose(e.map("rollout"), as_rgb.map("rollout"), atol=1e-6)
+    opaque = np.concatenate([rgb, np.full((50, 70, 1), 255, np.uint8)], -1)
+    assert np.allclose(explainer.explain(opaque).probs, explainer.explain(rgb).probs, atol=1e-6)
+    chw = torch.from_numpy(rgb).permute(2, 0, 1).numpy()
+    assert np.allclose(explainer.explain(chw).probs, explainer.explain(rgb).probs, atol=1e-6)
+    with pytest.raises(ValueError, match=r"pixel_values of shape \[3, 32, 32\]"):
+        explainer.explain(torch.zeros(3, 50, 50))
+    with pytest.raises(ValueError, match=r"\[0, 1\]"):
+        explainer.explain(np.full((8, 8, 3), 3.5))
+
+
+def test_targets_by_index_name_and_clear_errors():
+    model, tok = tiny_model("bert", num_labels=3)
+    e = Explainer(model, tok).explain(SENTENCE, target="class_2")
+    assert e.target == 2
+    assert np.allclose(e.map("gae"), e.map("gae", target=2))
+    with pytest.raises(ValueError, match="out of range.*3 classes"):
+        e.map("gae", target=3)
+    with pytest.raises(ValueError, match="unknown label 'positive'"):
+        e.map("gae", target="positive")
+    with pytest.raises(ValueError, match="out of range"):
+        Explainer(model, tok).explain(SENTENCE, target=-1)
+
+
+def test_device_other_than_the_models_is_a_clear_error():
+    model, tok = tiny_model("bert")
+    with pytest.raises(ValueError, match="model is on cpu.*device='meta'.*does not move your model"):
+        Explainer(model, tok, device="meta")
+    assert Explainer(model, tok, device="cpu").device == torch.device("cpu")
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_half_precision_models_warn_and_compute_in_float32(dtype):
+    model, tok = tiny_model("bert")
+    reference = Explainer(model, tok).explain(SENTENCE)
+    half = model.to(dtype)
+    with pytest.warns(UserWarning, match="float32"):
+        explainer = Explainer(half, tok)
+    e = explainer.explain(SENTENCE)
+    assert e.capture.A.dtype == torch.float32
+    assert next(half.parameters()).dtype == dtype  # not converted for good
+    for name in ("rollout", "gae", "attcat"):
+        ref = reference.map(name)
+        assert np.abs(e.map(name) - ref).max() <= 0.05 * np.abs(ref).max() + 1e-3, name
+
+
+def test_model_without_eager_attention_is_a_clear_error():
+    from transformers import BertForSequenceClassification
+
+    class NoAttentionBert(BertForSequenceClassification):
+        def forward(self, *args, **kwargs):
+            kwargs["output_attentions"] = False
+            return super().forward(*args, **kwargs)
+
+    model, tok = tiny_model("bert")
+    broken = NoAttentionBert(model.config)
+    hooks_before = sum(len(m._forward_hooks) for m in broken.modules())
+    with pytest.raises(AttentionUnavailableError, match="no attention probabilities"):
+        Explainer(broken, tok).explain(SENTENCE)
+    assert sum(len(m._forward_hooks) for m in broken.modules()) == hooks_before
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "vit"])
+def test_batches_with_padding_equal_single_inputs(arch):
+    explainer = Explainer(*tiny_model(arch), batch_size=2)
+    if arch == "vit":
+        items = [sample_image(s) for s in range(3)]
+    else:
+        items = ["the cat", "the movie was unbelievably charming and funny", "a boring mess"]
+    batch = explainer.explain(items)
+    assert isinstance(batch, list) and len(batch) == 3
+    for item, e in zip(items, batch):
+        one = explainer.explain(item)
+        assert e.tokens == one.tokens
+        for name in ("rollout", "gae", "attcat", "grad_input", "attn_gradcam"):
+            assert np.allclose(e.map(name), one.map(name), atol=1e-5), name
+        other = 1 - one.target
+        assert np.allclose(e.map("gae", target=other), one.map("gae", target=other), atol=1e-5)
+
+
+def test_deterministic():
+    a = Explainer(*tiny_model("bert")).explain(SENTENCE)
+    b = Explainer(*tiny_model("bert")).explain(SENTENCE)
+    for name in ("rollout", "gae", "attcat", "redistribution"):
+        assert np.array_equal(a.map(name), b.map(name))
+
+
+def test_another_target_reuses_the_forward_pass():
+    model, tok = tiny_model("bert")
+    calls = []
+    handle = model.register_forward_hook(lambda *a: calls.append(1))
+    try:
+        e = Explainer(model, tok).explain(SENTENCE)
+        assert len(calls) == 1
+        e.map("gae", target=1 - e.target)
+        assert len(calls) == 1  # one more backward, no forward
+        (f,) = Explainer(model, tok).explain([SENTENCE])  # lists do not keep the graph
+        f.map("gae", target=1 - f.target)
+        assert len(calls) == 3
+        assert np.allclose(f.map("gae", target=1 - f.target), e.map("gae", target=1 - e.target), atol=1e-6)
+    finally:
+        handle.remove()
+
+
+def test_head_masks_validate_and_apply(explanation):
+    e = explanation
+    all_heads = e.map("rollout")
+    assert np.allclose(e.map("rollout", heads=[True, True]), all_heads)
+    assert np.allclose(e.map("rollout", heads=np.ones((2, 2), bool)), all_heads)
+    only0 = e.map("rollout", heads=[True, False])
+    assert np.allclose(e.map("rollout", heads=[0]), only0)
+    assert not np.allclose(only0, all_heads)
+    with pytest.raises(ValueError, match="shape"):
+        e.map("rollout", heads=[True, False, True])
+    with pytest.raises(ValueError, match="head indices"):
+        e.map("rollout", heads=[5])
+    with pytest.raises(ValueError, match="layer must be"):
+        e.map("rollout", layer=7)
