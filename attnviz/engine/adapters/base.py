@@ -25,6 +25,7 @@ class Adapter:
       the base.
     - ``parts``: named sub-modules of a block (query, key, value, attn_out, ln1, ffn_in, ffn_out, ln2) used by the
       LRP pass; ``head``: the classifier modules in forward order, relative to the task model.
+    - ``positions_from_ids``: the model derives position ids from input ids (so a [PAD] baseline would move them).
     - ``layout``: "post_ln" (BERT: x = LN(x + f(x))) or "pre_ln" (ViT: x = x + f(LN(x))).
     """
 
@@ -39,6 +40,7 @@ class Adapter:
     parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
     head: dict[str, tuple[str, ...]] = field(default_factory=dict)
     final_norm: tuple[str, ...] = ()
+    positions_from_ids: bool = False  # RoBERTa numbers positions after padding_idx, skipping [PAD] ids
     adapter_file: str = ""
 
     def num_prefix_tokens(self, model: nn.Module) -> int:

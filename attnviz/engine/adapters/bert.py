@@ -39,5 +39,6 @@ ROBERTA = Adapter(
     parts=_PARTS,
     # RobertaClassificationHead: dense -> tanh -> out_proj on the <s> token (no pooler).
     head={"pooler": ("classifier.dense",), "classifier": ("classifier.out_proj",)},
+    positions_from_ids=True,
     adapter_file="attnviz/engine/adapters/bert.py",
 )

@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# Every test: lint and types, the JS unit tests, and pytest (engine, LRP, widgets, demo, notebooks, browser).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== lint and types"
+python3 -m ruff check attnviz tests bench scripts
+python3 -m mypy
+
+if [ -f js/package.json ]; then
+  echo "== js: unit tests, type check, bundles up to date"
+  (cd js && npm test --silent && npm run --silent typecheck)
+  if ! git diff --quiet -- attnviz/static 2>/dev/null; then
+    echo "attnviz/static differs from a fresh build of js/: run 'npm run build' in js/ and commit" >&2
+    git --no-pager diff --stat -- attnviz/static >&2
+    exit 1
+  fi
+fi
+
+echo "== pytest"
+set +e
+python3 -m pytest tests -q -p no:cacheprovider "$@"
+rc=$?
+set -e
+if [ $rc -eq 5 ]; then
+  echo "pytest collected no tests: that is a failure" >&2
+  exit 1
+fi
+exit $rc
