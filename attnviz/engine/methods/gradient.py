@@ -20,28 +20,21 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     min-max divides 0 by 0: we return zeros and warn. [B, N].
     """
     A, dA = trace.capture.A, trace.grads.A
-    B, H, N, _ = A.shape
-    out = A.new_zeros(B, N)
     p = trace.num_prefix_tokens
-    empty_blocks = []
-    for b in range(B):
-        if trace.modality == "image":
-            alpha = dA[b, :, 0, p:].mean(-1)  # [H]
-            cam = head_mean((alpha[:, None] * A[b, :, 0, p:])[None], heads[b:b + 1])[0].clamp(min=0)  # [P]
-            lo, hi = cam.min(), cam.max()
-            if hi > lo:
-                out[b, p:] = (cam - lo) / (hi - lo)
-            else:
-                empty_blocks.append(b)
-        else:
-            alpha = dA[b].mean(dim=(-1, -2))  # [H]
-            cam = head_mean((alpha[:, None, None] * A[b])[None], heads[b:b + 1])[0].clamp(min=0)  # [N, N]
-            lo, hi = cam.min(), cam.max()
-            if hi > lo:
-                out[b] = ((cam - lo) / (hi - lo))[0]
-            else:
-                empty_blocks.append(b)
-    if B - 1 in empty_blocks:
+    if trace.modality == "image":
+        alpha = dA[:, :, 0, p:].mean(-1)  # [B, H]
+        cam = head_mean(alpha[..., None] * A[:, :, 0, p:], heads).clamp(min=0)  # [B, P]
+        lo, hi = cam.amin(-1, keepdim=True), cam.amax(-1, keepdim=True)
+        row = (cam - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
+        out = torch.cat([row.new_zeros(row.shape[0], p), row], dim=1)
+    else:
+        alpha = dA.mean(dim=(-1, -2))  # [B, H]
+        cam = head_mean(alpha[..., None, None] * A, heads).clamp(min=0)  # [B, N, N]
+        lo, hi = cam.amin(dim=(-1, -2))[:, None], cam.amax(dim=(-1, -2))[:, None]
+        out = (cam[:, 0, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
+    empty = (hi <= lo).view(-1)
+    out[empty] = 0
+    if bool(empty[-1]):
         warnings.warn("attn_gradcam: every value clamps to zero in the last block (the authors' min-max would give "
                       "NaN); returning zeros", stacklevel=3)
     return out
