@@ -248,3 +248,26 @@ def test_images_give_zero_relevance_to_nothing_outside_the_grid():
     e = Explainer(*tiny_model("deit")).explain(sample_image())
     assert e.patch_map(e.map("attn_gradcam")).shape == (4, 4)
     assert np.all(e.map("attn_gradcam")[:2] == 0)
+
+
+def test_attcat_mask_special_reruns_with_special_tokens_masked():
+    model, tok = tiny_model("bert")
+    e = Explainer(model, tok).explain(SENTENCE)
+    masked = e.map("attcat", mask_special=True)
+    assert masked.shape == (e.num_tokens,) and np.isfinite(masked).all()
+    assert not np.allclose(masked, e.map("attcat"))
+    inputs = dict(e.model_inputs)
+    inputs["attention_mask"] = inputs["attention_mask"].clone()
+    inputs["attention_mask"][0, torch.as_tensor(e.special)] = 0
+    reference = Explainer(model, tok)
+    with reference.prepared():
+        out = model(**inputs, output_attentions=True, output_hidden_states=True)
+    for h in out.hidden_states:
+        h.retain_grad()
+    out.logits[0, e.target].backward()
+    B = e.num_layers
+    expected = sum(((out.hidden_states[l][0] * out.hidden_states[l].grad[0]).sum(-1)
+                    * out.attentions[l][0].mean(0).mean(0)) for l in range(B))
+    assert np.allclose(masked, expected.detach().numpy(), atol=1e-5)
+    with pytest.raises(ValueError, match="text"):
+        Explainer(*tiny_model("vit")).explain(sample_image()).map("attcat", mask_special=True)

@@ -50,22 +50,44 @@ def gae(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     return cls_rows_of_product(M, 0, 0)
 
 
-def attcat_terms(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
+def attcat_terms(A: torch.Tensor, hidden: torch.Tensor, dhidden: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
     """AttCAT's per-layer terms T_l[j] = (Σ_d h^(l)_{j,d} · ∂y_t/∂h^(l)_{j,d}) · ā^(l)_j, l = 0..B-1.
 
-    h^(l) = hidden_states[l], the INPUT of block l; ā^(l)_j = mean_h mean_i A^(l)[h, i, j] (column mean over all
-    query rows). Qiang et al., NeurIPS 2022, eq. 8. [B, N], signed."""
-    B = trace.num_blocks
-    h, dh = trace.capture.hidden[:B], trace.grads.hidden[:B]
-    impact = (h * dh).sum(-1)  # [B, N]
-    column_mean = head_mean(trace.capture.A.mean(dim=2), heads)  # [B, N]
+    A [B, H, N, N]; hidden, dhidden [B+1, N, D] with h^(l) = hidden_states[l], the INPUT of block l;
+    ā^(l)_j = mean_h mean_i A^(l)[h, i, j] (column mean over all query rows). Qiang et al., NeurIPS 2022, eq. 8.
+    -> [B, N], signed."""
+    B = A.shape[0]
+    impact = (hidden[:B] * dhidden[:B]).sum(-1)  # [B, N]
+    column_mean = head_mean(A.mean(dim=2), heads)  # [B, N]
     return impact * column_mean
 
 
-def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False) -> torch.Tensor:
+def _masked_special_pass(trace: Trace) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """The AttCAT authors' explanation pass: [CLS]/[SEP] masked out of the attention mask (not the prediction)."""
+    from ..capture import capture_forward, capture_gradients
+    from .common import compute_dtype
+
+    ctx = trace.context
+    inputs = dict(ctx.model_inputs)
+    mask = inputs["attention_mask"].clone()
+    mask[0, torch.as_tensor(ctx.sample.special, device=mask.device)] = 0
+    with ctx.prepared():
+        forward = capture_forward(ctx.model, ctx.adapter, {**inputs, "attention_mask": mask})
+    grads = capture_gradients(forward, torch.tensor([trace.target]), retain_graph=False)
+    stack = lambda xs: compute_dtype(torch.stack([x[0] for x in xs]).detach())  # noqa: E731
+    return stack(forward.attentions), stack(forward.hidden), stack(grads.hidden)
+
+
+def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False, mask_special: bool = False) -> torch.Tensor:
     """AttCAT_j = Σ_l T_l[j]. Row l = the running sum over blocks 0..l (per_layer=True: block l's own term).
-    Signed, no clamp, no normalisation. [B, N]."""
-    terms = attcat_terms(trace, heads)
+    Signed, no clamp, no normalisation. mask_special=True (text): the authors' evaluation protocol, which masks
+    [CLS]/[SEP] in the attention mask of the explanation pass (one more forward+backward). [B, N]."""
+    if mask_special:
+        if trace.modality != "text":
+            raise ValueError("mask_special applies to text models")
+        terms = attcat_terms(*_masked_special_pass(trace), heads)
+    else:
+        terms = attcat_terms(trace.capture.A, trace.capture.hidden, trace.grads.hidden, heads)
     return terms if per_layer else terms.cumsum(0)
 
 
