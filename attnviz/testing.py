@@ -40,7 +40,7 @@ _CORPUS = [
 _VOCAB_SIZE = 300
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _wordpiece_tokenizer_object():
     from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
 
@@ -59,7 +59,7 @@ def _wordpiece_tokenizer_object():
     return tok
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _bytelevel_tokenizer_object():
     from tokenizers import Tokenizer, decoders, models, pre_tokenizers, processors, trainers
 
@@ -72,7 +72,8 @@ def _bytelevel_tokenizer_object():
         show_progress=False,
     )
     tok.train_from_iterator(_CORPUS, trainer=trainer)
-    tok.post_processor = processors.RobertaProcessing(("</s>", tok.token_to_id("</s>")), ("<s>", tok.token_to_id("<s>")))
+    bos, eos = tok.token_to_id("<s>"), tok.token_to_id("</s>")
+    tok.post_processor = processors.RobertaProcessing(("</s>", eos), ("<s>", bos))
     return tok
 
 

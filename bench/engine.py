@@ -44,8 +44,13 @@ def median_time(fn, repeats: int, device: str) -> float:
 
 
 def build(kind: str, tokens: int, device: str):
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast, ViTConfig
-    from transformers import ViTForImageClassification
+    from transformers import (
+        BertConfig,
+        BertForSequenceClassification,
+        BertTokenizerFast,
+        ViTConfig,
+        ViTForImageClassification,
+    )
 
     torch.manual_seed(0)
     if kind == "bert":

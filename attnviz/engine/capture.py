@@ -53,8 +53,8 @@ def _restore_hooks(snapshot: list[tuple[nn.Module, dict[str, set], object]]) -> 
     """Remove every hook added since the snapshot (ours, and those transformers 5 installs to record attentions)."""
     for module, keys, flag in snapshot:
         for name, before in keys.items():
-            hooks = getattr(module, name, None)
-            for key in [k for k in (hooks or {}) if k not in before]:
+            hooks = getattr(module, name, None) or {}
+            for key in [k for k in hooks if k not in before]:
                 del hooks[key]
         if flag is _MISSING:
             module.__dict__.pop(_HOOKED_FLAG, None)
@@ -167,8 +167,8 @@ def capture_gradients(forward: ForwardCapture, targets: torch.Tensor, retain_gra
     inputs = [*forward.attentions, *forward.hidden, forward.embeddings]
     with torch.enable_grad():
         score = forward.logits.gather(1, targets.view(-1, 1).to(forward.logits.device)).sum()
-        grads = torch.autograd.grad(score, inputs, retain_graph=retain_graph, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+        raw = torch.autograd.grad(score, inputs, retain_graph=retain_graph, allow_unused=True)
+    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, raw)]
     num_blocks = len(forward.attentions)
     return GradientCapture(
         attentions=list(grads[:num_blocks]),

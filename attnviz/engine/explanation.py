@@ -7,9 +7,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from . import methods as registry
 from .capture import ForwardCapture, GradientCapture
 from .inputs import Sample
+from .methods import get as get_method
+from .methods import methods as all_methods
 from .methods.common import Capture, Grads, Trace
 
 if TYPE_CHECKING:
@@ -26,8 +27,8 @@ class _Graph:
         inputs = [*self.forward.attentions, *self.forward.hidden, self.forward.embeddings]
         with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
             score = self.forward.logits[index, target]
-            grads = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, grads)]
+            raw = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
+        grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, raw)]
         B = len(self.forward.attentions)
         return GradientCapture(attentions=list(grads[:B]), hidden=list(grads[B:-1]), embeddings=grads[-1])
 
@@ -128,7 +129,7 @@ class Explanation:
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
         """The methods valid for this explanation's modality."""
-        return [name for name, info in registry.methods().items() if self.kind in info.modalities]
+        return [name for name, info in all_methods().items() if self.kind in info.modalities]
 
     def resolve_heads(self, heads: Any) -> torch.Tensor:
         """None -> all heads; a bool mask [H] (every block) or [B, H]; or a list of head indices. -> bool [B, H]."""
@@ -168,7 +169,7 @@ class Explanation:
                      self.num_prefix_tokens)
 
     def _prepare(self, method: str, target: Any, heads: Any, options: dict):
-        info = registry.get(method)
+        info = get_method(method)
         if self.kind not in info.modalities:
             raise ValueError(f"method {method!r} does not apply to {self.kind} inputs")
         t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)

@@ -64,7 +64,8 @@ def _display_token(tokenizer, token: str, is_special: bool) -> str:
 def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
     """Tokenize single sentences or (text_a, text_b) pairs with truncation to the model's maximum length."""
     if not getattr(tokenizer, "is_fast", False):
-        raise TypeError("attnviz needs a fast tokenizer (word alignment): load it with AutoTokenizer(..., use_fast=True)")
+        raise TypeError("attnviz needs a fast tokenizer (for word alignment): load it with "
+                        "AutoTokenizer.from_pretrained(..., use_fast=True)")
     max_length = _max_length(tokenizer, config)
     for text in texts:
         parts = text if isinstance(text, tuple) else (text,)

@@ -7,6 +7,7 @@ paths tried in order. Nothing outside ``adapters/`` knows a module name.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -37,8 +38,8 @@ class Adapter:
     value: tuple[str, ...]
     input_embedding: tuple[str, ...]
     layout: Literal["post_ln", "pre_ln"]
-    parts: dict[str, tuple[str, ...]] = field(default_factory=dict)
-    head: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    parts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    head: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     final_norm: tuple[str, ...] = ()
     positions_from_ids: bool = False  # RoBERTa numbers positions after padding_idx, skipping [PAD] ids
     adapter_file: str = ""

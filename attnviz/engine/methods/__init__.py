@@ -85,11 +85,7 @@ for _info in (
     register(_info)
 
 # Families that register themselves (LRP) are imported last so they may use the helpers above.
-try:
-    from . import lrp  # noqa: F401,E402
-except ImportError as _err:  # pragma: no cover - only while the LRP module is absent
-    if "lrp" not in str(_err):
-        raise
+from . import lrp  # noqa: E402,F401
 
 
 def get(name: str) -> MethodInfo:
