@@ -1,0 +1,129 @@
+"""LRP family: Chefer et al. (CVPR 2021) transformer attribution, the full-LRP baseline and partial LRP.
+
+All three read the relevance R(A^(b)) that one LRP pass (``lrp_pass``) carries from the target's logit down to
+every block's attention. The pass runs once per (target, rule set, seed) and is kept in
+``explanation.diagnostics["lrp"]`` (with the total relevance at each stage, to read conservation off), so the
+head mask, the layer slider and the options act on the cached R(A) without another pass.
+
+Defaults reproduce the authors' released code (Transformer-Explainability), where it differs from the paper:
+
+- ``chefer`` text (BERT_explainability ``generate_LRP``): ``start_layer="last"`` (their ``start_layer=11`` for
+  12-block BERT: only the last block's Ā), rows normalised ``(I + Ā)/rowsum``, ``cls_entry="min"`` (entry 0 set to
+  the row's minimum; an older release set it to 0: ``cls_entry="zero"``). The paper's eq. 13 multiplies all blocks:
+  ``start_layer=0``, ``cls_entry="keep"``.
+- ``chefer`` images (baselines/ViT ``generate_LRP(start_layer=1, method="transformer_attribution")`` in the
+  segmentation and perturbation scripts): ``start_layer=1``, ``I + Ā`` without normalisation, patches only
+  (``cls_entry="zero"`` sets the [CLS] and DeiT distillation entries to 0). The paper: ``start_layer=0``.
+- Every method starts from R = onehot(t) (``seed="onehot"``, the released code); ``seed="logit"`` starts from
+  onehot(t)·y_t as METHODS.md writes it. Because the maps add Ā to I, the scale of the seed changes them.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from . import MethodInfo, register
+from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
+from .lrp_pass import SEEDS, RelevancePass, record, relevance_pass
+from .lrp_rules import RULE_SETS
+
+CLS_ENTRIES = ("min", "zero", "keep")
+
+
+class PassCache(dict):
+    """(target, rules, seed) -> RelevancePass for one explanation; a short repr, the tensors stay out of sight."""
+
+    def __repr__(self) -> str:
+        return "{" + ", ".join(f"{k}: {v!r}" for k, v in self.items()) + "}"
+
+
+def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_input: bool = False) -> RelevancePass:
+    """The LRP pass for the trace's target, run once per (target, rules, seed) and cached on the explanation."""
+    if rules not in RULE_SETS:
+        raise ValueError(f"rules must be one of {RULE_SETS}, got {rules!r}")
+    if seed not in SEEDS:
+        raise ValueError(f"seed must be one of {SEEDS}, got {seed!r}")
+    ctx = trace.context
+    cache = ctx.diagnostics.setdefault("lrp", PassCache())
+    key = (trace.target, rules, seed)
+    hit = cache.get(key)
+    if hit is None or (to_input and hit.input is None):
+        A = trace.capture.A
+        rec = record(ctx.model, ctx.adapter, ctx.model_inputs, ctx.prepared, A.dtype,
+                     with_pixels=to_input and trace.modality == "image")
+        hit = relevance_pass(rec, A, trace.target, rules, seed, to_input, trace.num_prefix_tokens)
+        cache[key] = hit
+    return hit
+
+
+def _prefix(trace: Trace) -> int:
+    """Entries the ``cls_entry`` option acts on: [CLS] (text) or the prefix tokens (ViT: [CLS]; DeiT: + [DIST])."""
+    return trace.num_prefix_tokens if trace.modality == "image" else 1
+
+
+def _set_cls_entry(rows: torch.Tensor, cls_entry: str, prefix: int) -> torch.Tensor:
+    """rows [B, N]: "min" sets the prefix entries to the row's minimum (Chefer's BERT code), "zero" to 0, "keep"
+    leaves them."""
+    if cls_entry not in CLS_ENTRIES:
+        raise ValueError(f"cls_entry must be one of {CLS_ENTRIES}, got {cls_entry!r}")
+    if cls_entry == "min":
+        rows[:, :prefix] = rows.amin(-1, keepdim=True)
+    elif cls_entry == "zero":
+        rows[:, :prefix] = 0
+    return rows
+
+
+def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = None, cls_entry: str | None = None,
+           normalize: bool | None = None, seed: str = "onehot") -> torch.Tensor:
+    """Chefer, Gur & Wolf (CVPR 2021), eqs. 10-13: Ā_b = mean_h((∇A^(b) ⊙ R(A^(b)))⁺) over the selected heads,
+    M_b = I + Ā_b (rows normalised when ``normalize``), C = M_l ⋯ M_s (later blocks on the left), map = C[0, :].
+
+    Row l is C through block l. start_layer: s, or "last" (text default) for M_l alone at row l, so the last row is
+    the released BERT code's start_layer = B − 1. None picks the authors' defaults (module docstring). [B, N]."""
+    B, N = trace.num_blocks, trace.num_tokens
+    image = trace.modality == "image"
+    if start_layer is None:
+        start_layer = min(1, B - 1) if image else "last"
+    if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
+        raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
+    R_A = relevance(trace, "chefer", seed).attention
+    Abar = head_mean((trace.grads.A * R_A).clamp(min=0), heads)  # [B, N, N]
+    M = Abar + torch.eye(N, dtype=Abar.dtype, device=Abar.device)
+    if (not image) if normalize is None else normalize:
+        M = M / M.sum(-1, keepdim=True)
+    rows = cls_rows_of_product(M, start_layer, 0) if isinstance(start_layer, int) else M[:, 0, :].clone()
+    return _set_cls_entry(rows, cls_entry or ("zero" if image else "min"), _prefix(trace))
+
+
+def lrp_full(trace: Trace, heads: torch.Tensor, seed: str = "onehot", cls_entry: str = "zero") -> torch.Tensor:
+    """The "LRP" baseline (Chefer et al. 2021, tables; Bach et al. 2015): the pass with the "lrp" rules (Linear
+    normalising positive and negative parts separately, Add the plain z-rule) carried to the input. Text: Σ over
+    the hidden dimension at the embedding output; images: z^B on the patch embedding, Σ over RGB and each patch's
+    pixels. cls_entry="zero" as Chefer's BERT ``generate_full_lrp`` (images: the prefix tokens have no pixels).
+    Signed; the same map at every row. [B, N]."""
+    m = relevance(trace, "lrp", seed, to_input=True).input
+    assert m is not None
+    rows = repeat_rows(m, trace.num_blocks)
+    return _set_cls_entry(rows, cls_entry, _prefix(trace))
+
+
+def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str = "onehot",
+                cls_entry: str = "zero") -> torch.Tensor:
+    """Partial LRP (Voita et al. 2019, as in Chefer's baselines): mean over the selected heads of R(A^(l))⁺, [CLS]
+    row. Row l uses block l; the last row (block B) is the method. rules="lrp" as Chefer's ViT baseline
+    (``ViT_orig_LRP``, method "last_layer"); rules="chefer" as his BERT ``generate_LRP_last_layer``; both zero the
+    [CLS] entry. [B, N]."""
+    R_A = relevance(trace, rules, seed, to_input=(rules == "lrp")).attention
+    rows = head_mean(R_A.clamp(min=0)[:, :, 0, :], heads)
+    return _set_cls_entry(rows, cls_entry, _prefix(trace))
+
+
+for _info in (
+    MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
+               "x its gradient, rolled out; option start_layer", chefer),
+    MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
+               "tables)", lrp_full, signed=True, uses_heads=False),
+    MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
+               "[CLS] row, positive part, mean over heads", lrp_partial),
+):
+    register(_info)

@@ -1,0 +1,314 @@
+"""The LRP relevance pass over an unmodified Hugging Face model: record one forward, then carry relevance back.
+
+``record`` re-runs the forward of one input inside ``prepared`` (eval mode, eager attention) with forward hooks on
+every Linear and LayerNorm of each block, on the classifier head, the final norm and (for the input-level map) the
+patch embedding; the hooks are removed in ``finally`` and ``prepared`` restores everything else, also after an
+exception. Nothing is patched: the hooks only read.
+
+``relevance_pass`` then propagates relevance from the logits down, block by block, with the rules of
+``lrp_rules`` and the block layout of the adapter:
+
+- post_ln (BERT, RoBERTa, DistilBERT): x1 = LN1(x + attn_out(ctx)), x2 = LN2(x1 + ffn_out(gelu(ffn_in(x1))));
+- pre_ln (ViT, DeiT): x1 = x + attn_out(ctx(LN1(x))), x2 = x1 + ffn_out(gelu(ffn_in(LN2(x1)))),
+
+with ctx = A·V per head, A = softmax(Q·Kᵀ/√d) the captured attention, and Q, K, V the query/key/value Linear
+outputs split per head. Shapes inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh].
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ..adapters import Adapter, resolve
+from . import lrp_rules as rules_
+
+ROLES = ("query", "key", "value", "attn_out", "ln1", "ffn_in", "ffn_out", "ln2")
+SEEDS = ("onehot", "logit")
+
+
+class LRPStructureError(RuntimeError):
+    """The recorded forward does not have the structure the adapter describes."""
+
+
+@dataclass
+class Part:
+    """One recorded module: its input x [N, D_in] (or [D_in] in the head), its output y, and its weight (Linear)."""
+
+    x: torch.Tensor
+    y: torch.Tensor
+    weight: torch.Tensor | None = None
+
+
+@dataclass
+class Recording:
+    """What one forward of one input leaves behind for the relevance pass (compute dtype, no batch dimension).
+
+    blocks: per block, role -> Part; head: head role -> Part (inputs [D]); final [N, D]: the hidden states the head
+    reads; logits [C]; pixels [C, h, w] and patches [P, D] (the patch-embedding input and output) for images."""
+
+    layout: str
+    blocks: list[dict[str, Part]]
+    head: dict[str, Part]
+    final: torch.Tensor
+    logits: torch.Tensor
+    pixels: torch.Tensor | None = None
+    patches: torch.Tensor | None = None
+    conv: nn.Conv2d | None = None
+
+
+@dataclass
+class RelevancePass:
+    """The result of one relevance pass for one target.
+
+    attention [B, H, N, N]: R(A^(b)), the relevance of the attention operand of A·V after halving (row = query);
+    block_input [B, N, D] or None: relevance at the input of each block (None below block 0 when the pass stopped at
+    block 0's attention); input [N] or None: the input-level map (text: Σ over the hidden dimension at the input of
+    block 0; images: Σ over RGB and the pixels of each patch after the z^B rule, 0 at the prefix tokens);
+    totals: Σ relevance at each stage, to read conservation off (``explanation.diagnostics["lrp"]``)."""
+
+    target: int
+    rules: str
+    seed: str
+    attention: torch.Tensor
+    input: torch.Tensor | None = None
+    totals: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        shown = {k: (round(v, 6) if isinstance(v, float) else [round(x, 6) for x in v]) for k, v in self.totals.items()}
+        return f"RelevancePass(target={self.target}, rules={self.rules!r}, seed={self.seed!r}, totals={shown})"
+
+
+def _squeeze(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    if t.dim() < 2 or t.shape[0] != 1:
+        raise LRPStructureError(f"expected a batch of one input, recorded a tensor of shape {list(t.shape)}")
+    return t[0].detach().to(dtype)
+
+
+def _join(calls: list[tuple[torch.Tensor, torch.Tensor]], dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """One module's recorded (input, output); several calls (chunked feed-forward) are joined along the tokens."""
+    xs = [_squeeze(x, dtype) for x, _ in calls]
+    ys = [_squeeze(y, dtype) for _, y in calls]
+    if len(calls) == 1:
+        return xs[0], ys[0]
+    return torch.cat(xs, dim=-2), torch.cat(ys, dim=-2)
+
+
+def _optional(model: nn.Module, paths: tuple[str, ...]) -> nn.Module | None:
+    try:
+        return resolve(model, paths)
+    except AttributeError:
+        return None
+
+
+def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor], prepared: Any,
+           dtype: torch.dtype, with_pixels: bool = False) -> Recording:
+    """Run one forward of ``model_inputs`` (a batch of one) with read-only forward hooks; remove them in finally."""
+    blocks = adapter.get_blocks(model)
+    calls: dict[tuple, list] = {}
+    targets: list[tuple[tuple, nn.Module]] = []
+    for b, block in enumerate(blocks):
+        targets += [((b, role), adapter.get_part(block, role)) for role in ROLES]
+    for role, paths in adapter.head.items():
+        module = _optional(model, paths)
+        if module is not None:
+            targets.append((("head", role), module))
+    final_norm = _optional(adapter.get_base(model), adapter.final_norm) if adapter.final_norm else None
+    if final_norm is not None:
+        targets.append((("final_norm",), final_norm))
+    embedding = adapter.get_input_embedding(model) if with_pixels else None
+    if embedding is not None:
+        targets.append((("embedding",), embedding))
+
+    def keep(key: tuple):
+        def hook(_module, inputs, output):
+            out = output[0] if isinstance(output, tuple) else output
+            calls.setdefault(key, []).append((inputs[0].detach(), out.detach()))
+
+        return hook
+
+    handles = []
+    with prepared():
+        try:
+            for key, module in targets:
+                handles.append(module.register_forward_hook(keep(key)))
+            with torch.no_grad():
+                out = model(**model_inputs, return_dict=True)
+        finally:
+            for handle in handles:
+                handle.remove()
+
+    def get(key: tuple, module: nn.Module) -> Part:
+        if key not in calls:
+            raise LRPStructureError(f"{type(module).__name__} at {key} did not run in the forward pass; the adapter "
+                                    f"({adapter.adapter_file}) does not match this model")
+        x, y = _join(calls[key], dtype)
+        return Part(x, y, module.weight.detach().to(dtype) if isinstance(module, nn.Linear) else None)
+
+    parts = [{role: get((b, role), adapter.get_part(block, role)) for role in ROLES} for b, block in enumerate(blocks)]
+    head = {key[1]: get(key, module) for key, module in targets if key[0] == "head"}
+    if "classifier" not in head or head["classifier"].weight is None:
+        raise LRPStructureError(f"{type(model).__name__}: no Linear classifier found at {adapter.head}")
+    if final_norm is not None:
+        final = get(("final_norm",), final_norm).y
+    elif adapter.layout == "post_ln":
+        final = parts[-1]["ln2"].y
+    else:
+        final = parts[-1]["ln2"].x + parts[-1]["ffn_out"].y
+    rec = Recording(adapter.layout, parts, head, final, _squeeze(out.logits, dtype))
+    if embedding is not None:
+        pixels, patches = calls[("embedding",)][-1]
+        if patches.dim() == 4:  # [1, D, h, w] patch map (older releases)
+            patches = patches.flatten(2).transpose(1, 2)
+        rec.pixels, rec.patches = _squeeze(pixels, dtype), _squeeze(patches, dtype)
+        convs = [m for m in embedding.modules() if isinstance(m, nn.Conv2d)]
+        if len(convs) != 1:
+            raise LRPStructureError(f"expected one Conv2d in the patch embedding, found {len(convs)}")
+        rec.conv = convs[0]
+    return rec
+
+
+# ---------------------------------------------------------------------------------------------------- the pass
+def _linear(part: Part, R: torch.Tensor, rules: str) -> torch.Tensor:
+    if part.weight is None:
+        raise LRPStructureError(f"expected a Linear layer, recorded a module with input {list(part.x.shape)}")
+    return rules_.linear(part.x, part.weight, R, rules)
+
+
+def _per_head(t: torch.Tensor, heads: int) -> torch.Tensor:
+    """[N, H·Dh] -> [H, N, Dh]."""
+    return t.view(t.shape[0], heads, -1).transpose(0, 1)
+
+
+def _merge_heads(t: torch.Tensor) -> torch.Tensor:
+    """[H, N, Dh] -> [N, H·Dh]."""
+    return t.transpose(0, 1).reshape(t.shape[1], -1)
+
+
+def attention_relevance(p: dict[str, Part], A: torch.Tensor, R_out: torch.Tensor, rules: str,
+                        stop: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """Relevance through attn_out(A·V) with V, Q, K from the value/query/key Linears of the same input.
+
+    A [H, N, N], R_out [N, D] (relevance of attn_out's output) -> (relevance of the attention input [N, D], or None
+    with stop=True, and R(A) [H, N, N]). Softmax is the identity, so R(Q·Kᵀ) = R(A)."""
+    H, N, _ = A.shape
+    R_ctx = _per_head(_linear(p["attn_out"], R_out, rules), H)  # [H, N, Dh]
+    V = _per_head(p["value"].y, H)
+    R_A, R_V = rules_.matmul(A, V, R_ctx)
+    if stop:
+        return None, R_A
+    Q, K = _per_head(p["query"].y, H), _per_head(p["key"].y, H)
+    R_Q, R_Kt = rules_.matmul(Q, K.transpose(-1, -2), R_A)
+    R_in = rules_.clone(
+        _linear(p["query"], _merge_heads(R_Q), rules),
+        _linear(p["key"], _merge_heads(R_Kt.transpose(-1, -2)), rules),
+        _linear(p["value"], _merge_heads(R_V), rules),
+    )
+    return R_in, R_A
+
+
+def block_relevance(p: dict[str, Part], A: torch.Tensor, R_out: torch.Tensor, layout: str, rules: str,
+                    stop: bool = False) -> tuple[torch.Tensor | None, torch.Tensor]:
+    """One block, output relevance R_out [N, D] -> (input relevance [N, D] or None with stop=True, R(A) [H, N, N]).
+
+    LayerNorm, GELU and Dropout are the identity; each residual is an Add whose skip operand is a Clone."""
+    if layout == "post_ln":
+        x, x1 = p["query"].x, p["ffn_in"].x  # block input; LN1 output
+    elif layout == "pre_ln":
+        x, x1 = p["ln1"].x, p["ln2"].x  # block input; x + attention
+    else:
+        raise ValueError(f"unknown block layout {layout!r}")
+    R_skip1, R_f = rules_.add(x1, p["ffn_out"].y, R_out, rules)
+    R_g = _linear(p["ffn_out"], R_f, rules)
+    R_x1 = rules_.clone(R_skip1, _linear(p["ffn_in"], R_g, rules))
+    R_skip0, R_o = rules_.add(x, p["attn_out"].y, R_x1, rules)
+    R_attn, R_A = attention_relevance(p, A, R_o, rules, stop)
+    return (None if R_attn is None else rules_.clone(R_skip0, R_attn)), R_A
+
+
+def _token_of(final: torch.Tensor, x: torch.Tensor, name: str) -> int:
+    """The token whose final hidden state the head module ``name`` reads (CLS pooling is an index select)."""
+    dist = (final - x).abs().amax(-1)
+    j = int(dist.argmin())
+    if dist[j] > 1e-4 * (1 + x.abs().max()):
+        raise LRPStructureError(f"the head's {name} input is none of the final hidden states: attnviz expects the "
+                                "classifier to read one token ([CLS] pooling)")
+    return j
+
+
+def head_relevance(rec: Recording, seed_R: torch.Tensor, rules: str) -> torch.Tensor:
+    """Logit relevance [C] -> relevance of the final hidden states [N, D] (zero except the pooled tokens).
+
+    The pooler/pre-classifier and the classifier are Linears (Tanh/ReLU/Dropout between them are the identity);
+    DeiT with a teacher averages two heads, logits = (c + d)/2: an Add of c/2 and d/2, so each head gets its share
+    of the averaged logit."""
+    h = rec.head
+    R_final = torch.zeros_like(rec.final)
+    if "distillation_classifier" in h:
+        shares = rules_.add(h["classifier"].y / 2, h["distillation_classifier"].y / 2, seed_R, rules)
+        chains = [(["classifier"], shares[0]), (["distillation_classifier"], shares[1])]
+    else:
+        chains = [(["classifier", "pooler"] if "pooler" in h else ["classifier"], seed_R)]
+    for names, R in chains:
+        for name in names:
+            R = _linear(h[name], R, rules)
+        j = _token_of(rec.final, h[names[-1]].x, names[-1])
+        R_final[j] += R
+    return R_final
+
+
+def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "chefer", seed: str = "onehot",
+                   to_input: bool = False, num_prefix_tokens: int = 0) -> RelevancePass:
+    """Relevance from the logit of ``target`` down to every block's attention (and to the input with to_input).
+
+    A [B, H, N, N] the captured attention. seed="onehot" starts from R = onehot(t) (Chefer's released code);
+    seed="logit" from onehot(t)·y_t (METHODS.md). Without to_input the pass stops at block 0's attention."""
+    if rules not in rules_.RULE_SETS:
+        raise ValueError(f"rules must be one of {rules_.RULE_SETS}, got {rules!r}")
+    if seed not in SEEDS:
+        raise ValueError(f"seed must be one of {SEEDS}, got {seed!r}")
+    B, H, N, _ = A.shape
+    if len(rec.blocks) != B or rec.final.shape[0] != N or rec.blocks[0]["query"].y.shape[-1] % H:
+        raise LRPStructureError(f"recorded {len(rec.blocks)} blocks of {rec.final.shape[0]} tokens with query width "
+                                f"{rec.blocks[0]['query'].y.shape[-1]}; the capture has A of shape {list(A.shape)}")
+    seed_R = torch.zeros_like(rec.logits)
+    seed_R[target] = 1.0 if seed == "onehot" else rec.logits[target]
+    R = head_relevance(rec, seed_R, rules)
+    totals: dict[str, Any] = {"logits": float(seed_R.sum()), "head_input": float(R.sum())}
+    R_A = A.new_zeros(B, H, N, N)
+    block_out = []
+    R_in: torch.Tensor | None = R
+    for b in range(B - 1, -1, -1):
+        assert R_in is not None
+        block_out.append(float(R_in.sum()))
+        R_in, R_A[b] = block_relevance(rec.blocks[b], A[b], R_in, rec.layout, rules, stop=(b == 0 and not to_input))
+    totals["block_output"] = block_out[::-1]
+    totals["attention"] = R_A.sum(dim=(1, 2, 3)).tolist()
+    result = RelevancePass(target, rules, seed, R_A, totals=totals)
+    if R_in is not None:
+        totals["block0_input"] = float(R_in.sum())
+        result.input = input_relevance(rec, R_in, num_prefix_tokens)
+        totals["input"] = float(result.input.sum())
+    return result
+
+
+def input_relevance(rec: Recording, R0: torch.Tensor, num_prefix_tokens: int) -> torch.Tensor:
+    """Relevance at the input of block 0, R0 [N, D] -> the input-level map [N].
+
+    Text: Σ over the hidden dimension (the embedding output, as Chefer's BERT code). Images: the embedding output is
+    cat(prefix tokens, patch embeddings) + position embeddings; the prefix tokens' relevance is dropped (they have no
+    pixels), the Add's plain z-rule (elementwise) gives the patch embeddings' share, and z^B on the convolution
+    carries it to the pixels, summed over RGB and over each patch's pixels."""
+    if rec.pixels is None or rec.patches is None or rec.conv is None:
+        return R0.sum(-1)
+    p = num_prefix_tokens
+    x0 = rec.blocks[0]["ln1"].x if rec.layout == "pre_ln" else rec.blocks[0]["query"].x
+    patches = rec.patches
+    if x0.shape[0] != p + patches.shape[0]:
+        raise LRPStructureError(f"{x0.shape[0]} tokens at block 0 but {p} prefix tokens and {patches.shape[0]} patches")
+    R_patch, _ = rules_.add(patches, x0[p:] - patches, R0[p:], "lrp")
+    per_value = rules_.patch_embedding(rec.pixels, rec.conv, R_patch)  # [P, C·k·k]
+    return torch.cat([R0.new_zeros(p), per_value.sum(-1)])

@@ -1,0 +1,115 @@
+"""The LRP rules of Chefer, Gur & Wolf (CVPR 2021) and of the "LRP" baseline, as plain tensor functions.
+
+Every rule maps the relevance R of a layer's output to its input(s), given the input(s) recorded in the forward
+pass. Shapes: a Linear takes x [..., D_in] and R [..., D_out]; everything else is elementwise or a matmul. Two rule
+sets exist (see ``../shared/METHODS.md``, LRP family):
+
+- ``"chefer"`` (Chefer et al. 2021, released ``layers_ours.py``): Linear with alpha = 1, beta = 0 and one joint
+  normaliser Z = W⁺x⁺ + W⁻x⁻; Add with the abs-rescaling that keeps Σ relevance.
+- ``"lrp"`` (the "LRP" baseline of Chefer's tables, ``layers_lrp.py``): Linear normalising the positive and the
+  negative part separately; Add as the plain z-rule.
+
+Both share the two-operand matmul z-rule with each operand's share halved, the identity for LayerNorm, GELU,
+Softmax, Dropout and Tanh (nothing to compute: callers pass R through), and Clone summing its branches.
+"""
+
+from __future__ import annotations
+
+import torch
+
+RULE_SETS = ("chefer", "lrp")
+EPS = 1e-9
+
+
+def safe_divide(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
+    """a / b with 0 where b == 0 and |b| raised to at least ``eps`` elsewhere (sign kept).
+
+    METHODS.md's stabiliser. Chefer's ``safe_divide`` divides by b + 1e-9 instead; the two differ only where
+    |b| is within a few 1e-9 of zero."""
+    den = torch.where(b >= 0, b.clamp(min=eps), b.clamp(max=-eps))
+    return a / den * (b != 0)
+
+
+def linear(x: torch.Tensor, weight: torch.Tensor, R: torch.Tensor, rules: str = "chefer") -> torch.Tensor:
+    """Relevance of a Linear layer's input; the bias is ignored. x [..., D_in], weight [D_out, D_in], R [..., D_out].
+
+    "chefer" (alpha = 1, beta = 0): Z_k = Σ_j (W⁺_kj x⁺_j + W⁻_kj x⁻_j) ≥ 0 and
+    R_j = x⁺_j Σ_k W⁺_kj R_k / Z_k + x⁻_j Σ_k W⁻_kj R_k / Z_k, so Σ_j R_j = Σ_k R_k wherever Z_k > 0.
+    "lrp": the same with Z1 = W⁺x⁺ for the first term and Z2 = W⁻x⁻ for the second; each term carries the whole
+    R_k, so the total doubles wherever both parts are non-zero (not conservative by design)."""
+    wp, wn = weight.clamp(min=0), weight.clamp(max=0)
+    xp, xn = x.clamp(min=0), x.clamp(max=0)
+    d_in = x.shape[-1]
+    if rules == "chefer":
+        # One matmul each way on the concatenated parts: [x⁺ x⁻] [W⁺ W⁻]ᵀ = W⁺x⁺ + W⁻x⁻.
+        w = torch.cat([wp, wn], dim=1)
+        Z = torch.cat([xp, xn], dim=-1) @ w.T
+        G = safe_divide(R, Z) @ w
+        return xp * G[..., :d_in] + xn * G[..., d_in:]
+    if rules == "lrp":
+        return xp * (safe_divide(R, xp @ wp.T) @ wp) + xn * (safe_divide(R, xn @ wn.T) @ wn)
+    raise ValueError(f"rules must be one of {RULE_SETS}, got {rules!r}")
+
+
+def matmul(a: torch.Tensor, b: torch.Tensor, R: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Z = a @ b (batched over leading dims): the z-rule for each operand, each share halved.
+
+    a [..., n, m], b [..., m, p], R [..., n, p] -> (R_a [..., n, m], R_b [..., m, p]).
+    R_a = a ⊙ ((R / Z) bᵀ) / 2, R_b = b ⊙ (aᵀ (R / Z)) / 2: each unhalved share alone sums to Σ R (where Z ≠ 0),
+    so the halves together conserve it."""
+    S = safe_divide(R, a @ b)
+    return a * (S @ b.transpose(-1, -2)) / 2, b * (a.transpose(-1, -2) @ S) / 2
+
+
+def add(x1: torch.Tensor, x2: torch.Tensor, R: torch.Tensor,
+        rules: str = "chefer") -> tuple[torch.Tensor, torch.Tensor]:
+    """Relevance of the two operands of x1 + x2 (elementwise, same shape as R).
+
+    z-rule shares a = x1 ⊙ R / (x1 + x2), b = x2 ⊙ R / (x1 + x2). "chefer" then rescales each so that
+    |Σa| : |Σb| is kept and Σa + Σb = ΣR (sums over the whole tensor); "lrp" returns the plain shares."""
+    S = safe_divide(R, x1 + x2)
+    a, b = x1 * S, x2 * S
+    if rules == "lrp":
+        return a, b
+    if rules != "chefer":
+        raise ValueError(f"rules must be one of {RULE_SETS}, got {rules!r}")
+    sa, sb, total = a.sum(), b.sum(), R.sum()
+    norm = sa.abs() + sb.abs()
+    fa = safe_divide(sa.abs(), norm) * total
+    fb = safe_divide(sb.abs(), norm) * total
+    return a * safe_divide(fa, sa), b * safe_divide(fb, sb)
+
+
+def clone(*branches: torch.Tensor) -> torch.Tensor:
+    """A tensor used by several branches (the skip fork, Q/K/V from one input): their relevances add up."""
+    out = branches[0]
+    for r in branches[1:]:
+        out = out + r
+    return out
+
+
+def z_b(x: torch.Tensor, weight: torch.Tensor, R: torch.Tensor, low: float | torch.Tensor,
+        high: float | torch.Tensor) -> torch.Tensor:
+    """The z^B rule (Montavon et al. 2017) for an input layer whose inputs lie in [low, high]; bias ignored.
+
+    x [..., K] (unfolded input patches), weight [D, K], R [..., D] -> R_x [..., K].
+    Z_d = Σ_k (x_k W_dk − low W⁺_dk − high W⁻_dk) ≥ 0; R_k = Σ_d (x_k W_dk − low W⁺_dk − high W⁻_dk) R_d / Z_d."""
+    wp, wn = weight.clamp(min=0), weight.clamp(max=0)
+    Z = x @ weight.T - low * wp.sum(1) - high * wn.sum(1)
+    S = safe_divide(R, Z)
+    return x * (S @ weight) - low * (S @ wp) - high * (S @ wn)
+
+
+def patch_embedding(pixels: torch.Tensor, conv: torch.nn.Conv2d, R: torch.Tensor) -> torch.Tensor:
+    """z^B on a ViT patch-embedding convolution (kernel = stride, no padding), with low and high = the min and the
+    max of the normalised image, as in Chefer's ``Conv2d.relprop`` for 3-channel inputs.
+
+    pixels [C, h, w] (normalised), R [P, D] (relevance of the P patch embeddings, row-major over the patch grid)
+    -> relevance per patch and input value, [P, C·k·k] (channel-major within a patch, as ``F.unfold``)."""
+    kernel, stride = tuple(conv.kernel_size), tuple(conv.stride)
+    if kernel != stride or any(int(p) for p in conv.padding) or conv.groups != 1:
+        raise ValueError(f"the patch embedding is a convolution with kernel {kernel}, stride {stride}, padding "
+                         f"{conv.padding}: attnviz's z^B rule expects non-overlapping patches (kernel = stride)")
+    cols = torch.nn.functional.unfold(pixels[None], kernel, stride=stride)[0].T  # [P, C·k·k]
+    weight = conv.weight.detach().to(pixels).flatten(1)  # [D, C·k·k]
+    return z_b(cols, weight, R, pixels.min(), pixels.max())
