@@ -1,0 +1,24 @@
+// Bundle each view into ../attnviz/static/<view>.js (ESM with anywidget's `export default { render }`) and copy the
+// stylesheet. Deterministic output, so CI can rebuild and check the committed bundles are up to date.
+import { copyFileSync, mkdirSync } from "node:fs";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { build } from "esbuild";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const out = join(here, "..", "attnviz", "static");
+const views = ["text_view", "image_view", "attention_view", "compare_view"];
+mkdirSync(out, { recursive: true });
+await build({
+  entryPoints: views.map((v) => join(here, "src", `${v}.js`)),
+  outdir: out,
+  bundle: true,
+  format: "esm",
+  target: "es2020",
+  minify: true,
+  legalComments: "none",
+  charset: "utf8",
+  logLevel: "warning",
+});
+copyFileSync(join(here, "src", "style.css"), join(out, "attnviz.css"));
+console.log(`built ${views.length} views into ${out}`);

@@ -1,0 +1,271 @@
+// @ts-check
+/**
+ * Controls shared by the views: pickers, the layer slider, the B x H head grid, the legend, the prediction line,
+ * the PNG button. Each returns its element and an `update` function; listeners go through the view's Disposer.
+ */
+import { css, fmt, gradientCss } from "./colormap.js";
+import { control, download, h } from "./dom.js";
+import { sendPng } from "./model.js";
+
+/** @typedef {import("./dom.js").Disposer} Disposer */
+/** @typedef {import("./model.js").Model} Model */
+/** @typedef {import("./colormap.js").Range} Range */
+
+/**
+ * A labelled <select>.
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {{label: string, cls: string, onChange: (value: string) => void}} opts
+ */
+export function picker(doc, d, opts) {
+  const select = control(h(doc, "select", { class: `attnviz-select ${opts.cls}`, attrs: { "aria-label": opts.label } }));
+  const el = h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: opts.label }), select] });
+  d.listen(select, "change", () => opts.onChange(select.value));
+  /**
+   * @param {{value: string, text: string, title?: string}[]} options
+   * @param {string} value
+   */
+  function update(options, value) {
+    const same = select.options.length === options.length
+      && options.every((o, i) => select.options[i].value === o.value && select.options[i].textContent === o.text);
+    if (!same) {
+      select.replaceChildren(...options.map((o) => h(doc, "option", { text: o.text, title: o.title, attrs: { value: o.value } })));
+    }
+    select.value = value;
+  }
+  return { el, select, update };
+}
+
+/**
+ * A labelled checkbox.
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {{label: string, cls: string, title?: string, onChange: (checked: boolean) => void}} opts
+ */
+export function toggle(doc, d, opts) {
+  const input = control(h(doc, "input", { class: `attnviz-check ${opts.cls}`, attrs: { type: "checkbox" } }));
+  const el = h(doc, "label", { class: "attnviz-field", title: opts.title, children: [input, h(doc, "span", { text: opts.label })] });
+  d.listen(input, "change", () => opts.onChange(input.checked));
+  /** @param {boolean} checked */
+  const update = (checked) => {
+    input.checked = Boolean(checked);
+  };
+  return { el, input, update };
+}
+
+/**
+ * The layer slider: "block l of B" (cumulative maps: row l = through blocks 0..l).
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {{label?: string, onInput: (layer: number) => void}} opts
+ */
+export function layerSlider(doc, d, opts) {
+  const input = control(h(doc, "input", {
+    class: "attnviz-layer-slider",
+    attrs: { type: "range", min: 0, max: 0, step: 1, value: 0, "aria-label": opts.label ?? "block" },
+  }));
+  const readout = h(doc, "span", { class: "attnviz-layer-readout" });
+  const el = h(doc, "label", { class: "attnviz-field attnviz-layer", children: [h(doc, "span", { text: opts.label ?? "through block" }), input, readout] });
+  d.listen(input, "input", () => opts.onInput(Number(input.value)));
+  /**
+   * @param {number} layer
+   * @param {number} count blocks
+   */
+  function update(layer, count) {
+    input.max = String(Math.max(0, count - 1));
+    input.value = String(layer);
+    readout.textContent = `${layer} / ${Math.max(0, count - 1)}`;
+  }
+  return { el, input, update };
+}
+
+/**
+ * The B x H head grid: click a cell to toggle a head, a row label to toggle a block, a column label to toggle a head
+ * in every block, "all" to keep every head. One delegated listener.
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {{onChange: (heads: boolean[][]) => void, colors?: (head: number) => string}} opts
+ */
+export function headGrid(doc, d, opts) {
+  const table = h(doc, "div", { class: "attnviz-head-grid", attrs: { role: "grid" } });
+  const note = h(doc, "div", { class: "attnviz-head-note" });
+  const el = h(doc, "div", { class: "attnviz-heads", children: [table, note] });
+  /** @type {boolean[][]} */
+  let heads = [];
+  let shape = "";
+  let enabled = true;
+
+  d.listen(table, "click", (ev) => {
+    const target = /** @type {HTMLElement | null} */ (ev.target instanceof Element ? ev.target.closest("button") : null);
+    if (!target || !enabled || !heads.length) return;
+    const next = heads.map((r) => r.slice());
+    const layer = target.getAttribute("data-layer");
+    const head = target.getAttribute("data-head");
+    if (target.classList.contains("attnviz-head-all")) {
+      for (const r of next) r.fill(true);
+    } else if (layer !== null && head !== null) {
+      next[+layer][+head] = !next[+layer][+head];
+    } else if (layer !== null) {
+      const r = next[+layer];
+      r.fill(!r.every(Boolean));
+    } else if (head !== null) {
+      const on = next.every((r) => r[+head]);
+      for (const r of next) r[+head] = !on;
+    }
+    opts.onChange(next);
+  });
+
+  /**
+   * @param {boolean[][]} mask B x H
+   * @param {{enabled?: boolean, note?: string, current?: number}} [state]
+   */
+  function update(mask, state = {}) {
+    heads = (mask ?? []).map((r) => r.slice());
+    enabled = state.enabled ?? true;
+    const B = heads.length;
+    const H = B ? heads[0].length : 0;
+    if (shape !== `${B}x${H}`) {
+      shape = `${B}x${H}`;
+      /** @param {string} cls @param {string} text @param {Record<string, string|number>} attrs @param {string} title */
+      const btn = (cls, text, attrs, title) => control(h(doc, "button", { class: cls, text, title, attrs: { type: "button", ...attrs } }));
+      const rows = [h(doc, "div", {
+        class: "attnviz-head-grid-row",
+        children: [btn("attnviz-head-all", "all", {}, "keep every head"),
+          ...Array.from({ length: H }, (_, j) => btn("attnviz-head-col", String(j), { "data-head": j }, `toggle head ${j} in every block`))],
+      })];
+      for (let l = 0; l < B; l++) {
+        rows.push(h(doc, "div", {
+          class: "attnviz-head-grid-row",
+          children: [btn("attnviz-head-row", `b${l}`, { "data-layer": l }, `toggle every head of block ${l}`),
+            ...Array.from({ length: H }, (_, j) => btn("attnviz-head-cell", "", { "data-layer": l, "data-head": j }, `block ${l}, head ${j}`))],
+        }));
+      }
+      table.replaceChildren(...rows);
+    }
+    table.querySelectorAll("button").forEach((b) => {
+      b.disabled = !enabled;
+    });
+    table.querySelectorAll(".attnviz-head-cell").forEach((cell) => {
+      const l = Number(cell.getAttribute("data-layer"));
+      const j = Number(cell.getAttribute("data-head"));
+      const on = Boolean(heads[l] && heads[l][j]);
+      cell.setAttribute("aria-pressed", String(on));
+      cell.classList.toggle("attnviz-on", on);
+      cell.classList.toggle("attnviz-current", state.current === l);
+      const c = opts.colors ? opts.colors(j) : null;
+      /** @type {HTMLElement} */ (cell).style.background = on && c ? c : "";
+    });
+    note.textContent = state.note ?? "";
+    el.classList.toggle("attnviz-disabled", !enabled);
+  }
+  return { el, update };
+}
+
+/**
+ * A colour legend with its range.
+ * @param {Document} doc
+ */
+export function legend(doc) {
+  const bar = h(doc, "div", { class: "attnviz-legend-bar" });
+  const lo = h(doc, "span", { class: "attnviz-legend-lo" });
+  const mid = h(doc, "span", { class: "attnviz-legend-mid" });
+  const hi = h(doc, "span", { class: "attnviz-legend-hi" });
+  const el = h(doc, "div", { class: "attnviz-legend", children: [bar, h(doc, "div", { class: "attnviz-legend-ticks", children: [lo, mid, hi] })] });
+  /**
+   * @param {string} cmap
+   * @param {Range} range
+   */
+  function update(cmap, range) {
+    bar.style.background = gradientCss(cmap);
+    lo.textContent = fmt(range.lo);
+    mid.textContent = range.signed ? "0" : "";
+    hi.textContent = fmt(range.hi);
+    el.setAttribute("data-lo", String(range.lo));
+    el.setAttribute("data-hi", String(range.hi));
+    el.setAttribute("data-cmap", cmap);
+  }
+  return { el, update };
+}
+
+/**
+ * "predicted: <label> (p = 0.93) · explaining: <label> (p = 0.07)".
+ * @param {Document} doc
+ */
+export function prediction(doc) {
+  const el = h(doc, "div", { class: "attnviz-prediction" });
+  /**
+   * @param {string[]} labels
+   * @param {ArrayLike<number>} probs
+   * @param {number} predicted
+   * @param {number} target
+   */
+  function update(labels, probs, predicted, target) {
+    const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
+    el.replaceChildren(
+      h(doc, "span", { text: "predicted: " }),
+      h(doc, "b", { class: "attnviz-predicted", text: `${labels[predicted] ?? predicted}` }),
+      h(doc, "span", { text: ` (p = ${p(predicted)})` }),
+      h(doc, "span", { class: "attnviz-sep", text: " · explaining: " }),
+      h(doc, "b", { class: "attnviz-target", text: `${labels[target] ?? target}` }),
+      h(doc, "span", { text: ` (p = ${p(target)})` }),
+    );
+  }
+  return { el, update };
+}
+
+/**
+ * The PNG button: `draw()` returns a canvas of what is shown (or null where there is no canvas); the PNG is offered
+ * as a download and sent to the kernel (`view.last_png`).
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {Model} model
+ * @param {{name: () => string, draw: () => HTMLCanvasElement | null}} opts
+ */
+export function saveButton(doc, d, model, opts) {
+  const el = control(h(doc, "button", { class: "attnviz-save", text: "PNG", title: "save what is shown as PNG", attrs: { type: "button" } }));
+  d.listen(el, "click", () => {
+    const canvas = opts.draw();
+    if (!canvas || !canvas.toBlob) return;
+    canvas.toBlob((blob) => {
+      if (!blob) return;
+      const name = opts.name();
+      download(doc, blob, name);
+      void sendPng(model, blob, name);
+    }, "image/png");
+  });
+  return el;
+}
+
+/**
+ * A line showing the kernel's error, if any.
+ * @param {Document} doc
+ */
+export function statusLine(doc) {
+  const el = h(doc, "div", { class: "attnviz-status", attrs: { role: "status" } });
+  /** @param {string} text */
+  const update = (text) => {
+    el.textContent = text || "";
+    el.hidden = !text;
+  };
+  return { el, update };
+}
+
+/**
+ * Method picker options from the kernel's method_info.
+ * @param {string[]} names
+ * @param {Record<string, {description?: string}>} info
+ */
+export function methodOptions(names, info) {
+  return (names ?? []).map((n) => ({ value: n, text: n, title: info?.[n]?.description ?? "" }));
+}
+
+/**
+ * Class picker options "label (p)".
+ * @param {string[]} labels
+ * @param {ArrayLike<number>} probs
+ */
+export function classOptions(labels, probs) {
+  return (labels ?? []).map((l, i) => ({ value: String(i), text: probs && probs.length > i ? `${l} (${Number(probs[i]).toFixed(2)})` : l }));
+}
+
+export { css };

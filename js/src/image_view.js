@@ -1,0 +1,164 @@
+// @ts-check
+/**
+ * ImageView: the image as the model saw it with the patch relevance laid over it (bilinear upsampling, opacity,
+ * colormap). The layer slider is answered here from the [B, gh, gw] maps; method, class and heads go to the kernel.
+ * Clicking a patch sets `selected_patch`; the kernel answers with `patch_attention` [B, gh, gw] (the attention from
+ * that patch in each block, mean over the kept heads) and the slider then walks through the blocks.
+ *
+ * Traits read: image {uint8 [h, w, 3]}, patch_grid, maps [B, gh, gw], signed, method, available_methods, method_info,
+ * target, label_names, probs, predicted, layer, heads, uses_heads, colormap, opacity, size, selected_patch,
+ * patch_attention [B, gh, gw], attention_patch, error, revision, _static.
+ */
+import { row } from "./codec.js";
+import { NAMES, fmt, pick, rangeOf } from "./colormap.js";
+import { classOptions, headGrid, layerSlider, legend, methodOptions, picker, prediction, saveButton, statusLine } from "./controls.js";
+import { control, h } from "./dom.js";
+import { patchAt } from "./layout.js";
+import { isStatic, update } from "./model.js";
+import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
+import { clamp, createView } from "./view.js";
+
+/** @param {import("./model.js").RenderArgs} args */
+export function render({ model, el }) {
+  const view = createView(model, el, "image");
+  const { doc, d, root } = view;
+  const kernel = !isStatic(model);
+  /** @param {Record<string, any>} values */
+  const toKernel = (values) => {
+    view.pending();
+    update(model, values);
+  };
+
+  const pred = prediction(doc);
+  const method = picker(doc, d, { label: "method", cls: "attnviz-method", onChange: (v) => toKernel({ method: v }) });
+  const target = picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+  const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
+  const opacity = control(h(doc, "input", { class: "attnviz-opacity", attrs: { type: "range", min: 0, max: 1, step: 0.05, "aria-label": "opacity" } }));
+  d.listen(opacity, "input", () => update(model, { opacity: Number(opacity.value) }));
+  const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
+  const leg = legend(doc);
+  const canvas = control(h(doc, "canvas", { class: "attnviz-image-canvas", attrs: { tabindex: 0, "aria-label": "image with relevance; click a patch to see its attention" } }));
+  const mode = h(doc, "div", { class: "attnviz-mode" });
+  const clear = control(h(doc, "button", { class: "attnviz-clear-patch", text: "back to relevance", attrs: { type: "button" } }));
+  d.listen(clear, "click", () => toKernel({ selected_patch: -1 }));
+  const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
+  const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
+  const status = statusLine(doc);
+  const description = h(doc, "div", { class: "attnviz-description" });
+  const save = saveButton(doc, d, model, {
+    name: () => `attnviz-${model.get("method")}-block${model.get("layer")}.png`,
+    draw: () => canvas,
+  });
+  for (const c of [method.select, target.select]) c.disabled = !kernel;
+
+  root.append(
+    pred.el,
+    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el,
+      h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "opacity" }), opacity] }), save] }),
+    description,
+    h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
+    h(doc, "div", { class: "attnviz-mode-line", children: [mode, clear] }),
+    canvas,
+    readout,
+    grid.el,
+    status.el,
+  );
+
+  /** The grid shown now: patch attention when a patch is selected (and has arrived), else the method's map. */
+  function current() {
+    const sel = Number(model.get("selected_patch") ?? -1);
+    // patch_attention belongs to attention_patch: until the kernel answers a new click, keep showing the map
+    const pa = sel >= 0 && Number(model.get("attention_patch")) === sel ? view.floats("patch_attention") : null;
+    return pa ? { tensor: pa, patch: sel } : { tensor: view.floats("maps"), patch: -1 };
+  }
+
+  /** @param {MouseEvent} ev */
+  function hit(ev) {
+    const [gh, gw] = model.get("patch_grid") ?? [0, 0];
+    const rect = canvas.getBoundingClientRect();
+    const w = rect.width || canvas.clientWidth || 1;
+    const hgt = rect.height || canvas.clientHeight || 1;
+    return gh ? patchAt(ev.clientX - rect.left, ev.clientY - rect.top, w, hgt, gh, gw) : null;
+  }
+
+  d.listen(canvas, "click", (ev) => {
+    const p = hit(ev);
+    if (!p || !kernel) return;
+    const [, gw] = model.get("patch_grid");
+    const idx = p.r * gw + p.c;
+    toKernel({ selected_patch: idx === model.get("selected_patch") ? -1 : idx });
+  });
+  d.listen(canvas, "mousemove", (ev) => {
+    const p = hit(ev);
+    const { tensor } = current();
+    if (!p || !tensor) return;
+    const [, gw] = model.get("patch_grid");
+    const layer = clamp(Number(model.get("layer")), 0, tensor.shape[0] - 1);
+    readout.textContent = `patch (${p.r}, ${p.c}): ${fmt(row(tensor, layer)[p.r * gw + p.c])}`;
+  });
+
+  function syncControls() {
+    const info = model.get("method_info") ?? {};
+    const m = model.get("method");
+    method.update(methodOptions(model.get("available_methods"), info), m);
+    description.textContent = info?.[m]?.description ?? "";
+    const probs = view.floats("probs");
+    const p = probs ? probs.data : [];
+    target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
+    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
+    cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
+    opacity.value = String(model.get("opacity") ?? 0.6);
+    const usesHeads = model.get("uses_heads") !== false;
+    grid.update(model.get("heads"), {
+      enabled: kernel && usesHeads, current: model.get("layer"),
+      note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
+    });
+    status.update(model.get("error"));
+  }
+
+  function draw() {
+    view.draw(() => {
+      const { tensor, patch } = current();
+      const [gh, gw] = model.get("patch_grid") ?? [0, 0];
+      const image = model.get("image");
+      const size = fit(image?.shape ?? [gh, gw], Number(model.get("size") ?? 320));
+      if (!tensor || !gh) {
+        paintOverlay(canvas, { image, w: size.w, h: size.h, overlay: null, opacity: 0 });
+        return { checksum: "empty" };
+      }
+      const B = tensor.shape[0];
+      const layer = clamp(Number(model.get("layer") ?? B - 1), 0, B - 1);
+      slider.update(layer, B);
+      const values = row(tensor, layer);
+      const signed = patch < 0 && Boolean(model.get("signed"));
+      const range = rangeOf(values, signed);
+      const name = pick(model.get("colormap"), signed, "image");
+      const alpha = Number(model.get("opacity") ?? 0.6);
+      const px = overlayPixels(values, gh, gw, size.w, size.h, name, range);
+      const mark = patch >= 0 ? { r: Math.floor(patch / gw), c: patch % gw, gh, gw } : null;
+      paintOverlay(canvas, { image, w: size.w, h: size.h, overlay: px, opacity: alpha, mark });
+      leg.update(name, range);
+      mode.textContent = patch >= 0
+        ? `attention from patch (${Math.floor(patch / gw)}, ${patch % gw}) in block ${layer}, mean over the kept heads`
+        : `${model.get("method")} through block ${layer}`;
+      clear.hidden = patch < 0;
+      return {
+        layer, method: model.get("method"), target: model.get("target"), "selected-patch": patch,
+        checksum: overlayChecksum(values, range, name, alpha, [layer, patch]),
+      };
+    });
+  }
+
+  syncControls();
+  draw();
+  for (const name of ["maps", "patch_attention", "attention_patch", "image", "size", "opacity", "signed", "colormap", "selected_patch"]) {
+    d.on(model, `change:${name}`, () => { draw(); syncControls(); });
+  }
+  d.on(model, "change:layer", () => { draw(); syncControls(); });
+  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted"]) {
+    d.on(model, `change:${name}`, syncControls);
+  }
+  return () => d.dispose();
+}
+
+export default { render };

@@ -1,0 +1,135 @@
+// @ts-check
+/**
+ * TextView: the input's tokens coloured by relevance. The layer slider is answered here from the [B, U] maps the
+ * kernel sent (row l = the method carried through blocks 0..l); method, class, heads and word aggregation go to the
+ * kernel, which answers with new maps and a new `revision`.
+ *
+ * Traits read: units, unit_segments, unit_special, maps {dtype, shape [B, U], buffer, scale}, signed, method,
+ * available_methods, method_info, target, label_names, probs, predicted, layer, heads, uses_heads, word_level,
+ * ignore_special, colormap, error, revision, _static. Traits written: layer, method, target, heads, word_level,
+ * ignore_special, colormap.
+ */
+import { row } from "./codec.js";
+import { NAMES, pick } from "./colormap.js";
+import { classOptions, headGrid, layerSlider, legend, methodOptions, picker, prediction, saveButton, statusLine, toggle } from "./controls.js";
+import { checksum, h } from "./dom.js";
+import { isStatic, update } from "./model.js";
+import { rowRange, tokenRows, tokensCanvas } from "./tokens.js";
+import { clamp, createView } from "./view.js";
+
+/** @param {import("./model.js").RenderArgs} args */
+export function render({ model, el }) {
+  const view = createView(model, el, "text");
+  const { doc, d, root } = view;
+  const kernel = !isStatic(model);
+
+  /** @param {Record<string, any>} values */
+  const toKernel = (values) => {
+    view.pending();
+    update(model, values);
+  };
+  const pred = prediction(doc);
+  const method = picker(doc, d, { label: "method", cls: "attnviz-method", onChange: (v) => toKernel({ method: v }) });
+  const target = picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+  const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
+  const words = toggle(doc, d, { label: "words", cls: "attnviz-word-level", title: "aggregate word pieces into words", onChange: (v) => toKernel({ word_level: v }) });
+  const special = toggle(doc, d, { label: "hide special", cls: "attnviz-ignore-special", title: "leave [CLS]/[SEP] out of the colour range", onChange: (v) => update(model, { ignore_special: v }) });
+  const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
+  const leg = legend(doc);
+  const tokens = tokenRows(doc);
+  const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
+  const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
+  const status = statusLine(doc);
+  const description = h(doc, "div", { class: "attnviz-description" });
+
+  /** @type {{values: Float32Array, cmap: string, range: import("./colormap.js").Range, neutral?: boolean[]} | null} */
+  let shown = null;
+  const save = saveButton(doc, d, model, {
+    name: () => `attnviz-${model.get("method")}-block${model.get("layer")}.png`,
+    draw: () => shown && tokensCanvas(doc, {
+      title: `${model.get("method")} · ${(model.get("label_names") ?? [])[model.get("target")] ?? ""} · through block ${model.get("layer")}`,
+      units: tokens.units, values: shown.values, segments: model.get("unit_segments") ?? [], cmap: shown.cmap,
+      range: shown.range, neutral: shown.neutral,
+    }),
+  });
+  for (const c of [method.select, target.select, words.input]) c.disabled = !kernel;
+  if (!kernel) method.select.title = target.select.title = "needs a running kernel (static export)";
+
+  root.append(
+    pred.el,
+    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, words.el, special.el, save] }),
+    description,
+    h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
+    tokens.el,
+    readout,
+    grid.el,
+    status.el,
+  );
+
+  d.listen(tokens.el, "mouseover", (ev) => {
+    const t = ev.target instanceof Element ? ev.target.closest(".attnviz-token") : null;
+    if (t) readout.textContent = t.getAttribute("title") ?? "";
+  });
+
+  function syncControls() {
+    const info = model.get("method_info") ?? {};
+    const m = model.get("method");
+    method.update(methodOptions(model.get("available_methods"), info), m);
+    description.textContent = info?.[m]?.description ?? "";
+    const probs = view.floats("probs");
+    const p = probs ? probs.data : [];
+    target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
+    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
+    cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
+    words.update(model.get("word_level"));
+    special.update(model.get("ignore_special"));
+    const usesHeads = model.get("uses_heads") !== false;
+    grid.update(model.get("heads"), {
+      enabled: kernel && usesHeads,
+      current: model.get("layer"),
+      note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
+    });
+    status.update(model.get("error"));
+  }
+
+  function rebuild() {
+    tokens.setUnits(model.get("units"), model.get("unit_segments"), model.get("unit_special"));
+  }
+
+  function draw() {
+    view.draw(() => {
+      const maps = view.floats("maps");
+      if (!maps) return { checksum: "empty" };
+      const B = maps.shape[0];
+      const layer = clamp(Number(model.get("layer") ?? B - 1), 0, B - 1);
+      slider.update(layer, B);
+      const values = row(maps, layer);
+      const signed = Boolean(model.get("signed"));
+      const neutral = model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
+      const range = rowRange(values, signed, neutral);
+      const name = pick(model.get("colormap"), signed, "text");
+      const drawn = tokens.paint(values, name, range, neutral);
+      leg.update(name, range);
+      shown = { values, cmap: name, range, neutral };
+      return {
+        layer, method: model.get("method"), target: model.get("target"), "num-units": values.length,
+        "word-level": String(Boolean(model.get("word_level"))),
+        checksum: checksum([layer, name, range.lo, range.hi, ...drawn]),
+      };
+    });
+  }
+
+  rebuild();
+  syncControls();
+  draw();
+  d.on(model, "change:units", () => { rebuild(); draw(); });
+  d.on(model, "change:maps", draw);
+  d.on(model, "change:layer", () => { draw(); syncControls(); });
+  for (const name of ["signed", "colormap", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
+  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted"]) {
+    d.on(model, `change:${name}`, syncControls);
+  }
+  return () => d.dispose();
+}
+
+export default { render };

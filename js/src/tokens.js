@@ -1,0 +1,134 @@
+// @ts-check
+/**
+ * Coloured token rows, shared by TextView and CompareView: one span per token (or word), grouped by segment of a
+ * sentence pair, coloured from one row of the maps, the value on hover. Also the PNG rendering of the same.
+ */
+import { color, css, fmt, rangeOf, textColor, unit } from "./colormap.js";
+import { context2d, h } from "./dom.js";
+import { wrapBoxes } from "./layout.js";
+
+/** @typedef {import("./colormap.js").Range} Range */
+
+/**
+ * @param {Document} doc
+ */
+export function tokenRows(doc) {
+  const el = h(doc, "div", { class: "attnviz-tokens" });
+  /** @type {HTMLSpanElement[]} */
+  let spans = [];
+  /** @type {string[]} */
+  let units = [];
+
+  /**
+   * Rebuild the spans (the kernel sent new units: a new input or word-level aggregation switched).
+   * @param {string[]} newUnits
+   * @param {number[]} segments
+   * @param {boolean[]} special
+   */
+  function setUnits(newUnits, segments, special) {
+    units = (newUnits ?? []).map(String);
+    const segs = units.map((_, i) => Number(segments?.[i] ?? 0));
+    const distinct = [...new Set(segs)].sort();
+    spans = units.map((u, i) => {
+      const span = h(doc, "span", { class: "attnviz-token", text: u, attrs: { "data-index": i } });
+      if (special?.[i]) span.classList.add("attnviz-special");
+      return span;
+    });
+    el.replaceChildren(...distinct.map((s, k) => {
+      const members = spans.filter((_, i) => segs[i] === s);
+      const label = distinct.length > 1 ? h(doc, "span", { class: "attnviz-segment-label", text: String.fromCharCode(65 + k) }) : null;
+      return h(doc, "div", { class: "attnviz-segment", attrs: { "data-segment": s }, children: [label, ...members] });
+    }));
+  }
+
+  /**
+   * Colour the spans. Returns the colours drawn (for the checksum).
+   * @param {ArrayLike<number>} values one value per unit
+   * @param {string} cmap
+   * @param {Range} range
+   * @param {ArrayLike<boolean>} [neutral] units drawn without colour (special tokens left out of the range)
+   */
+  function paint(values, cmap, range, neutral) {
+    /** @type {string[]} */
+    const drawn = [];
+    spans.forEach((span, i) => {
+      const v = values[i];
+      span.title = `${units[i]}: ${fmt(v)}`;
+      span.setAttribute("data-value", String(v));
+      if (neutral && neutral[i]) {
+        span.style.background = "";
+        span.style.color = "";
+        drawn.push("-");
+        return;
+      }
+      const rgb = color(cmap, unit(range, v));
+      const bg = css(rgb);
+      span.style.background = bg;
+      span.style.color = textColor(rgb);
+      drawn.push(bg);
+    });
+    return drawn;
+  }
+
+  return { el, setUnits, paint, get spans() { return spans; }, get units() { return units; } };
+}
+
+/**
+ * The range of one map row, leaving special tokens out when asked.
+ * @param {ArrayLike<number>} values
+ * @param {boolean} signed
+ * @param {ArrayLike<boolean> | undefined} skip
+ */
+export function rowRange(values, signed, skip) {
+  return rangeOf(values, signed, skip);
+}
+
+/**
+ * Draw token boxes (and a title) on a fresh canvas for PNG export. Null where there is no canvas.
+ * @param {Document} doc
+ * @param {{title: string, units: string[], values: ArrayLike<number>, segments: number[], cmap: string,
+ *   range: Range, neutral?: ArrayLike<boolean>, width?: number}} spec
+ */
+export function tokensCanvas(doc, spec) {
+  const width = spec.width ?? 800;
+  const probe = doc.createElement("canvas");
+  const m = context2d(probe, 10, 10);
+  if (!m) return null;
+  const font = "14px sans-serif";
+  m.font = font;
+  const widths = spec.units.map((u) => Math.ceil(m.measureText(u).width) + 10);
+  const breaks = spec.units.map((_, i) => i > 0 && spec.segments[i] !== spec.segments[i - 1]);
+  const pos = wrapBoxes(widths, width - 20, { gap: 4, lineH: 26, breaks });
+  const height = 40 + (pos.length ? pos[pos.length - 1].y + 26 : 0) + 40;
+  const canvas = doc.createElement("canvas");
+  const ctx = context2d(canvas, width, height);
+  if (!ctx) return null;
+  ctx.fillStyle = "#fff";
+  ctx.fillRect(0, 0, width, height);
+  ctx.fillStyle = "#111";
+  ctx.font = "bold 14px sans-serif";
+  ctx.textBaseline = "middle";
+  ctx.fillText(spec.title, 10, 18);
+  ctx.font = font;
+  spec.units.forEach((u, i) => {
+    const x = 10 + pos[i].x;
+    const y = 36 + pos[i].y;
+    const neutral = spec.neutral && spec.neutral[i];
+    const rgb = color(spec.cmap, unit(spec.range, spec.values[i]));
+    ctx.fillStyle = neutral ? "#fff" : css(rgb);
+    ctx.fillRect(x, y, widths[i], 22);
+    ctx.strokeStyle = "#bbb";
+    ctx.strokeRect(x + 0.5, y + 0.5, widths[i] - 1, 21);
+    ctx.fillStyle = neutral ? "#555" : textColor(rgb);
+    ctx.fillText(u, x + 5, y + 11);
+  });
+  const ly = height - 28;
+  for (let k = 0; k < 200; k++) {
+    ctx.fillStyle = css(color(spec.cmap, k / 199));
+    ctx.fillRect(10 + k, ly, 1, 12);
+  }
+  ctx.fillStyle = "#111";
+  ctx.fillText(fmt(spec.range.lo), 10, ly + 22);
+  ctx.fillText(fmt(spec.range.hi), 190, ly + 22);
+  return canvas;
+}

@@ -1,0 +1,81 @@
+// @ts-check
+/**
+ * What every view shares: the root element with its data-* attributes (for browser tests: data-view, data-layer,
+ * data-render-count, data-checksum, data-last-draw-ms, data-revision, data-pending), the cached decoding of tensor
+ * traits, and the kernel-bound controls that send a change and wait for the kernel's next revision.
+ */
+import { decodeFloat } from "./codec.js";
+import { Disposer, h, now } from "./dom.js";
+import { isStatic } from "./model.js";
+
+/** @typedef {import("./model.js").Model} Model */
+/** @typedef {import("./codec.js").FloatTensor} FloatTensor */
+
+/**
+ * @param {Model} model
+ * @param {HTMLElement} el
+ * @param {string} kind "text" | "image" | "attention" | "compare"
+ */
+export function createView(model, el, kind) {
+  const doc = el.ownerDocument;
+  const d = new Disposer();
+  const root = h(doc, "div", { class: `attnviz attnviz-${kind}-view`, attrs: { "data-view": kind, "data-render-count": 0 } });
+  if (isStatic(model)) root.setAttribute("data-static", "true");
+  el.appendChild(root);
+  d.add(() => root.remove());
+  let renders = 0;
+  /** @type {Map<string, {raw: unknown, value: FloatTensor | null}>} */
+  const cache = new Map();
+
+  const view = {
+    doc,
+    d,
+    root,
+    model,
+    /**
+     * The decoded float tensor of a trait, decoded once per new value.
+     * @param {string} name
+     * @returns {FloatTensor | null}
+     */
+    floats(name) {
+      const raw = model.get(name);
+      const hit = cache.get(name);
+      if (hit && hit.raw === raw) return hit.value;
+      const value = raw && raw.shape && raw.shape.length ? decodeFloat(raw) : null;
+      cache.set(name, { raw, value });
+      return value;
+    },
+    /**
+     * Run a draw and stamp the root: render count, checksum, draw time.
+     * @param {() => (Record<string, string | number | undefined> | void)} fn returns data-* attributes (checksum etc.)
+     */
+    draw(fn) {
+      const t0 = now();
+      const attrs = fn() || {};
+      renders += 1;
+      for (const [k, v] of Object.entries(attrs)) if (v !== undefined) root.setAttribute(`data-${k}`, String(v));
+      root.setAttribute("data-render-count", String(renders));
+      root.setAttribute("data-last-draw-ms", (now() - t0).toFixed(2));
+    },
+    /** Mark that a change went to the kernel; cleared when its answer (a new revision) arrives. */
+    pending() {
+      root.setAttribute("data-pending", "true");
+    },
+  };
+  const onRevision = () => {
+    root.setAttribute("data-revision", String(model.get("revision") ?? 0));
+    root.removeAttribute("data-pending");
+  };
+  onRevision();
+  d.on(model, "change:revision", onRevision);
+  return view;
+}
+
+/**
+ * @param {number} v
+ * @param {number} lo
+ * @param {number} hi
+ */
+export function clamp(v, lo, hi) {
+  return Math.max(lo, Math.min(hi, v));
+}

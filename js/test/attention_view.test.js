@@ -1,0 +1,156 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { halfBits, halfTable } from "../src/codec.js";
+import { headViewPlan, LEVELS, render } from "../src/attention_view.js";
+import { rowY, headViewLayout, gridLayout, cellOrigin } from "../src/layout.js";
+import { attention, fakeModel, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
+
+function state(B, H, N, over = {}) {
+  const tokens = Array.from({ length: N }, (_, i) => (i === 2 ? XSS : `t${i}`));
+  return { tokens, segments: tokens.map(() => 0), attention: attention(B, H, N).enc, layer: 0,
+    heads: Array.from({ length: B }, () => Array(H).fill(true)), mode: "head", threshold: 0.02, revision: 0, ...over };
+}
+
+describe("headViewPlan", () => {
+  const { enc } = attention(3, 4, 16, 3);
+  const half = halfBits(enc);
+  const table = halfTable();
+  const brute = (layer, kept, thr, focus) => {
+    let n = 0;
+    for (let h = 0; h < 4; h++) {
+      if (!kept[h]) continue;
+      for (let i = 0; i < 16; i++) for (let j = 0; j < 16; j++) {
+        if (focus && focus.side === "left" && i !== focus.index) continue;
+        if (focus && focus.side === "right" && j !== focus.index) continue;
+        if (table[half.bits[((layer * 4 + h) * 16 + i) * 16 + j]] >= thr) n++;
+      }
+    }
+    return n;
+  };
+
+  test("draws exactly the weights at or above the threshold", () => {
+    for (const thr of [0.001, 0.02, 0.1, 0.5]) {
+      expect(headViewPlan(half.bits, half.shape, 1, [true, true, true, true], thr, null).count).toBe(brute(1, [1, 1, 1, 1], thr, null));
+    }
+  });
+  test("kept heads and the hovered token restrict the lines", () => {
+    const kept = [true, false, true, false];
+    expect(headViewPlan(half.bits, half.shape, 2, kept, 0.02, null).heads.map((x) => x.head)).toEqual([0, 2]);
+    for (const focus of [{ side: "left", index: 5 }, { side: "right", index: 0 }]) {
+      const plan = headViewPlan(half.bits, half.shape, 2, kept, 0.01, focus);
+      expect(plan.count).toBe(brute(2, kept, 0.01, focus));
+      for (const { levels } of plan.heads) for (const pairs of levels) for (let p = 0; p < pairs.length; p += 2) {
+        expect(focus.side === "left" ? pairs[p] : pairs[p + 1]).toBe(focus.index);
+      }
+    }
+  });
+  test("a weight lands in the alpha level of its size", () => {
+    const plan = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null);
+    for (const { head, levels } of plan.heads) levels.forEach((pairs, k) => {
+      for (let p = 0; p < pairs.length; p += 2) {
+        const w = table[half.bits[((0 * 4 + head) * 16 + pairs[p]) * 16 + pairs[p + 1]]];
+        expect(w).toBeGreaterThan(k / LEVELS - 1e-6);
+        expect(w).toBeLessThanOrEqual((k + 1) / LEVELS + 1e-6);
+      }
+    });
+  });
+});
+
+describe("AttentionView", () => {
+  let el;
+  let rec;
+  beforeEach(() => {
+    el = document.createElement("div");
+    document.body.appendChild(el);
+    rec = recordingCanvas(vi);
+  });
+  afterEach(() => {
+    rec.restore();
+    el.remove();
+  });
+  const root = () => el.querySelector(".attnviz-attention-view");
+
+  test("head view: lines, labels as canvas text, one swatch per head", () => {
+    const model = fakeModel(state(2, 3, 10));
+    render({ model, el });
+    expect(root().getAttribute("data-mode")).toBe("head");
+    expect(Number(root().getAttribute("data-lines"))).toBeGreaterThan(0);
+    expect(rec.calls.lineTo).toBe(Number(root().getAttribute("data-lines")));
+    expect(rec.calls.fillText.filter((t) => t.startsWith(XSS.slice(0, 10))).length).toBe(2);  // canvas text, shortened
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.querySelectorAll(".attnviz-head-swatch").length).toBe(3);
+    expect(unsuppressed(el)).toEqual([]);
+  });
+
+  test("slider, head toggles and hover change the drawing without the kernel recomputing", () => {
+    const model = fakeModel(state(2, 3, 10));
+    render({ model, el });
+    const seen = new Set([root().getAttribute("data-checksum")]);
+    const slider = el.querySelector(".attnviz-layer-slider");
+    slider.value = "1";
+    slider.dispatchEvent(new Event("input"));
+    expect(root().getAttribute("data-layer")).toBe("1");
+    seen.add(root().getAttribute("data-checksum"));
+    el.querySelector('.attnviz-head-swatch[data-head="1"]').click();
+    expect(model.state.heads[1]).toEqual([true, false, true]);
+    expect(root().getAttribute("data-heads-on")).toBe("2");
+    seen.add(root().getAttribute("data-checksum"));
+    el.querySelector('.attnviz-head-swatch[data-head="2"]').dispatchEvent(new MouseEvent("click", { shiftKey: true, bubbles: true }));
+    expect(model.state.heads[1]).toEqual([false, false, true]);
+    const canvas = el.querySelector(".attnviz-head-canvas");
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 560, height: 500 });
+    const L = headViewLayout(10, { width: 560, labelW: 110 });
+    const all = Number(root().getAttribute("data-lines"));
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 20, clientY: rowY(L, 4) }));
+    expect(root().getAttribute("data-focus")).toBe("left:4");
+    expect(Number(root().getAttribute("data-lines"))).toBeLessThanOrEqual(all);
+    expect(el.querySelector(".attnviz-readout").textContent).toContain('"t4"');
+    canvas.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowDown" }));
+    expect(root().getAttribute("data-focus")).toBe("left:5");
+    canvas.dispatchEvent(new MouseEvent("mouseleave"));
+    expect(root().getAttribute("data-focus")).toBe("");
+    seen.add(root().getAttribute("data-checksum"));
+    expect(seen.size).toBe(4);
+    el.querySelector(".attnviz-head-all").click();
+    expect(model.state.heads.flat().every(Boolean)).toBe(true);
+  });
+
+  test("model view: B x H thumbnails, a click opens one in the head view", () => {
+    const model = fakeModel(state(2, 3, 10));
+    render({ model, el });
+    el.querySelector(".attnviz-mode-model").click();
+    expect(model.state.mode).toBe("model");
+    expect(root().getAttribute("data-mode")).toBe("model");
+    expect(rec.calls.drawImage).toBeGreaterThanOrEqual(6);
+    const canvas = el.querySelector(".attnviz-model-canvas");
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
+    const o = cellOrigin(gridLayout(2, 3, { cell: 56 }), 1, 2);
+    canvas.dispatchEvent(new MouseEvent("click", { clientX: o.x + 3, clientY: o.y + 3 }));
+    expect(model.state.mode).toBe("head");
+    expect(model.state.layer).toBe(1);
+    expect(model.state.heads[1]).toEqual([false, false, true]);
+    expect(root().getAttribute("data-mode")).toBe("head");
+    expect(el.querySelector(".attnviz-model-canvas").hidden).toBe(true);
+  });
+
+  test("512 tokens: rows of 3 px, no labels, one block scanned per draw", () => {
+    const model = fakeModel(state(1, 2, 512, { threshold: 0.01 }));
+    render({ model, el });
+    expect(rec.calls.fillText.length).toBe(0);
+    expect(root().getAttribute("data-num-tokens")).toBe("512");
+    expect(Number(root().getAttribute("data-last-draw-ms"))).toBeLessThan(2000);
+  });
+
+  test("cleanup", () => {
+    const tracker = trackListeners(vi);
+    try {
+      const model = fakeModel(state(2, 2, 6));
+      const cleanup = render({ model, el });
+      cleanup();
+      expect(model.listenerCount()).toBe(0);
+      expect(tracker.active).toBe(0);
+      expect(el.children.length).toBe(0);
+    } finally {
+      tracker.restore();
+    }
+  });
+});

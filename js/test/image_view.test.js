@@ -1,0 +1,102 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { encodeHalf } from "../src/codec.js";
+import { render } from "../src/image_view.js";
+import { fakeModel, maps, push, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
+
+function imageState(over = {}) {
+  const img = new Uint8Array(8 * 8 * 3).map((_, k) => (k * 7) % 256);
+  return {
+    image: { dtype: "uint8", shape: [8, 8, 3], buffer: new DataView(img.buffer) }, patch_grid: [2, 2],
+    maps: maps(3, 4, 7), signed: false, method: "rollout", available_methods: ["rollout", "gae"],
+    method_info: { rollout: { description: "rollout" } }, target: 1, label_names: ["cat", XSS],
+    probs: encodeHalf([0.4, 0.6], [2]), predicted: 1, layer: 2, heads: [[true], [true], [true]], uses_heads: true,
+    colormap: "auto", opacity: 0.5, size: 64, selected_patch: -1, attention_patch: -1,
+    patch_attention: { dtype: "float16", shape: [0], buffer: new DataView(new ArrayBuffer(0)) },
+    error: "", revision: 0, ...over,
+  };
+}
+
+let el;
+let rec;
+beforeEach(() => {
+  el = document.createElement("div");
+  document.body.appendChild(el);
+  rec = recordingCanvas(vi);
+});
+afterEach(() => {
+  rec.restore();
+  el.remove();
+});
+const root = () => el.querySelector(".attnviz-image-view");
+
+describe("ImageView", () => {
+  test("draws the image and the overlay, stamps the root", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    expect(root().getAttribute("data-layer")).toBe("2");
+    expect(root().getAttribute("data-selected-patch")).toBe("-1");
+    expect(rec.calls.putImageData).toBe(2);  // the image, the overlay
+    expect(el.querySelector(".attnviz-legend").getAttribute("data-cmap")).toBe("inferno");
+    expect(el.querySelector(".attnviz-predicted").textContent).toBe(XSS);
+    expect(el.querySelector("img")).toBeNull();
+    expect(unsuppressed(el)).toEqual([]);
+  });
+
+  test("layer slider, opacity and colormap change the drawing", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    const seen = new Set([root().getAttribute("data-checksum")]);
+    const slider = el.querySelector(".attnviz-layer-slider");
+    slider.value = "0";
+    slider.dispatchEvent(new Event("input"));
+    expect(model.state.layer).toBe(0);
+    seen.add(root().getAttribute("data-checksum"));
+    const opacity = el.querySelector(".attnviz-opacity");
+    opacity.value = "0.9";
+    opacity.dispatchEvent(new Event("input"));
+    expect(model.state.opacity).toBe(0.9);
+    seen.add(root().getAttribute("data-checksum"));
+    const cmap = el.querySelector("select.attnviz-colormap");
+    cmap.value = "viridis";
+    cmap.dispatchEvent(new Event("change"));
+    seen.add(root().getAttribute("data-checksum"));
+    expect(seen.size).toBe(4);
+  });
+
+  test("clicking a patch asks the kernel; its answer is drawn only once it is for that patch", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    const canvas = el.querySelector(".attnviz-image-canvas");
+    canvas.getBoundingClientRect = () => ({ left: 10, top: 20, width: 64, height: 64, right: 74, bottom: 84 });
+    canvas.dispatchEvent(new MouseEvent("click", { clientX: 10 + 40, clientY: 20 + 5 }));
+    expect(model.state.selected_patch).toBe(1);  // row 0, column 1
+    expect(root().getAttribute("data-pending")).toBe("true");
+    expect(root().getAttribute("data-selected-patch")).toBe("-1");  // still the map until the answer
+    push(model, { patch_attention: encodeHalf([1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0], [3, 2, 2]), attention_patch: 1, revision: 1 });
+    expect(root().getAttribute("data-selected-patch")).toBe("1");
+    expect(el.querySelector(".attnviz-mode").textContent).toContain("patch (0, 1)");
+    el.querySelector(".attnviz-clear-patch").click();
+    expect(model.state.selected_patch).toBe(-1);
+    expect(root().getAttribute("data-selected-patch")).toBe("-1");
+  });
+
+  test("signed methods use the diverging map", () => {
+    const model = fakeModel(imageState({ signed: true, maps: maps(3, 4, 9, true) }));
+    render({ model, el });
+    expect(el.querySelector(".attnviz-legend").getAttribute("data-cmap")).toBe("rdbu");
+  });
+
+  test("cleanup", () => {
+    const tracker = trackListeners(vi);
+    try {
+      const model = fakeModel(imageState());
+      const cleanup = render({ model, el });
+      cleanup();
+      expect(model.listenerCount()).toBe(0);
+      expect(tracker.active).toBe(0);
+      expect(el.children.length).toBe(0);
+    } finally {
+      tracker.restore();
+    }
+  });
+});

@@ -1,0 +1,181 @@
+import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
+import { encodeHalf } from "../src/codec.js";
+import { render } from "../src/text_view.js";
+import { fakeModel, maps, push, recordingCanvas, textState, trackListeners, unsuppressed, XSS } from "./helpers.js";
+
+let el;
+beforeEach(() => {
+  el = document.createElement("div");
+  document.body.appendChild(el);
+  globalThis.alerted = 0;
+  globalThis.alert = () => { globalThis.alerted += 1; };
+});
+afterEach(() => el.remove());
+
+const root = () => el.querySelector(".attnviz-text-view");
+
+describe("TextView render", () => {
+  test("draws one coloured span per unit, in two segments for a pair", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    const spans = el.querySelectorAll(".attnviz-token");
+    expect(spans.length).toBe(8);
+    expect(el.querySelectorAll(".attnviz-segment").length).toBe(2);
+    expect([...el.querySelectorAll(".attnviz-segment-label")].map((s) => s.textContent)).toEqual(["A", "B"]);
+    expect(spans[1].style.background).toMatch(/^rgb/);
+    expect(spans[0].style.background).toBe("");  // special token, left out of the range
+    expect(spans[1].title).toMatch(/^the: /);
+    expect(root().getAttribute("data-layer")).toBe("1");
+    expect(root().getAttribute("data-method")).toBe("gae");
+    expect(root().getAttribute("data-render-count")).toBe("1");
+    expect(Number(root().getAttribute("data-last-draw-ms"))).toBeGreaterThanOrEqual(0);
+    expect(el.querySelector(".attnviz-prediction").textContent).toContain("(p = 0.750)");
+  });
+
+  test("markup in tokens, labels and descriptions stays text", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    expect(el.querySelector("img")).toBeNull();
+    expect(el.querySelector("b b")).toBeNull();
+    const spans = [...el.querySelectorAll(".attnviz-token")];
+    expect(spans[3].textContent).toBe(XSS);
+    expect(spans[3].childNodes.length).toBe(1);
+    expect(spans[3].firstChild.nodeType).toBe(3);  // a text node
+    expect(el.querySelector(".attnviz-predicted").textContent).toBe(XSS);
+    expect(el.querySelector(".attnviz-description").textContent).toBe("gae <b>desc</b>");
+    expect(globalThis.alerted).toBe(0);
+  });
+
+  test("the layer slider is answered here: new colours, no message to the kernel but the layer", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    const before = root().getAttribute("data-checksum");
+    const slider = el.querySelector(".attnviz-layer-slider");
+    expect(slider.max).toBe("1");
+    slider.value = "0";
+    slider.dispatchEvent(new Event("input"));
+    expect(model.state.layer).toBe(0);
+    expect(root().getAttribute("data-layer")).toBe("0");
+    expect(root().getAttribute("data-checksum")).not.toBe(before);
+    expect(root().getAttribute("data-render-count")).toBe("2");
+    expect(root().hasAttribute("data-pending")).toBe(false);
+  });
+
+  test("method and class go to the kernel and wait for its revision", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    const select = el.querySelector("select.attnviz-method");
+    expect([...select.options].map((o) => o.value)).toEqual(["gae", "rollout", "attcat"]);
+    select.value = "attcat";
+    select.dispatchEvent(new Event("change"));
+    expect(model.state.method).toBe("attcat");
+    expect(model.saves).toBe(1);
+    expect(root().getAttribute("data-pending")).toBe("true");
+    push(model, { maps: maps(2, 8, 5, true), signed: true, revision: 1 });
+    expect(root().hasAttribute("data-pending")).toBe(false);
+    expect(root().getAttribute("data-revision")).toBe("1");
+    expect(el.querySelector(".attnviz-legend").getAttribute("data-cmap")).toBe("rdbu");
+    expect(el.querySelector(".attnviz-legend-mid").textContent).toBe("0");
+    const cls = el.querySelector("select.attnviz-class");
+    cls.value = "0";
+    cls.dispatchEvent(new Event("change"));
+    expect(model.state.target).toBe(0);
+  });
+
+  test("head grid: a cell, a row, a column", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    el.querySelector('.attnviz-head-cell[data-layer="1"][data-head="0"]').click();
+    expect(model.state.heads).toEqual([[true, true], [false, true]]);
+    el.querySelector('.attnviz-head-row[data-layer="0"]').click();
+    expect(model.state.heads).toEqual([[false, false], [false, true]]);
+    el.querySelector('.attnviz-head-col[data-head="1"]').click();  // not all on: all on
+    expect(model.state.heads).toEqual([[false, true], [false, true]]);
+    el.querySelector('.attnviz-head-col[data-head="1"]').click();  // all on: all off
+    expect(model.state.heads).toEqual([[false, false], [false, false]]);
+    el.querySelector(".attnviz-head-all").click();
+    expect(model.state.heads).toEqual([[true, true], [true, true]]);
+    expect(el.querySelector('.attnviz-head-cell[data-layer="0"][data-head="0"]').getAttribute("aria-pressed")).toBe("true");
+  });
+
+  test("head grid is disabled for methods that ignore heads", () => {
+    const model = fakeModel(textState({ uses_heads: false, method: "attcat" }));
+    render({ model, el });
+    expect(el.querySelector(".attnviz-head-cell").disabled).toBe(true);
+    expect(el.querySelector(".attnviz-head-note").textContent).toContain("does not use attention heads");
+  });
+
+  test("word level: the kernel sends new units and the spans are rebuilt", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    const box = el.querySelector(".attnviz-word-level");
+    box.checked = true;
+    box.dispatchEvent(new Event("change"));
+    expect(model.state.word_level).toBe(true);
+    push(model, { units: ["[CLS]", "hello", "[SEP]"], unit_segments: [0, 0, 0], unit_special: [true, false, true],
+      maps: encodeHalf([1, 2, 3, 4, 5, 6], [2, 3]), revision: 1 });
+    expect([...el.querySelectorAll(".attnviz-token")].map((s) => s.textContent)).toEqual(["[CLS]", "hello", "[SEP]"]);
+    expect(root().getAttribute("data-num-units")).toBe("3");
+  });
+
+  test("every focusable control suppresses notebook shortcuts", () => {
+    render({ model: fakeModel(textState()), el });
+    expect(unsuppressed(el)).toEqual([]);
+    expect(el.querySelectorAll("[data-lm-suppress-shortcuts]").length).toBeGreaterThan(10);
+  });
+
+  test("static export disables kernel controls", () => {
+    render({ model: fakeModel(textState({ _static: true })), el });
+    expect(el.querySelector("select.attnviz-method").disabled).toBe(true);
+    expect(el.querySelector(".attnviz-head-cell").disabled).toBe(true);
+    expect(el.querySelector(".attnviz-layer-slider").disabled).toBe(false);
+    expect(root().getAttribute("data-static")).toBe("true");
+  });
+
+  test("the error line shows the kernel's message as text", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    push(model, { error: "<b>boom</b>" });
+    expect(el.querySelector(".attnviz-status").textContent).toBe("<b>boom</b>");
+    expect(el.querySelector(".attnviz-status b")).toBeNull();
+  });
+
+  test("PNG: draws the tokens on a canvas, downloads and sends the bytes to the kernel", async () => {
+    const rec = recordingCanvas(vi);
+    try {
+      HTMLCanvasElement.prototype.toBlob = function (cb) { cb(new Blob([new Uint8Array([137, 80, 78, 71])], { type: "image/png" })); };
+      URL.createObjectURL = () => "blob:x";
+      URL.revokeObjectURL = () => {};
+      const model = fakeModel(textState());
+      render({ model, el });
+      el.querySelector(".attnviz-save").click();
+      await new Promise((r) => setTimeout(r, 20));
+      expect(rec.calls.fillText).toContain(XSS);
+      expect(model.sent.length).toBe(1);
+      expect(model.sent[0].content).toEqual({ event: "png", name: "attnviz-gae-block1.png" });
+      expect(new Uint8Array(model.sent[0].buffers[0])[0]).toBe(137);
+    } finally {
+      rec.restore();
+      delete HTMLCanvasElement.prototype.toBlob;
+    }
+  });
+});
+
+describe("TextView cleanup", () => {
+  test("removes every model handler, DOM listener and the root", () => {
+    const tracker = trackListeners(vi);
+    try {
+      const model = fakeModel(textState());
+      const cleanup = render({ model, el });
+      expect(model.listenerCount()).toBeGreaterThan(5);
+      expect(tracker.active).toBeGreaterThan(5);
+      cleanup();
+      expect(model.listenerCount()).toBe(0);
+      expect(tracker.active).toBe(0);
+      expect(el.children.length).toBe(0);
+      push(model, { layer: 0 });  // a late change after cleanup touches nothing
+    } finally {
+      tracker.restore();
+    }
+  });
+});
