@@ -33,11 +33,12 @@ export const LEVELS = 8;
  * @param {boolean[]} kept [H]
  * @param {number} threshold
  * @param {Focus} focus
+ * @param {number} [scale] the tensor's scale (weights = stored * scale; the kernel sends attention with scale 1)
  */
-export function headViewPlan(bits, shape, layer, kept, threshold, focus) {
+export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale = 1) {
   const [, H, N] = shape;
   const table = halfTable();
-  const thr = Math.max(1, floatToHalf(threshold));
+  const thr = Math.max(1, floatToHalf(threshold / scale));
   /** @type {HeadLines[]} */
   const heads = [];
   let count = 0;
@@ -55,7 +56,7 @@ export function headViewPlan(bits, shape, layer, kept, threshold, focus) {
       for (let j = j0; j < j1; j++) {
         const b = bits[o + j];
         if (b < thr || b >= 0x7c00) continue;  // below threshold, or negative / inf / NaN bit patterns
-        const k = Math.min(LEVELS - 1, Math.ceil(table[b] * LEVELS) - 1);
+        const k = Math.min(LEVELS - 1, Math.ceil(table[b] * scale * LEVELS) - 1);
         levels[Math.max(0, k)].push(i, j);
         count += 1;
       }
@@ -182,7 +183,7 @@ export function render({ model, el }) {
     const layer = clamp(Number(model.get("layer") ?? 0), 0, B - 1);
     const kept = heads()[layer] ?? Array(H).fill(true);
     const threshold = Number(model.get("threshold") ?? 0.02);
-    const plan = headViewPlan(a.bits, a.shape, layer, kept, threshold, focus);
+    const plan = headViewPlan(a.bits, a.shape, layer, kept, threshold, focus, a.scale);
     const L = layout();
     const toks = tokens();
     const ctx = context2d(headCanvas, L.width, L.height);

@@ -1,0 +1,26 @@
+"""Notebook widgets (anywidget): traits in, binary buffers out; every number comes from the engine.
+
+``show(e)`` picks TextView or ImageView; ``AttentionView(e)`` shows raw attention (head view, model view);
+``CompareView(e, methods=[...])`` puts methods side by side. ``view.to_html(path)`` writes an offline page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .attention import AttentionView
+from .compare import CompareView
+from .image import ImageView
+from .serialize import decode, encode
+from .text import TextView
+
+
+def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
+    """The view for an explanation: TextView for text, ImageView for images (``Explanation.show`` calls this)."""
+    from .base import check_explanation
+
+    e = check_explanation(explanation, None, "show()")
+    return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
+
+
+__all__ = ["AttentionView", "CompareView", "ImageView", "TextView", "decode", "encode", "show"]

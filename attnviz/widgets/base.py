@@ -1,0 +1,255 @@
+"""What every view shares: a strict constructor, validated traits, the kernel's answers (``revision``, ``error``),
+PNGs sent back from the browser, and the offline HTML export.
+
+Traits marked ``sync=True`` are the protocol with the front end (``js/src/*_view.js``): the browser writes the
+controls (layer, method, target, heads, ...); the kernel answers kernel-bound changes with new tensor buffers and
+``revision + 1`` (also on failure, with ``error`` set), so the page can tell when its change has been answered.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any, ClassVar
+
+import anywidget
+import numpy as np
+import traitlets
+from traitlets import Bool, Dict, Int, List, Unicode
+
+from .serialize import Tensor, head_mask
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger("attnviz.widgets")
+
+
+def bundle(name: str) -> Path:
+    """The built front end of a view (``attnviz/static/<name>.js``), checked to exist."""
+    path = STATIC / f"{name}.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"attnviz's front end {path} is missing: build it with "
+                                "`npm ci && npm run build` in js/ (installed wheels carry it)")
+    return path
+
+
+class Index(traitlets.Int):
+    """An Int that also takes numpy integers (``np.argmax`` results, array elements)."""
+
+    def validate(self, obj, value):
+        if isinstance(value, np.integer):
+            value = int(value)
+        if isinstance(value, bool):
+            self.error(obj, value)
+        return super().validate(obj, value)
+
+
+class Target(Index):
+    """A class index; from Python also a label name (looked up in the view's ``label_names``)."""
+
+    def validate(self, obj, value):
+        if isinstance(value, str):
+            names = list(getattr(obj, "label_names", []))
+            if value not in names:
+                raise traitlets.TraitError(f"unknown label {value!r}; the model's labels are {names}")
+            value = names.index(value)
+        return super().validate(obj, value)
+
+
+class View(anywidget.AnyWidget):
+    """Base class of the attnviz views. Subclasses list the keyword arguments their constructor accepts."""
+
+    _css = STATIC / "attnviz.css"
+
+    #: Incremented by the kernel after every answer to a kernel-bound change (also a failed one).
+    revision = Int(0, help="kernel answer counter (read only)").tag(sync=True)
+    #: The kernel's last error while answering, shown in the view ("" when none).
+    error = Unicode("", help="last error while recomputing (read only)").tag(sync=True)
+    _static = Bool(False, help="true in the offline HTML export (no kernel answers there)").tag(sync=True)
+
+    #: keyword arguments the constructor takes (besides the explanation and ``layout``)
+    settable: ClassVar[tuple[str, ...]] = ()
+    bundle_name: ClassVar[str] = ""
+
+    def __init__(self, **kwargs: Any):
+        self._ready = False
+        self.last_png: bytes | None = None
+        layout = kwargs.pop("layout", None)
+        self._check_kwargs(kwargs)
+        super().__init__(**({"layout": layout} if layout is not None else {}))
+        self.on_msg(self._on_browser_message)
+
+    # ------------------------------------------------------------------ construction
+    def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
+        unknown = sorted(set(kwargs) - set(self.settable))
+        if unknown:
+            raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) "
+                            f"{', '.join(map(repr, unknown))}; it accepts: {', '.join(self.settable)}, layout")
+
+    def _apply(self, kwargs: dict[str, Any]) -> None:
+        """Assign user settings one by one (each validated against the explanation), then compute once."""
+        for name, value in kwargs.items():
+            setattr(self, name, value)
+        self._ready = True
+        self._refresh()
+
+    def _refresh(self) -> None:
+        """Recompute every kernel-side tensor (subclasses)."""
+
+    # ------------------------------------------------------------------ kernel answers
+    def _answer(self, work) -> None:
+        """Run ``work()`` (which sets tensor traits) and bump ``revision`` in one message; on failure set ``error``."""
+        if not self._ready:
+            return
+        with self.hold_sync():
+            try:
+                work()
+                self.error = ""
+            except Exception as err:  # shown in the view; the browser cannot see a traceback
+                log.exception("attnviz: recomputing %s failed", type(self).__name__)
+                self.error = f"{type(err).__name__}: {err}"
+            self.revision += 1
+
+    def _on_browser_message(self, widget: Any, content: Any, buffers: list) -> None:
+        if isinstance(content, dict) and content.get("event") == "png" and buffers:
+            self.last_png = bytes(buffers[0])
+
+    # ------------------------------------------------------------------ export
+    def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
+        """A self-contained offline HTML page of this view (bundle, styles and state inlined; no CDN, no network).
+
+        The page draws what the view shows and answers the browser-side controls (layer slider, opacity, shared
+        scale, hover); controls that need the kernel (method, class, heads) are disabled. Returns the HTML and
+        writes it to ``path`` when given."""
+        from .export import standalone_html
+
+        html = standalone_html(self, title=title)
+        if path is not None:
+            Path(path).write_text(html, encoding="utf-8")
+        return html
+
+
+def method_table(names: list[str]) -> dict[str, dict[str, Any]]:
+    """``{name: {description, signed, class_specific, uses_heads, family}}`` for the method pickers."""
+    from ..engine import methods
+
+    known = methods()
+    return {n: {"description": known[n].description, "signed": bool(known[n].signed),
+                "class_specific": bool(known[n].class_specific), "uses_heads": bool(known[n].uses_heads),
+                "family": known[n].family} for n in names}
+
+
+def check_explanation(explanation: Any, kind: str | None, view: str) -> Any:
+    """The views read an ``attnviz.Explanation``; a text view needs a text one, an image view an image one."""
+    from ..engine import Explanation
+
+    if not isinstance(explanation, Explanation):
+        raise TypeError(f"{view} needs an attnviz.Explanation (from Explainer.explain), "
+                        f"got {type(explanation).__name__}")
+    if kind is not None and explanation.kind != kind:
+        other = {"text": "TextView", "image": "ImageView"}[explanation.kind]
+        raise ValueError(f"{view} shows {kind} explanations; this one is {explanation.kind}: use {other} "
+                         "(or attnviz.widgets.show(e), which picks the view)")
+    return explanation
+
+
+class ExplainedView(View):
+    """Traits shared by the views of one method's maps (TextView, ImageView): method, class, heads, layer."""
+
+    method = Unicode(help="the method drawn (one of available_methods)").tag(sync=True)
+    available_methods = List(Unicode(), help="methods valid for this input (read only)").tag(sync=True)
+    method_info = Dict(help="{method: {description, signed, class_specific, uses_heads, family}}").tag(sync=True)
+    options = Dict(help="the method's own options, passed to Explanation.maps (e.g. {'rule': 'iii'})").tag(sync=True)
+    target = Target(0, help="the class explained: an index, or a label name when set from Python").tag(sync=True)
+    label_names = List(Unicode(), help="class labels (read only)").tag(sync=True)
+    probs = Tensor(help="float32 [C] class probabilities (read only)").tag(sync=True)
+    predicted = Int(0, help="predicted class (read only)").tag(sync=True)
+    layer = Index(0, help="the block shown: row `layer` of the cumulative maps (browser-side)").tag(sync=True)
+    heads = List(List(Bool()), help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
+    uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
+    signed = Bool(False, help="whether values can be negative: diverging colormap (read only)").tag(sync=True)
+    colormap = Unicode("auto", help="auto, reds, blues, viridis, magma, inferno, greys, jet, rdbu").tag(sync=True)
+    maps = Tensor(help="float16 [B, ...]: row l = the method through blocks 0..l (read only)").tag(sync=True)
+
+    COLORMAPS: ClassVar[tuple[str, ...]] = ("auto", "reds", "blues", "viridis", "magma", "inferno", "greys", "jet",
+                                            "rdbu")
+
+    def _setup(self, e: Any, kwargs: dict[str, Any], default_method: str) -> None:
+        self._e = e
+        self._B, self._H = e.num_layers, e.num_heads
+        names = e.method_names()
+        self.available_methods = names
+        self.method_info = method_table(names)
+        self.label_names = [str(x) for x in e.label_names]
+        self.probs = _float32(e.probs)
+        self.predicted = int(e.predicted)
+        self.target = int(e.target)
+        self.layer = self._B - 1
+        self.heads = head_mask(None, self._B, self._H)
+        self.method = default_method if default_method in names else names[0]
+
+    # ------------------------------------------------------------------ validation
+    @traitlets.validate("method")
+    def _valid_method(self, proposal):
+        name = proposal["value"]
+        if self.available_methods and name not in self.available_methods:
+            raise traitlets.TraitError(f"unknown method {name!r} for this input; choose one of "
+                                       f"{', '.join(self.available_methods)}")
+        return name
+
+    @traitlets.validate("target")
+    def _valid_target(self, proposal):
+        value = proposal["value"]
+        n = len(self.label_names)
+        if n and not 0 <= value < n:
+            raise traitlets.TraitError(f"target {value} is out of range: the model has {n} classes {self.label_names}")
+        return value
+
+    @traitlets.validate("layer")
+    def _valid_layer(self, proposal):
+        value = proposal["value"]
+        B = getattr(self, "_B", None)
+        if B is not None:
+            if not -B <= value < B:
+                raise traitlets.TraitError(f"layer must be in [0, {B - 1}] (or negative from the end), got {value}")
+            value %= B
+        return value
+
+    @traitlets.validate("heads")
+    def _valid_heads(self, proposal):
+        return head_mask(proposal["value"], self._B, self._H)
+
+    @traitlets.validate("colormap")
+    def _valid_colormap(self, proposal):
+        value = str(proposal["value"]).lower()
+        if value not in self.COLORMAPS:
+            raise traitlets.TraitError(f"colormap must be one of {', '.join(self.COLORMAPS)}, "
+                                       f"got {proposal['value']!r}")
+        return value
+
+    @traitlets.validate("options")
+    def _valid_options(self, proposal):
+        value = proposal["value"]
+        if any(not isinstance(k, str) for k in value):
+            raise traitlets.TraitError("options must be a dict of the method's keyword arguments")
+        return value
+
+    # ------------------------------------------------------------------ kernel answers
+    @traitlets.observe("method", "target", "heads", "options")
+    def _kernel_change(self, change):
+        self._refresh()
+
+    def _method_maps(self, method: str) -> np.ndarray:
+        """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""
+        options = self.options if method == self.method else {}
+        return self._e.maps(method, target=self.target, heads=np.asarray(self.heads, dtype=bool), **options)
+
+    def _method_flags(self) -> None:
+        info = self.method_info.get(self.method, {})
+        self.signed = bool(info.get("signed", False))
+        self.uses_heads = bool(info.get("uses_heads", True))
+
+
+def _float32(values: Any) -> dict:
+    from .serialize import encode
+
+    return encode(np.asarray(values, np.float32), "float32")
