@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Bool, Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Enum, Float, Int, List, TraitError, Unicode, validate
 
 from .base import Index, View, bundle, check_explanation
-from .serialize import Tensor, encode, head_mask
+from .serialize import HeadMask, Tensor, encode, head_mask
 
 
 class AttentionView(View):
@@ -25,7 +25,7 @@ class AttentionView(View):
     segments = List(Int(), help="segment of each token (read only)").tag(sync=True)
     attention = Tensor(help="float16 [B, H, N, N] post-softmax attention, row = query (read only)").tag(sync=True)
     layer = Index(0, help="the block shown in the head view").tag(sync=True)
-    heads = List(List(Bool()), help="[B][H] heads drawn (True = drawn)").tag(sync=True)
+    heads = HeadMask(help="[B][H] heads drawn (True = drawn); a [H] mask applies to every block").tag(sync=True)
     mode = Enum(["head", "model"], "head", help="head view or model view").tag(sync=True)
     threshold = Float(0.02, min=0.0, max=1.0, help="weights below this are not drawn in the head view").tag(sync=True)
 
@@ -50,6 +50,3 @@ class AttentionView(View):
             value %= self._B
         return value
 
-    @validate("heads")
-    def _valid_heads(self, proposal):
-        return head_mask(proposal["value"], self._B, self._H)

@@ -17,7 +17,7 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Int, List, Unicode
 
-from .serialize import Tensor, head_mask
+from .serialize import HeadMask, Tensor, head_mask
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("attnviz.widgets")
@@ -164,7 +164,7 @@ class ExplainedView(View):
     probs = Tensor(help="float32 [C] class probabilities (read only)").tag(sync=True)
     predicted = Int(0, help="predicted class (read only)").tag(sync=True)
     layer = Index(0, help="the block shown: row `layer` of the cumulative maps (browser-side)").tag(sync=True)
-    heads = List(List(Bool()), help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
+    heads = HeadMask(help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
     signed = Bool(False, help="whether values can be negative: diverging colormap (read only)").tag(sync=True)
     colormap = Unicode("auto", help="auto, reds, blues, viridis, magma, inferno, greys, jet, rdbu").tag(sync=True)
@@ -213,10 +213,6 @@ class ExplainedView(View):
                 raise traitlets.TraitError(f"layer must be in [0, {B - 1}] (or negative from the end), got {value}")
             value %= B
         return value
-
-    @traitlets.validate("heads")
-    def _valid_heads(self, proposal):
-        return head_mask(proposal["value"], self._B, self._H)
 
     @traitlets.validate("colormap")
     def _valid_colormap(self, proposal):

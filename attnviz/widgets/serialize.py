@@ -99,6 +99,22 @@ class TensorList(traitlets.List):
         super().__init__(trait=Tensor(), **kwargs)
 
 
+class HeadMask(traitlets.TraitType):
+    """[B][H] booleans (True = head kept). Takes None (all heads), a [H] mask for every block, a [B, H] nested list or
+    numpy array; the owner's ``_B`` and ``_H`` give the shape."""
+
+    info_text = "a boolean head mask [H] or [B, H]"
+
+    def __init__(self, **kwargs):
+        super().__init__(default_value=[], **kwargs)
+
+    def validate(self, obj, value):
+        B, H = getattr(obj, "_B", None), getattr(obj, "_H", None)
+        if B is None or H is None:
+            return value
+        return head_mask(value, B, H)
+
+
 def head_mask(value: Any, num_layers: int, num_heads: int) -> list[list[bool]]:
     """None -> all heads; a bool mask [H] (every block) or [B, H]; -> nested lists [B][H] of bool."""
     if value is None:

@@ -1,0 +1,361 @@
+"""Widgets without a kernel: traits, validation, and the bytes each view sends (decoded back and compared with the
+engine's numbers). The front end's own tests are in js/test (vitest); browser tests are marked `browser`."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import traitlets
+from conftest import SENTENCE, sample_image
+from ipywidgets.widgets.widget import _remove_buffers
+
+import attnviz
+from attnviz.testing import tiny_model
+from attnviz.widgets import AttentionView, CompareView, ImageView, TextView, decode, encode, show
+
+XSS = "<img src=x onerror=alert(1)>"
+REPO = Path(__file__).resolve().parent.parent
+
+
+def close_to(sent: np.ndarray, exact: np.ndarray, scale: float = 1.0) -> None:
+    """float16 tolerance: 2^-11 relative, plus float16's smallest step (2^-24) times the tensor's scale."""
+    np.testing.assert_allclose(sent, exact, rtol=2.0 ** -10, atol=scale * 2.0 ** -23)
+
+
+def explain(arch: str, x=None, **model_kw):
+    model, proc = tiny_model(arch, **model_kw)
+    return attnviz.Explainer(model, proc).explain(x if x is not None else (SENTENCE if arch not in ("vit", "deit")
+                                                                          else sample_image()))
+
+
+@pytest.fixture(scope="module")
+def pair():
+    return explain("bert", ("the movie was unbelievably charming", "a boring mess"))
+
+
+@pytest.fixture(scope="module")
+def vit():
+    return explain("vit")
+
+
+def recorder(view):
+    """Capture the update messages a view would send to the front end (ipywidgets' echo_update messages, which
+    only confirm what the browser sent, are left out)."""
+    sent = []
+    view._send = lambda msg, buffers=None: sent.append((msg, buffers or [])) if msg["method"] == "update" else None
+    return sent
+
+
+def sent_tensor(msg, buffers, name):
+    """Rebuild a tensor trait from an update message: JSON state + binary buffer at its buffer path."""
+    tensor = dict(msg["state"][name])
+    for path, buf in zip(msg["buffer_paths"], buffers):
+        if path[0] == name:
+            tensor[path[1]] = bytes(buf)
+    return decode(tensor)
+
+
+# ---------------------------------------------------------------- wire
+def test_encode_decode_roundtrip_and_scale():
+    x = np.array([[1e-6, -3e-4], [2.5e-3, 0.0]], np.float32)
+    t = encode(x)
+    assert t["dtype"] == "float16" and t["shape"] == [2, 2] and len(t["buffer"]) == 8
+    assert t["scale"] == 2.0 ** -8  # 2.5e-3 / 2^-8 = 0.64 in [0.5, 1)
+    close_to(decode(t), x, t["scale"])
+    assert encode(np.zeros(3))["scale"] == 1.0
+    img = np.arange(12, dtype=np.uint8).reshape(2, 2, 3)
+    assert np.array_equal(decode(encode(img, "uint8")), img)
+    with pytest.raises(TypeError):
+        encode(img.astype(np.float32), "uint8")
+
+
+@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert"])
+def test_text_maps_sent_as_float16_bytes_match_engine(arch):
+    e = explain(arch)
+    v = TextView(e)
+    t = v.maps
+    assert t["dtype"] == "float16" and t["shape"] == [e.num_layers, e.num_tokens]
+    assert isinstance(t["buffer"], bytes) and len(t["buffer"]) == 2 * e.num_layers * e.num_tokens
+    close_to(decode(t), e.maps("gae"), t["scale"])
+    assert v.units == e.tokens and v.unit_special == [bool(s) for s in e.special]
+    assert v.layer == e.num_layers - 1 and v.target == e.target and v.predicted == e.predicted
+    np.testing.assert_allclose(decode(v.probs), e.probs, rtol=1e-6)
+
+
+def test_state_carries_tensors_as_buffers_not_json_numbers(pair):
+    v = TextView(pair)
+    state, paths, buffers = _remove_buffers(v.get_state())
+    assert ["maps", "buffer"] in paths and ["probs", "buffer"] in paths
+    text = json.dumps(state)
+    assert not re.search(r"(-?\d+\.\d+\s*,\s*){8,}", text), "a list of numbers went into the JSON state"
+    assert sum(len(b) for b in buffers) == 2 * pair.num_layers * pair.num_tokens + 4 * len(pair.label_names)
+
+
+def test_pair_units_and_segments(pair):
+    v = TextView(pair)
+    assert v.unit_segments == [int(s) for s in pair.segments]
+    assert set(v.unit_segments) == {0, 1}
+
+
+# ---------------------------------------------------------------- kernel answers
+def test_head_toggle_is_answered_by_the_kernel_with_new_bytes(pair):
+    v = TextView(pair, method="gae")
+    sent = recorder(v)
+    before = v.maps["buffer"]
+    mask = [[True] * pair.num_heads for _ in range(pair.num_layers)]
+    mask[0][1] = False
+    v.set_state({"heads": mask})  # what a click in the head grid sends
+    assert len(sent) == 1, "one update message per answer"
+    msg, buffers = sent[0]
+    assert msg["method"] == "update" and msg["state"]["revision"] == 2
+    maps = sent_tensor(msg, buffers, "maps")
+    close_to(maps, pair.maps("gae", heads=np.array(mask)), v.maps["scale"])
+    assert v.maps["buffer"] != before
+
+
+def test_class_switch_changes_the_buffers(pair):
+    v = TextView(pair, method="gae")
+    before = v.maps["buffer"]
+    other = 1 - pair.target
+    v.set_state({"target": other})
+    assert v.maps["buffer"] != before
+    close_to(decode(v.maps), pair.maps("gae", target=other), v.maps["scale"])
+    v.target = pair.label_names[pair.target]  # a label name works from Python
+    assert v.target == pair.target
+
+
+def test_method_switch_sets_signed_and_uses_heads(pair):
+    v = TextView(pair)
+    v.set_state({"method": "attcat"})
+    assert v.signed is True and v.uses_heads is True
+    close_to(decode(v.maps), pair.maps("attcat"), v.maps["scale"])
+    v.method = "grad_input"
+    assert v.signed is True and v.uses_heads is False
+    v.method = "rollout"
+    assert v.signed is False and v.error == ""
+
+
+def test_layer_is_answered_in_the_browser(pair):
+    v = TextView(pair)
+    sent = recorder(v)
+    rev = v.revision
+    v.set_state({"layer": 0})
+    assert v.revision == rev and sent == [], "the slider must not make the kernel recompute or send"
+
+
+def test_word_level_aggregation(pair):
+    v = TextView(pair, method="rollout", word_level=True)
+    words, _, segs = pair.words(pair.map("rollout"))
+    assert v.units == words and v.unit_segments == segs
+    expected = np.stack([pair.words(r)[1] for r in pair.maps("rollout")])
+    close_to(decode(v.maps), expected, v.maps["scale"])
+    v.word_level = False
+    assert v.units == pair.tokens
+
+
+def test_errors_are_shown_not_raised(pair, monkeypatch):
+    v = TextView(pair)
+    monkeypatch.setattr(pair, "maps", lambda *a, **k: (_ for _ in ()).throw(RuntimeError("boom")))
+    rev = v.revision
+    v.method = "rollout"
+    assert v.error == "RuntimeError: boom" and v.revision == rev + 1
+
+
+# ---------------------------------------------------------------- validation
+def test_unknown_keyword_is_a_clear_error(pair):
+    with pytest.raises(TypeError, match=r"unexpected keyword argument\(s\) 'colour'.*accepts: method"):
+        TextView(pair, colour="red")
+    with pytest.raises(TypeError, match="unexpected"):
+        AttentionView(pair, method="gae")
+
+
+@pytest.mark.parametrize(("name", "value", "match"), [
+    ("layer", "x", "expected an int"),
+    ("layer", 7, r"layer must be in \[0, 1\]"),
+    ("method", "nope", "unknown method 'nope'"),
+    ("target", 5, "out of range"),
+    ("target", "nope", "unknown label"),
+    ("heads", [[True, False, True]], r"heads must have shape \[2\] or \[2, 2\]"),
+    ("heads", [[1, 0], [1, 1]], "must be booleans"),
+    ("colormap", "rainbow", "colormap must be one of"),
+    ("word_level", "yes", "expected a boolean"),
+    ("options", [1], "expected a dict"),
+])
+def test_wrong_values_raise(pair, name, value, match):
+    with pytest.raises(traitlets.TraitError, match=match):
+        TextView(pair, **{name: value})
+
+
+def test_head_mask_forms(pair):
+    v = TextView(pair, heads=[True, False])
+    assert v.heads == [[True, False]] * pair.num_layers
+    v.heads = np.array([[True, True], [False, True]])
+    assert v.heads == [[True, True], [False, True]]
+    v.layer = -1
+    assert v.layer == pair.num_layers - 1
+
+
+def test_views_check_the_explanation(pair, vit):
+    with pytest.raises(ValueError, match="use ImageView"):
+        TextView(vit)
+    with pytest.raises(ValueError, match="use TextView"):
+        ImageView(pair)
+    with pytest.raises(TypeError, match="needs an attnviz.Explanation"):
+        TextView("a sentence")
+    assert isinstance(show(pair), TextView) and isinstance(show(vit), ImageView)
+    assert show(pair, method="rollout").method == "rollout"
+
+
+# ---------------------------------------------------------------- image
+@pytest.mark.parametrize("arch", ["vit", "deit"])
+def test_image_view_sends_patch_maps_and_the_image(arch):
+    e = explain(arch)
+    v = ImageView(e)
+    gh, gw = e.patch_grid
+    assert v.maps["shape"] == [e.num_layers, gh, gw]
+    expected = np.stack([e.patch_map(r) for r in e.maps("gae")])
+    close_to(decode(v.maps), expected, v.maps["scale"])
+    assert np.array_equal(decode(v.image), e.image)
+    assert v.patch_grid == [gh, gw]
+
+
+def test_clicking_a_patch_sends_its_attention(vit):
+    v = ImageView(vit)
+    p = 5
+    v.set_state({"selected_patch": p})
+    A = vit.attention()  # [B, H, N, N]
+    q, k = vit.num_prefix_tokens + p, vit.num_prefix_tokens
+    expected = A[:, :, q, k:].mean(1).reshape(vit.num_layers, *vit.patch_grid)
+    assert v.attention_patch == p
+    close_to(decode(v.patch_attention), expected, v.patch_attention["scale"])
+    v.heads = [[True, False]] * vit.num_layers  # the head mask applies to the patch attention too
+    close_to(decode(v.patch_attention), A[:, 0, q, k:].reshape(vit.num_layers, *vit.patch_grid),
+             v.patch_attention["scale"])
+    v.selected_patch = -1
+    assert v.attention_patch == -1 and v.patch_attention["shape"] == [0]
+    with pytest.raises(traitlets.TraitError, match="selected_patch must be"):
+        v.selected_patch = 10_000
+    with pytest.raises(traitlets.TraitError):
+        v.opacity = 1.5
+
+
+# ---------------------------------------------------------------- attention
+def test_attention_view_sends_two_bytes_per_weight(pair):
+    v = AttentionView(pair)
+    A = pair.attention()
+    assert v.attention["shape"] == list(A.shape) and v.attention["scale"] == 1.0
+    assert len(v.attention["buffer"]) == 2 * A.size
+    close_to(decode(v.attention), A)
+    assert v.tokens == pair.tokens and v.mode == "head"
+    sent = recorder(v)
+    v.set_state({"layer": 0, "mode": "model", "heads": [[True, False], [True, True]]})
+    assert v.revision == 0 and sent == [], "AttentionView answers everything in the browser"
+    with pytest.raises(traitlets.TraitError):
+        v.mode = "grid"
+    with pytest.raises(traitlets.TraitError):
+        AttentionView(pair, threshold=2)
+
+
+# ---------------------------------------------------------------- compare
+def test_compare_view_text(pair):
+    v = CompareView(pair, methods=["rollout", "attcat"], scores={"rollout": 0.5, "attcat": {"aopc": 0.25}})
+    assert v.kind == "text" and v.signed == [False, True] and len(v.maps) == 2
+    for name, t in zip(v.methods, v.maps):
+        close_to(decode(t), pair.maps(name), t["scale"])
+    before = [t["buffer"] for t in v.maps]
+    v.set_state({"target": 1 - pair.target})
+    assert v.maps[0]["buffer"] == before[0]  # rollout is class-agnostic
+    assert v.maps[1]["buffer"] != before[1]
+    v.set_state({"methods": ["rollout", "attcat", "gae"]})
+    assert len(v.maps) == 3 and v.error == ""
+    with pytest.raises(traitlets.TraitError, match="unknown method"):
+        v.methods = ["nope"]
+    with pytest.raises(traitlets.TraitError, match="at least one"):
+        v.methods = []
+    with pytest.raises(traitlets.TraitError, match="number or a dict of numbers"):
+        v.scores = {"rollout": "good"}
+    v.scores = {"gae": 1}
+    assert v.scores == {"gae": 1.0}
+
+
+def test_compare_view_image(vit):
+    v = CompareView(vit, methods=["rollout", "gae"], options={"rollout": {"start_layer": 1}})
+    assert v.kind == "image" and v.maps[0]["shape"] == [vit.num_layers, *vit.patch_grid]
+    expected = np.stack([vit.patch_map(r) for r in vit.maps("rollout", start_layer=1)])
+    close_to(decode(v.maps[0]), expected, v.maps[0]["scale"])
+
+
+# ---------------------------------------------------------------- export
+@pytest.fixture(scope="module")
+def xss_pair():
+    model, tok = tiny_model("bert")
+    model.config.id2label = {0: XSS, 1: "fine"}
+    model.config.label2id = {XSS: 0, "fine": 1}
+    return attnviz.Explainer(model, tok).explain(("the movie was charming", "a boring mess"))
+
+
+@pytest.mark.parametrize("make", [
+    lambda e: TextView(e), lambda e: AttentionView(e), lambda e: CompareView(e, methods=["rollout", "gae"]),
+])
+def test_to_html_is_offline_and_keeps_markup_as_text(tmp_path, xss_pair, make):
+    v = make(xss_pair)
+    tokens = [XSS if t == "movie" else t for t in xss_pair.tokens]
+    for name in ("tokens", "units"):
+        if v.has_trait(name):
+            setattr(v, name, tokens)
+    path = tmp_path / "view.html"
+    html = v.to_html(path)
+    assert path.read_text(encoding="utf-8") == html
+    assert not re.search(r"""<(script|link|img|iframe)[^>]+(src|href)\s*=\s*["']?(https?:)?//""", html, re.I)
+    assert not re.search(r"https?://", html), "no network address anywhere in the page"
+    assert "<img" not in html and XSS not in html, "markup from the model must be escaped in the page"
+    assert "default-src 'none'" in html  # CSP: no requests, no inline handlers
+    state = json.loads(re.search(r'id="attnviz-state">(.*?)</script>', html, re.S).group(1))
+    assert XSS in state.get("tokens", state.get("units")) and state["_static"] is True
+    assert "__b64__" in json.dumps(state)
+    code = json.loads(re.search(r'id="attnviz-code">(.*?)</script>', html, re.S).group(1))
+    assert "render" in code and "innerHTML" not in code
+
+
+def test_image_to_html(tmp_path, vit):
+    html = ImageView(vit, selected_patch=3).to_html(tmp_path / "image.html")
+    state = json.loads(re.search(r'id="attnviz-state">(.*?)</script>', html, re.S).group(1))
+    assert state["selected_patch"] == 3 and state["image"]["shape"] == list(vit.image.shape)
+
+
+def test_png_from_the_browser_lands_in_last_png(pair):
+    v = TextView(pair)
+    assert v.last_png is None
+    v._on_browser_message(v, {"event": "png", "name": "x.png"}, [memoryview(b"\x89PNG....")])
+    assert v.last_png == b"\x89PNG...."
+
+
+def test_bundles_are_built_and_text_only():
+    static = REPO / "attnviz" / "static"
+    for name in ("text_view", "image_view", "attention_view", "compare_view"):
+        code = (static / f"{name}.js").read_text(encoding="utf-8")
+        assert re.search(r"export\s*\{[^}]*as default", code), f"{name}.js must be an ES module with a default export"
+        assert not re.search(r"innerHTML|outerHTML|insertAdjacentHTML|document\.write", code)
+        assert not re.search(r"https?://", code), f"{name}.js must not reference the network"
+    assert (static / "attnviz.css").is_file()
+
+
+@pytest.mark.slow
+def test_wheel_carries_the_bundles(tmp_path):
+    pytest.importorskip("hatchling")
+    out = subprocess.run([sys.executable, "-m", "hatchling", "build", "-t", "wheel", "-d", str(tmp_path)],
+                         cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    (wheel,) = tmp_path.glob("attnviz-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    for name in ("text_view", "image_view", "attention_view", "compare_view"):
+        assert f"attnviz/static/{name}.js" in names
+    assert "attnviz/static/attnviz.css" in names
+    assert "attnviz/widgets/base.py" in names
