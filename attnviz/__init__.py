@@ -20,5 +20,21 @@ from .engine import (
 
 __version__ = "0.1.0"
 
-__all__ = ["AttentionUnavailableError", "Explainer", "Explanation", "MethodInfo", "UnsupportedModelError",
-           "__version__", "explain", "methods", "supported_model_types"]
+_LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
+         "show": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
+
+
+def __getattr__(name: str):
+    """Widgets, plots and the demo models load on first use, so ``import attnviz`` stays light."""
+    import importlib
+
+    if name not in _LAZY:
+        raise AttributeError(f"module 'attnviz' has no attribute {name!r}")
+    module = _LAZY[name]
+    if module is None:
+        return importlib.import_module(f".{name}", __name__)
+    return getattr(importlib.import_module(f".{module}", __name__), name)
+
+__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "Explainer", "Explanation", "ImageView",
+           "MethodInfo", "TextView", "UnsupportedModelError", "__version__", "demo", "evaluate", "explain", "methods",
+           "plot", "show", "supported_model_types", "testing"]

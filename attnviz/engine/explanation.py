@@ -211,6 +211,20 @@ class Explanation:
         """Raw post-softmax attention, numpy float32 [B, H, N, N] (row = query, column = key)."""
         return self.capture.A.cpu().numpy()
 
+    # ------------------------------------------------------------------ views and figures
+    def show(self, **kwargs):
+        """The interactive widget: TextView for text, ImageView for images (keyword arguments go to the view)."""
+        from ..widgets import show
+
+        return show(self, **kwargs)
+
+    def plot(self, method: str, target: int | str | None = None, layer: int | None = None, heads: Any = None,
+             **kwargs):
+        """A matplotlib Figure of one method's map (coloured tokens, or the image overlay) for PNG/SVG/PDF export."""
+        from ..plots import plot
+
+        return plot(self, method, target=target, layer=layer, heads=heads, **kwargs)
+
     # ------------------------------------------------------------------ helpers for views
     def words(self, values: np.ndarray, reduce: str = "sum") -> tuple[list[str], np.ndarray, list[int]]:
         """Aggregate a token map [N] to words: (word strings, values [W], segment of each word).

@@ -1,0 +1,97 @@
+"""The tour notebooks run top to bottom offline (nbclient), and the widget state they leave is binary.
+
+The kernel starts with a startup file that refuses every connection to a non-loopback address and with
+HF_HUB_OFFLINE=1, so a notebook that reaches for the network fails here, as it would in an air-gapped classroom.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+ROOT = Path(__file__).resolve().parents[1]
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+
+pytestmark = pytest.mark.notebook
+
+NO_NETWORK = '''
+import ipaddress, socket
+
+_connect = socket.socket.connect
+
+def _loopback_only(self, address):
+    host = address[0] if isinstance(address, tuple) else address
+    try:
+        local = ipaddress.ip_address(socket.gethostbyname(host) if isinstance(host, str) else host).is_loopback
+    except (OSError, ValueError):
+        local = isinstance(host, str) and host.startswith("/")  # unix sockets
+    if not local:
+        raise ConnectionRefusedError(f"attnviz tests: network access to {address!r} is refused")
+    return _connect(self, address)
+
+socket.socket.connect = _loopback_only
+'''
+
+
+def test_the_tours_exist():
+    names = [p.name for p in NOTEBOOKS]
+    assert "01_tour_text.ipynb" in names and "02_tour_vision.ipynb" in names
+
+
+def numeric_lists(value, path=""):
+    """Paths of JSON lists longer than 16 made only of numbers (tensors must travel as binary buffers)."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            yield from numeric_lists(v, f"{path}.{k}")
+    elif isinstance(value, list):
+        if len(value) > 16 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+            yield path
+        else:
+            for i, v in enumerate(value):
+                yield from numeric_lists(v, f"{path}[{i}]")
+
+
+@pytest.fixture(scope="module")
+def offline_kernel_env(tmp_path_factory):
+    ipython_dir = tmp_path_factory.mktemp("ipython")
+    startup = ipython_dir / "profile_default" / "startup"
+    startup.mkdir(parents=True)
+    (startup / "00-no-network.py").write_text(NO_NETWORK)
+    saved = {k: os.environ.get(k) for k in ("IPYTHONDIR", "HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE", "MPLBACKEND")}
+    os.environ.update(IPYTHONDIR=str(ipython_dir), HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1", MPLBACKEND="Agg")
+    yield
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_notebook_runs_offline_and_sends_binary_widget_state(path, tmp_path, offline_kernel_env):
+    work = tmp_path / path.name
+    shutil.copy(path, work)
+    nb = nbformat.read(work, as_version=4)
+    client = NotebookClient(nb, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}},
+                            store_widget_state=True)
+    client.execute()
+    nbformat.write(nb, work)
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []) if o.output_type == "error"]
+    assert not errors, errors
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {}).get("state", {})
+    views = [mid for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+             for mid in [o.get("data", {}).get("application/vnd.jupyter.widget-view+json", {}).get("model_id")] if mid]
+    assert views, "the tour shows no widget"
+    anywidgets = [state[m] for m in views if m in state and "_esm" in state[m].get("state", {})]
+    assert anywidgets, "no attnviz widget state was saved"
+    for model in anywidgets:
+        assert model.get("buffers"), f"widget {model['model_name']} carries no binary buffers"
+        bad = list(numeric_lists(model["state"]))
+        assert not bad, f"numbers sent as JSON lists at {bad}"
+    assert "network access" not in json.dumps([c.get("outputs") for c in nb.cells])
