@@ -47,7 +47,9 @@ def bert_base(tokens: int):
     from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
 
     torch.manual_seed(0)
-    model = BertForSequenceClassification(BertConfig(num_labels=2)).eval()
+    # initializer_range 0.2 (as attnviz.testing does): random weights that large give peaked attention, as trained
+    # models have, so the head view draws a realistic number of lines (0.02 gives near-uniform rows: almost none)
+    model = BertForSequenceClassification(BertConfig(num_labels=2, initializer_range=0.2)).eval()
     vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(1000)]
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
         f.write("\n".join(vocab))
@@ -131,6 +133,7 @@ def browser(cases) -> list[tuple[str, str]]:
             page.wait_for_selector("#attnviz-root[data-ready=true]", timeout=120_000)
             first = time.perf_counter() - start
             draw0 = float(page.get_attribute(".attnviz", "data-last-draw-ms"))
+            lines = page.get_attribute(".attnviz", "data-lines")
             slider = page.locator(".attnviz-layer-slider")
             slider.focus()
             draws = []
@@ -138,9 +141,10 @@ def browser(cases) -> list[tuple[str, str]]:
                 page.keyboard.press("ArrowLeft" if k % 2 == 0 else "ArrowRight")
                 draws.append(float(page.get_attribute(".attnviz", "data-last-draw-ms")))
             rows.append((f"{name}: page open -> first draw", f"{first:.2f} s (first draw itself {draw0:.1f} ms; "
-                                                             f"{path.stat().st_size / 2 ** 20:.0f} MiB page)"))
+                                                             f"{path.stat().st_size / 2 ** 20:.1f} MiB page)"))
             rows.append((f"{name}: layer-slider redraw", f"median {statistics.median(draws):.1f} ms, "
-                                                         f"max {max(draws):.1f} ms over {steps} steps"))
+                                                         f"max {max(draws):.1f} ms over {steps} steps"
+                                                         + (f"; {lines} lines in the last block" if lines else "")))
         b.close()
     return rows
 
@@ -171,6 +175,8 @@ def main() -> None:
                                                                             ("gae", "rollout", "attcat", "chefer")))
         if args.browser:
             cases.append((f"AttentionView head view, {tokens} tokens", AttentionView(e), 12))
+            cases.append((f"AttentionView, every weight drawn (threshold 0), {tokens} tokens",
+                           AttentionView(e, threshold=0.0), 4))
             cases.append((f"TextView, {tokens} tokens", TextView(e), 12))
         del model
     if args.browser:

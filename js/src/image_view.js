@@ -88,6 +88,30 @@ export function render({ model, el }) {
     const idx = p.r * gw + p.c;
     toKernel({ selected_patch: idx === model.get("selected_patch") ? -1 : idx });
   });
+  // Keyboard: arrows move a patch cursor (its value in the readout), Enter/Space selects it, Escape clears.
+  /** @type {{r: number, c: number} | null} */
+  let cursor = null;
+  d.listen(canvas, "keydown", (ev) => {
+    const e = /** @type {KeyboardEvent} */ (ev);
+    const [gh, gw] = model.get("patch_grid") ?? [0, 0];
+    if (!gh) return;
+    const moves = { ArrowUp: [-1, 0], ArrowDown: [1, 0], ArrowLeft: [0, -1], ArrowRight: [0, 1] };
+    if (e.key in moves) {
+      const [dr, dc] = moves[/** @type {keyof typeof moves} */ (e.key)];
+      const start = cursor ?? { r: 0, c: 0 };
+      cursor = cursor ? { r: clamp(start.r + dr, 0, gh - 1), c: clamp(start.c + dc, 0, gw - 1) } : start;
+      const { tensor } = current();
+      const layer = tensor ? clamp(Number(model.get("layer")), 0, tensor.shape[0] - 1) : 0;
+      const v = tensor ? fmt(row(tensor, layer)[cursor.r * gw + cursor.c]) : "";
+      readout.textContent = `patch (${cursor.r}, ${cursor.c}): ${v} (Enter: show its attention)`;
+      root.setAttribute("data-cursor", `${cursor.r},${cursor.c}`);
+    } else if ((e.key === "Enter" || e.key === " ") && cursor && kernel) {
+      toKernel({ selected_patch: cursor.r * gw + cursor.c });
+    } else if (e.key === "Escape" && kernel) {
+      toKernel({ selected_patch: -1 });
+    } else return;
+    e.preventDefault();
+  });
   d.listen(canvas, "mousemove", (ev) => {
     const p = hit(ev);
     const { tensor } = current();

@@ -80,6 +80,24 @@ describe("ImageView", () => {
     expect(root().getAttribute("data-selected-patch")).toBe("-1");
   });
 
+  test("keyboard: arrows move a patch cursor, Enter selects it, Escape clears", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    const canvas = el.querySelector(".attnviz-image-canvas");
+    const key = (k) => canvas.dispatchEvent(new KeyboardEvent("keydown", { key: k }));
+    key("ArrowRight");
+    expect(root().getAttribute("data-cursor")).toBe("0,0");
+    key("ArrowRight");
+    key("ArrowDown");
+    key("ArrowDown");  // clamped to the grid
+    expect(root().getAttribute("data-cursor")).toBe("1,1");
+    expect(el.querySelector(".attnviz-readout").textContent).toContain("patch (1, 1)");
+    key("Enter");
+    expect(model.state.selected_patch).toBe(3);
+    key("Escape");
+    expect(model.state.selected_patch).toBe(-1);
+  });
+
   test("signed methods use the diverging map", () => {
     const model = fakeModel(imageState({ signed: true, maps: maps(3, 4, 9, true) }));
     render({ model, el });
