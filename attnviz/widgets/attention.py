@@ -30,16 +30,17 @@ class AttentionView(View):
     threshold = Float(0.02, min=0.0, max=1.0, help="weights below this are not drawn in the head view").tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
-        super().__init__(**kwargs)
         e = check_explanation(explanation, None, "AttentionView")
-        self._e = e
-        self._B, self._H = e.num_layers, e.num_heads
-        self.tokens = [str(t) for t in e.tokens]
-        self.segments = [int(s) for s in e.segments]
-        self.attention = encode(e.attention(), scale=1.0)
-        self.layer = self._B - 1
-        self.heads = head_mask(None, self._B, self._H)
-        self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+        super().__init__(**kwargs)
+        with self.hold_sync():  # one update message with the whole initial state
+            self._e = e
+            self._B, self._H = e.num_layers, e.num_heads
+            self.tokens = [str(t) for t in e.tokens]
+            self.segments = [int(s) for s in e.segments]
+            self.attention = encode(e.attention(), scale=1.0)
+            self.layer = self._B - 1
+            self.heads = head_mask(None, self._B, self._H)
+            self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
     @validate("layer")
     def _valid_layer(self, proposal):

@@ -86,9 +86,14 @@ class View(anywidget.AnyWidget):
                             f"{', '.join(map(repr, unknown))}; it accepts: {', '.join(self.settable)}, layout")
 
     def _apply(self, kwargs: dict[str, Any]) -> None:
-        """Assign user settings one by one (each validated against the explanation), then compute once."""
-        for name, value in kwargs.items():
-            setattr(self, name, value)
+        """Assign user settings one by one (each validated against the explanation), then compute once. A bad
+        setting closes the widget's comm before the error reaches the caller."""
+        try:
+            for name, value in kwargs.items():
+                setattr(self, name, value)
+        except Exception:
+            self.close()
+            raise
         self._ready = True
         self._refresh()
 

@@ -47,16 +47,17 @@ class CompareView(ExplainedView):
     size = Index(224, min=64, max=2048).tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
-        super().__init__(**kwargs)
         e = check_explanation(explanation, None, "CompareView")
-        self._setup(e, kwargs, DEFAULT_METHODS[0])
-        self.kind = e.kind
-        self.methods = [m for m in DEFAULT_METHODS if m in self.available_methods][:3] or self.available_methods[:2]
-        if e.kind == "image":
-            self.patch_grid = [int(n) for n in e.patch_grid]
-            if e.image is not None:
-                self.image = encode(np.ascontiguousarray(e.image, dtype=np.uint8), "uint8")
-        self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+        super().__init__(**kwargs)
+        with self.hold_sync():  # one update message with the whole initial state
+            self._setup(e, kwargs, DEFAULT_METHODS[0])
+            self.kind = e.kind
+            self.methods = [m for m in DEFAULT_METHODS if m in self.available_methods][:3] or self.available_methods[:2]
+            if e.kind == "image":
+                self.patch_grid = [int(n) for n in e.patch_grid]
+                if e.image is not None:
+                    self.image = encode(np.ascontiguousarray(e.image, dtype=np.uint8), "uint8")
+            self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
     @validate("methods")
     def _valid_methods(self, proposal):

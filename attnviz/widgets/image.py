@@ -38,13 +38,14 @@ class ImageView(ExplainedView):
     attention_patch = Int(-1, help="the patch patch_attention belongs to (read only)").tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
-        super().__init__(**kwargs)
         e = check_explanation(explanation, "image", "ImageView")
-        self._setup(e, kwargs, DEFAULT_METHOD)
-        self.patch_grid = [int(n) for n in e.patch_grid]
-        if e.image is not None:
-            self.image = encode(np.ascontiguousarray(e.image, dtype=np.uint8), "uint8")
-        self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+        super().__init__(**kwargs)
+        with self.hold_sync():  # one update message with the whole initial state
+            self._setup(e, kwargs, DEFAULT_METHOD)
+            self.patch_grid = [int(n) for n in e.patch_grid]
+            if e.image is not None:
+                self.image = encode(np.ascontiguousarray(e.image, dtype=np.uint8), "uint8")
+            self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
     @validate("selected_patch")
     def _valid_patch(self, proposal):

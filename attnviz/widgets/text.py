@@ -38,11 +38,12 @@ class TextView(ExplainedView):
     ignore_special = Bool(True, help="leave special tokens out of the colour range").tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
-        super().__init__(**kwargs)
         e = check_explanation(explanation, "text", "TextView")
-        self._setup(e, kwargs, DEFAULT_METHOD)
-        self.tokens = [str(t) for t in e.tokens]
-        self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+        super().__init__(**kwargs)
+        with self.hold_sync():  # one update message with the whole initial state
+            self._setup(e, kwargs, DEFAULT_METHOD)
+            self.tokens = [str(t) for t in e.tokens]
+            self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
     @observe("word_level", "word_reduce")
     def _words_change(self, change):
