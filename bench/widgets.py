@@ -174,7 +174,9 @@ def main() -> None:
             table("kernel answers, TextView, 128 tokens, CPU", head_toggles(e, args.repeats,
                                                                             ("gae", "rollout", "attcat", "chefer")))
         if args.browser:
-            cases.append((f"AttentionView head view, {tokens} tokens", AttentionView(e), 12))
+            # block 3: with random weights the deep blocks' rows are uniform (nothing above the threshold), the
+            # early ones are peaked like a trained model's
+            cases.append((f"AttentionView head view (block 3), {tokens} tokens", AttentionView(e, layer=3), 12))
             cases.append((f"AttentionView, every weight drawn (threshold 0), {tokens} tokens",
                            AttentionView(e, threshold=0.0), 4))
             cases.append((f"TextView, {tokens} tokens", TextView(e), 12))

@@ -10,7 +10,8 @@ const out = join(here, "..", "attnviz", "static");
 const views = ["text_view", "image_view", "attention_view", "compare_view"];
 mkdirSync(out, { recursive: true });
 await build({
-  entryPoints: views.map((v) => join(here, "src", `${v}.js`)),
+  // entries/<view>.js re-export only the default `{ render }` (the view modules also export helpers for the tests)
+  entryPoints: views.map((v) => join(here, "src", "entries", `${v}.js`)),
   outdir: out,
   bundle: true,
   format: "esm",
