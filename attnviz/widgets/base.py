@@ -178,7 +178,7 @@ class ExplainedView(View):
     COLORMAPS: ClassVar[tuple[str, ...]] = ("auto", "reds", "blues", "viridis", "magma", "inferno", "greys", "jet",
                                             "rdbu")
 
-    def _setup(self, e: Any, kwargs: dict[str, Any], default_method: str) -> None:
+    def _setup(self, e: Any, default_method: str) -> None:
         self._e = e
         self._B, self._H = e.num_layers, e.num_heads
         names = e.method_names()

@@ -50,7 +50,7 @@ class CompareView(ExplainedView):
         e = check_explanation(explanation, None, "CompareView")
         super().__init__(**kwargs)
         with self.hold_sync():  # one update message with the whole initial state
-            self._setup(e, kwargs, DEFAULT_METHODS[0])
+            self._setup(e, DEFAULT_METHODS[0])
             self.kind = e.kind
             self.methods = [m for m in DEFAULT_METHODS if m in self.available_methods][:3] or self.available_methods[:2]
             if e.kind == "image":

@@ -41,7 +41,7 @@ class ImageView(ExplainedView):
         e = check_explanation(explanation, "image", "ImageView")
         super().__init__(**kwargs)
         with self.hold_sync():  # one update message with the whole initial state
-            self._setup(e, kwargs, DEFAULT_METHOD)
+            self._setup(e, DEFAULT_METHOD)
             self.patch_grid = [int(n) for n in e.patch_grid]
             if e.image is not None:
                 self.image = encode(np.ascontiguousarray(e.image, dtype=np.uint8), "uint8")

@@ -41,7 +41,7 @@ class TextView(ExplainedView):
         e = check_explanation(explanation, "text", "TextView")
         super().__init__(**kwargs)
         with self.hold_sync():  # one update message with the whole initial state
-            self._setup(e, kwargs, DEFAULT_METHOD)
+            self._setup(e, DEFAULT_METHOD)
             self.tokens = [str(t) for t in e.tokens]
             self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
