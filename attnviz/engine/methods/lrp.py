@@ -2,20 +2,27 @@
 
 All three read the relevance R(A^(b)) that one LRP pass (``lrp_pass``) carries from the target's logit down to
 every block's attention. The pass runs once per (target, rule set, seed) and is kept in
-``explanation.diagnostics["lrp"]`` (with the total relevance at each stage, to read conservation off), so the
-head mask, the layer slider and the options act on the cached R(A) without another pass.
+``explanation.diagnostics["lrp"][(target, rules, seed)]`` (``.attention`` [B, H, N, N], ``.input`` [N], and
+``.totals``, the total relevance at each stage, to read conservation off), so the head mask, the layer slider and
+the options act on the cached R(A) without another pass.
 
-Defaults reproduce the authors' released code (Transformer-Explainability), where it differs from the paper:
+Defaults reproduce the authors' released code (hila-chefer/Transformer-Explainability) where it differs from the
+paper, and the paper's variant is an option:
 
 - ``chefer`` text (BERT_explainability ``generate_LRP``): ``start_layer="last"`` (their ``start_layer=11`` for
-  12-block BERT: only the last block's Ā), rows normalised ``(I + Ā)/rowsum``, ``cls_entry="min"`` (entry 0 set to
-  the row's minimum; an older release set it to 0: ``cls_entry="zero"``). The paper's eq. 13 multiplies all blocks:
-  ``start_layer=0``, ``cls_entry="keep"``.
-- ``chefer`` images (baselines/ViT ``generate_LRP(start_layer=1, method="transformer_attribution")`` in the
-  segmentation and perturbation scripts): ``start_layer=1``, ``I + Ā`` without normalisation, patches only
-  (``cls_entry="zero"`` sets the [CLS] and DeiT distillation entries to 0). The paper: ``start_layer=0``.
-- Every method starts from R = onehot(t) (``seed="onehot"``, the released code); ``seed="logit"`` starts from
-  onehot(t)·y_t as METHODS.md writes it. Because the maps add Ā to I, the scale of the seed changes them.
+  12-block BERT: the last block's Ā alone; row l of the layer slider shows block l's own), rows normalised
+  ``(I + Ā)/rowsum``, ``cls_entry="min"`` (entry 0 set to the row's minimum, as METHODS.md; one release of the
+  code sets it to 0: ``cls_entry="zero"``). The paper's eq. 13 multiplies all blocks: ``start_layer=0,
+  cls_entry="keep"``.
+- ``chefer`` images (baselines/ViT: ``generate_LRP(start_layer=1, method="transformer_attribution")`` in the
+  segmentation and perturbation scripts, map = ``rollout[:, 0, 1:]``): ``start_layer=1``, ``I + Ā`` without
+  normalisation, the map over all N tokens with the prefix entries ([CLS]; DeiT: [CLS] and [DIST]) set to 0
+  (``cls_entry="zero"``). The paper: ``start_layer=0``.
+- ``lrp_full``: the "lrp" rules (METHODS.md; ``ViT_orig_LRP`` / ``layers_lrp.py``), ``cls_entry="zero"`` as
+  the BERT ``generate_full_lrp``. ``lrp_partial``: ``rules="lrp"`` as the ViT baseline (``method="last_layer"``
+  of ``ViT_orig_LRP``), ``rules="chefer"`` as the BERT ``generate_LRP_last_layer``; [CLS] entry zeroed in both.
+- Every method starts from R = onehot(t) (``seed="onehot"``, all the released generators); ``seed="logit"``
+  starts from onehot(t)·y_t as METHODS.md writes it. The maps add Ā to I, so the seed's scale changes them.
 """
 
 from __future__ import annotations
@@ -80,18 +87,22 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
 
     Row l is C through block l. start_layer: s, or "last" (text default) for M_l alone at row l, so the last row is
     the released BERT code's start_layer = B − 1. None picks the authors' defaults (module docstring). [B, N]."""
-    B, N = trace.num_blocks, trace.num_tokens
+    B = trace.num_blocks
     image = trace.modality == "image"
     if start_layer is None:
         start_layer = min(1, B - 1) if image else "last"
     if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
         raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
-    R_A = relevance(trace, "chefer", seed).attention
-    Abar = head_mean((trace.grads.A * R_A).clamp(min=0), heads)  # [B, N, N]
-    M = Abar + torch.eye(N, dtype=Abar.dtype, device=Abar.device)
+    R_A, dA = relevance(trace, "chefer", seed).attention, trace.grads.A
+    if not isinstance(start_layer, int):  # "last": each row needs only row 0 of its own block's M
+        R_A, dA = R_A[:, :, :1], dA[:, :, :1]
+    M = head_mean((dA * R_A).clamp_(min=0), heads)  # Ā: [B, N, N], or its row 0 [B, 1, N] for "last"
+    M[:, 0, 0] += 1  # M = Ā + I
+    if isinstance(start_layer, int):
+        M[:, 1:, 1:].diagonal(dim1=-2, dim2=-1).add_(1)
     if (not image) if normalize is None else normalize:
         M = M / M.sum(-1, keepdim=True)
-    rows = cls_rows_of_product(M, start_layer, 0) if isinstance(start_layer, int) else M[:, 0, :].clone()
+    rows = cls_rows_of_product(M, start_layer, 0) if isinstance(start_layer, int) else M[:, 0, :]
     return _set_cls_entry(rows, cls_entry or ("zero" if image else "min"), _prefix(trace))
 
 

@@ -36,11 +36,13 @@ class LRPStructureError(RuntimeError):
 
 @dataclass
 class Part:
-    """One recorded module: its input x [N, D_in] (or [D_in] in the head), its output y, and its weight (Linear)."""
+    """One recorded module: its input x [N, D_in] (or [D_in] in the head), its output y, and for a Linear its weight
+    and W x = y − bias (None when the model runs in a lower precision than the pass: then W x is recomputed)."""
 
     x: torch.Tensor
     y: torch.Tensor
     weight: torch.Tensor | None = None
+    wx: torch.Tensor | None = None
 
 
 @dataclass
@@ -146,7 +148,12 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
             raise LRPStructureError(f"{type(module).__name__} at {key} did not run in the forward pass; the adapter "
                                     f"({adapter.adapter_file}) does not match this model")
         x, y = _join(calls[key], dtype)
-        return Part(x, y, module.weight.detach().to(dtype) if isinstance(module, nn.Linear) else None)
+        if not isinstance(module, nn.Linear):
+            return Part(x, y)
+        wx = None
+        if calls[key][0][1].dtype == dtype:
+            wx = y if module.bias is None else y - module.bias.detach().to(dtype)
+        return Part(x, y, module.weight.detach().to(dtype), wx)
 
     parts = [{role: get((b, role), adapter.get_part(block, role)) for role in ROLES} for b, block in enumerate(blocks)]
     head = {key[1]: get(key, module) for key, module in targets if key[0] == "head"}
@@ -175,7 +182,7 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
 def _linear(part: Part, R: torch.Tensor, rules: str) -> torch.Tensor:
     if part.weight is None:
         raise LRPStructureError(f"expected a Linear layer, recorded a module with input {list(part.x.shape)}")
-    return rules_.linear(part.x, part.weight, R, rules)
+    return rules_.linear(part.x, part.weight, R, rules, part.wx)
 
 
 def _per_head(t: torch.Tensor, heads: int) -> torch.Tensor:
@@ -229,13 +236,17 @@ def block_relevance(p: dict[str, Part], A: torch.Tensor, R_out: torch.Tensor, la
     return (None if R_attn is None else rules_.clone(R_skip0, R_attn)), R_A
 
 
+# The token each head module reads (CLS pooling is an index select): [CLS] = 0; DeiT's distillation head reads 1.
+_HEAD_TOKEN = {"distillation_classifier": 1}
+
+
 def _token_of(final: torch.Tensor, x: torch.Tensor, name: str) -> int:
-    """The token whose final hidden state the head module ``name`` reads (CLS pooling is an index select)."""
-    dist = (final - x).abs().amax(-1)
-    j = int(dist.argmin())
-    if dist[j] > 1e-4 * (1 + x.abs().max()):
-        raise LRPStructureError(f"the head's {name} input is none of the final hidden states: attnviz expects the "
-                                "classifier to read one token ([CLS] pooling)")
+    """The pooled token of head module ``name``, checked against the recorded input (tokens may be equal, as the
+    zero-initialised [CLS] and [DIST] of an untrained DeiT, so the index comes from the head, not from values)."""
+    j = _HEAD_TOKEN.get(name, 0)
+    if (final[j] - x).abs().max() > 1e-4 * (1 + x.abs().max()):
+        raise LRPStructureError(f"the head's {name} input is not the final hidden state of token {j}: attnviz "
+                                "expects the classifier to read one token ([CLS] pooling)")
     return j
 
 
@@ -278,7 +289,7 @@ def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "c
     seed_R[target] = 1.0 if seed == "onehot" else rec.logits[target]
     R = head_relevance(rec, seed_R, rules)
     totals: dict[str, Any] = {"logits": float(seed_R.sum()), "head_input": float(R.sum())}
-    R_A = A.new_zeros(B, H, N, N)
+    R_A = torch.empty_like(A)  # every block is filled below
     block_out = []
     R_in: torch.Tensor | None = R
     for b in range(B - 1, -1, -1):

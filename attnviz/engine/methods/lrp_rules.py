@@ -26,27 +26,31 @@ def safe_divide(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Ten
 
     METHODS.md's stabiliser. Chefer's ``safe_divide`` divides by b + 1e-9 instead; the two differ only where
     |b| is within a few 1e-9 of zero."""
-    den = torch.where(b >= 0, b.clamp(min=eps), b.clamp(max=-eps))
-    return a / den * (b != 0)
+    den = b.abs().clamp_(min=eps).copysign_(b)  # in place: this runs on [H, N, N] score tensors
+    return (a / den).masked_fill_(b == 0, 0)
 
 
-def linear(x: torch.Tensor, weight: torch.Tensor, R: torch.Tensor, rules: str = "chefer") -> torch.Tensor:
-    """Relevance of a Linear layer's input; the bias is ignored. x [..., D_in], weight [D_out, D_in], R [..., D_out].
+def linear(x: torch.Tensor, weight: torch.Tensor, R: torch.Tensor, rules: str = "chefer",
+           wx: torch.Tensor | None = None) -> torch.Tensor:
+    """Relevance of a Linear layer's input; the bias is ignored. x [..., D_in], weight [D_out, D_in], R [..., D_out];
+    wx [..., D_out] optionally the recorded W x (the layer's output minus its bias), which saves a matmul.
 
     "chefer" (alpha = 1, beta = 0): Z_k = Σ_j (W⁺_kj x⁺_j + W⁻_kj x⁻_j) ≥ 0 and
     R_j = x⁺_j Σ_k W⁺_kj R_k / Z_k + x⁻_j Σ_k W⁻_kj R_k / Z_k, so Σ_j R_j = Σ_k R_k wherever Z_k > 0.
     "lrp": the same with Z1 = W⁺x⁺ for the first term and Z2 = W⁻x⁻ for the second; each term carries the whole
     R_k, so the total doubles wherever both parts are non-zero (not conservative by design)."""
-    wp, wn = weight.clamp(min=0), weight.clamp(max=0)
-    xp, xn = x.clamp(min=0), x.clamp(max=0)
-    d_in = x.shape[-1]
     if rules == "chefer":
-        # One matmul each way on the concatenated parts: [x⁺ x⁻] [W⁺ W⁻]ᵀ = W⁺x⁺ + W⁻x⁻.
-        w = torch.cat([wp, wn], dim=1)
-        Z = torch.cat([xp, xn], dim=-1) @ w.T
-        G = safe_divide(R, Z) @ w
-        return xp * G[..., :d_in] + xn * G[..., d_in:]
+        # W⁺x⁺ + W⁻x⁻ = (W x + |W| |x|) / 2 and x⁺ ⊙ W⁺ᵀs + x⁻ ⊙ W⁻ᵀs = (x ⊙ Wᵀs + |x| ⊙ |W|ᵀs) / 2: three matmuls
+        # (two with the recorded W x) instead of four, and no sign-split copies of the weight.
+        w_abs, x_abs = weight.abs(), x.abs()
+        if wx is None:
+            wx = x @ weight.T
+        Z = ((wx + x_abs @ w_abs.T) / 2).clamp(min=0)  # ≥ 0 exactly; the clamp removes round-off only
+        S = safe_divide(R, Z)
+        return (x * (S @ weight) + x_abs * (S @ w_abs)) / 2
     if rules == "lrp":
+        wp, wn = weight.clamp(min=0), weight.clamp(max=0)
+        xp, xn = x.clamp(min=0), x.clamp(max=0)
         return xp * (safe_divide(R, xp @ wp.T) @ wp) + xn * (safe_divide(R, xn @ wn.T) @ wn)
     raise ValueError(f"rules must be one of {RULE_SETS}, got {rules!r}")
 
@@ -58,7 +62,11 @@ def matmul(a: torch.Tensor, b: torch.Tensor, R: torch.Tensor) -> tuple[torch.Ten
     R_a = a ⊙ ((R / Z) bᵀ) / 2, R_b = b ⊙ (aᵀ (R / Z)) / 2: each unhalved share alone sums to Σ R (where Z ≠ 0),
     so the halves together conserve it."""
     S = safe_divide(R, a @ b)
-    return a * (S @ b.transpose(-1, -2)) / 2, b * (a.transpose(-1, -2) @ S) / 2
+    # The halving is folded in where it is cheapest: A·V and Q·Kᵀ have N x N operands or results.
+    if S.numel() <= a.numel():
+        S = S * 0.5
+        return (S @ b.transpose(-1, -2)).mul_(a), (a.transpose(-1, -2) @ S).mul_(b)
+    return (S @ b.transpose(-1, -2)).mul_(a).mul_(0.5), (a.transpose(-1, -2) @ S).mul_(b).mul_(0.5)
 
 
 def add(x1: torch.Tensor, x2: torch.Tensor, R: torch.Tensor,
