@@ -18,6 +18,12 @@ import { clamp, createView } from "./view.js";
 
 /** Alpha levels: a line of weight w is drawn with alpha ceil(w * LEVELS) / LEVELS, one path per head and level. */
 export const LEVELS = 8;
+/**
+ * At most this many lines per draw: past it the faintest levels are left out (counted in data-lines-hidden), so a
+ * near-uniform block of 512 tokens cannot freeze the page. Measured in headless Chromium with software raster:
+ * 3,000 one-pixel lines reach the screen in about one frame, 30,000 in about 140 ms.
+ */
+export const LINE_BUDGET = 15000;
 
 /**
  * @typedef {{head: number, levels: number[][]}} HeadLines levels[k] = flat [i0, j0, i1, j1, ...]
@@ -34,8 +40,9 @@ export const LEVELS = 8;
  * @param {number} threshold
  * @param {Focus} focus
  * @param {number} [scale] the tensor's scale (weights = stored * scale; the kernel sends attention with scale 1)
+ * @param {number} [budget] most lines to keep: the faintest alpha levels go first
  */
-export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale = 1) {
+export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale = 1, budget = Infinity) {
   const [, H, N] = shape;
   const table = halfTable();
   const thr = Math.max(1, floatToHalf(threshold / scale));
@@ -63,7 +70,15 @@ export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale =
     }
     heads.push({ head: hd, levels });
   }
-  return { heads, count };
+  let hidden = 0;
+  for (let k = 0; k < LEVELS - 1 && count > budget; k++) {
+    for (const { levels } of heads) {
+      count -= levels[k].length / 2;
+      hidden += levels[k].length / 2;
+      levels[k] = [];
+    }
+  }
+  return { heads, count, hidden };
 }
 
 /**
@@ -183,14 +198,15 @@ export function render({ model, el }) {
     const layer = clamp(Number(model.get("layer") ?? 0), 0, B - 1);
     const kept = heads()[layer] ?? Array(H).fill(true);
     const threshold = Number(model.get("threshold") ?? 0.02);
-    const plan = headViewPlan(a.bits, a.shape, layer, kept, threshold, focus, a.scale);
+    const plan = headViewPlan(a.bits, a.shape, layer, kept, threshold, focus, a.scale, LINE_BUDGET);
     const L = layout();
     const toks = tokens();
     const ctx = context2d(headCanvas, L.width, L.height);
     if (ctx) {
       ctx.fillStyle = "#fff";
       ctx.fillRect(0, 0, L.width, L.height);
-      ctx.lineWidth = L.rowH >= 10 ? 1.5 : 1;
+      // One device pixel: Skia's fast path for thin lines (1.5 px lines rasterise ~10x slower in software).
+      ctx.lineWidth = L.width / Math.max(1, headCanvas.width);
       for (const { head, levels } of plan.heads) {
         const rgb = headColor(head);
         levels.forEach((pairs, k) => {
@@ -236,7 +252,7 @@ export function render({ model, el }) {
       });
     }
     return {
-      mode: "head", layer, "num-tokens": N, lines: plan.count, "heads-on": kept.filter(Boolean).length,
+      mode: "head", layer, "num-tokens": N, lines: plan.count, "lines-hidden": plan.hidden, "heads-on": kept.filter(Boolean).length,
       focus: focus ? `${focus.side}:${focus.index}` : "", checksum: checksum(sum),
     };
   }

@@ -2,7 +2,7 @@
 /**
  * What every view shares: the root element with its data-* attributes (for browser tests: data-view, data-layer,
  * data-render-count, data-checksum, data-last-draw-ms, data-revision, data-pending), the cached decoding of tensor
- * traits, and the kernel-bound controls that send a change and wait for the kernel's next revision.
+ * traits (data-frame-ms: draw start to the second animation frame after it), and the kernel-bound controls that send a change and wait for the kernel's next revision.
  */
 import { decodeFloat } from "./codec.js";
 import { Disposer, h, now } from "./dom.js";
@@ -56,6 +56,14 @@ export function createView(model, el, kind) {
       for (const [k, v] of Object.entries(attrs)) if (v !== undefined) root.setAttribute(`data-${k}`, String(v));
       root.setAttribute("data-render-count", String(renders));
       root.setAttribute("data-last-draw-ms", (now() - t0).toFixed(2));
+      // Canvas work is recorded by the draw and rasterised when the frame is produced: the time to the second
+      // animation frame after the draw bounds "until it is on screen" (what a person waits for).
+      if (typeof requestAnimationFrame === "function") {
+        const count = renders;
+        requestAnimationFrame(() => requestAnimationFrame(() => {
+          if (count === renders) root.setAttribute("data-frame-ms", (now() - t0).toFixed(2));
+        }));
+      }
     },
     /** Mark that a change went to the kernel; cleared when its answer (a new revision) arrives. */
     pending() {

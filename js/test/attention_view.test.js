@@ -43,6 +43,16 @@ describe("headViewPlan", () => {
       }
     }
   });
+  test("over budget, the faintest levels are left out first", () => {
+    const all = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null);
+    const cut = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null, 1, all.count - 1);
+    expect(cut.count + cut.hidden).toBe(all.count);
+    expect(cut.count).toBeLessThanOrEqual(all.count - 1);
+    expect(cut.heads.every(({ levels }) => levels[0].length === 0)).toBe(true);
+    const strongest = (p) => p.heads.reduce((a, { levels }) => a + levels[LEVELS - 1].length, 0);
+    expect(strongest(cut)).toBe(strongest(all));
+  });
+
   test("a weight lands in the alpha level of its size", () => {
     const plan = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null);
     for (const { head, levels } of plan.heads) levels.forEach((pairs, k) => {
