@@ -19,11 +19,12 @@ import { clamp, createView } from "./view.js";
 /** Alpha levels: a line of weight w is drawn with alpha ceil(w * LEVELS) / LEVELS, one path per head and level. */
 export const LEVELS = 8;
 /**
- * At most this many lines per draw: past it the faintest levels are left out (counted in data-lines-hidden), so a
+ * At most this many lines per draw: past it the weakest lines are left out (counted in data-lines-hidden), so a
  * near-uniform block of 512 tokens cannot freeze the page. Measured in headless Chromium with software raster:
  * 3,000 one-pixel lines reach the screen in about one frame, 30,000 in about 140 ms.
  */
 export const LINE_BUDGET = 15000;
+const HIST = new Uint32Array(0x7c00);
 
 /**
  * @typedef {{head: number, levels: number[][]}} HeadLines levels[k] = flat [i0, j0, i1, j1, ...]
@@ -40,45 +41,73 @@ export const LINE_BUDGET = 15000;
  * @param {number} threshold
  * @param {Focus} focus
  * @param {number} [scale] the tensor's scale (weights = stored * scale; the kernel sends attention with scale 1)
- * @param {number} [budget] most lines to keep: the faintest alpha levels go first
+ * @param {number} [budget] most lines to keep: the weakest go first
  */
 export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale = 1, budget = Infinity) {
   const [, H, N] = shape;
   const table = halfTable();
   const thr = Math.max(1, floatToHalf(threshold / scale));
-  /** @type {HeadLines[]} */
+  const i0 = focus && focus.side === "left" ? focus.index : 0;
+  const i1 = focus && focus.side === "left" ? focus.index + 1 : N;
+  const j0 = focus && focus.side === "right" ? focus.index : 0;
+  const j1 = focus && focus.side === "right" ? focus.index + 1 : N;
+  /** @type {number[]} */
   const heads = [];
+  for (let hd = 0; hd < H; hd++) if (kept[hd]) heads.push(hd);
+  // Over budget, keep the strongest lines: a histogram of the (positive, hence ordered) float16 bits gives the cutoff;
+  // lines exactly at the cutoff are kept while room is left.
+  let cutoff = thr;
+  let room = Infinity;
+  let hidden = 0;
+  if (Number.isFinite(budget)) {
+    HIST.fill(0);
+    let total = 0;
+    for (const hd of heads) {
+      const base = (layer * H + hd) * N * N;
+      for (let i = i0; i < i1; i++) {
+        const o = base + i * N;
+        for (let j = j0; j < j1; j++) {
+          const b = bits[o + j];
+          if (b >= thr && b < 0x7c00) {
+            HIST[b] += 1;
+            total += 1;
+          }
+        }
+      }
+    }
+    if (total > budget) {
+      let fits = 0;
+      let c = 0x7bff;
+      while (c > thr && fits + HIST[c] <= budget) fits += HIST[c--];
+      cutoff = c;
+      room = budget - fits;
+      hidden = total - budget;
+    }
+  }
+  /** @type {HeadLines[]} */
+  const plan = [];
   let count = 0;
-  for (let hd = 0; hd < H; hd++) {
-    if (!kept[hd]) continue;
+  for (const hd of heads) {
     /** @type {number[][]} */
     const levels = Array.from({ length: LEVELS }, () => []);
     const base = (layer * H + hd) * N * N;
-    const i0 = focus && focus.side === "left" ? focus.index : 0;
-    const i1 = focus && focus.side === "left" ? focus.index + 1 : N;
     for (let i = i0; i < i1; i++) {
       const o = base + i * N;
-      const j0 = focus && focus.side === "right" ? focus.index : 0;
-      const j1 = focus && focus.side === "right" ? focus.index + 1 : N;
       for (let j = j0; j < j1; j++) {
         const b = bits[o + j];
-        if (b < thr || b >= 0x7c00) continue;  // below threshold, or negative / inf / NaN bit patterns
+        if (b < cutoff || b >= 0x7c00) continue;  // below threshold/cutoff, or negative / inf / NaN bit patterns
+        if (b === cutoff && cutoff !== thr) {
+          if (room <= 0) continue;
+          room -= 1;
+        }
         const k = Math.min(LEVELS - 1, Math.ceil(table[b] * scale * LEVELS) - 1);
         levels[Math.max(0, k)].push(i, j);
         count += 1;
       }
     }
-    heads.push({ head: hd, levels });
+    plan.push({ head: hd, levels });
   }
-  let hidden = 0;
-  for (let k = 0; k < LEVELS - 1 && count > budget; k++) {
-    for (const { levels } of heads) {
-      count -= levels[k].length / 2;
-      hidden += levels[k].length / 2;
-      levels[k] = [];
-    }
-  }
-  return { heads, count, hidden };
+  return { heads: plan, count, hidden };
 }
 
 /**

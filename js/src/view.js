@@ -1,8 +1,9 @@
 // @ts-check
 /**
  * What every view shares: the root element with its data-* attributes (for browser tests: data-view, data-layer,
- * data-render-count, data-checksum, data-last-draw-ms, data-revision, data-pending), the cached decoding of tensor
- * traits (data-frame-ms: draw start to the second animation frame after it), and the kernel-bound controls that send a change and wait for the kernel's next revision.
+ * data-render-count, data-checksum, data-last-draw-ms, data-frame-ms, data-revision, data-pending), the cached
+ * decoding of tensor traits, and the kernel-bound controls that send a change and wait for the kernel's next
+ * revision.
  */
 import { decodeFloat } from "./codec.js";
 import { Disposer, h, now } from "./dom.js";

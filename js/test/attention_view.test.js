@@ -43,14 +43,22 @@ describe("headViewPlan", () => {
       }
     }
   });
-  test("over budget, the faintest levels are left out first", () => {
+  test("over budget, the weakest lines are left out first", () => {
+    const weight = (head, i, j) => table[half.bits[((0 * 4 + head) * 16 + i) * 16 + j]];
+    const drawn = (plan) => plan.heads.flatMap(({ head, levels }) => levels.flatMap((pairs) => {
+      const out = [];
+      for (let p = 0; p < pairs.length; p += 2) out.push(weight(head, pairs[p], pairs[p + 1]));
+      return out;
+    }));
     const all = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null);
-    const cut = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null, 1, all.count - 1);
-    expect(cut.count + cut.hidden).toBe(all.count);
-    expect(cut.count).toBeLessThanOrEqual(all.count - 1);
-    expect(cut.heads.every(({ levels }) => levels[0].length === 0)).toBe(true);
-    const strongest = (p) => p.heads.reduce((a, { levels }) => a + levels[LEVELS - 1].length, 0);
-    expect(strongest(cut)).toBe(strongest(all));
+    for (const budget of [1, 50, all.count - 1, all.count, all.count + 5]) {
+      const cut = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null, 1, budget);
+      expect(cut.count).toBe(Math.min(budget, all.count));
+      expect(cut.count + cut.hidden).toBe(all.count);
+      const kept = drawn(cut).sort((a, b) => a - b);
+      const every = drawn(all).sort((a, b) => b - a);
+      expect(kept[0]).toBeGreaterThanOrEqual(every[Math.min(budget, all.count) - 1]);
+    }
   });
 
   test("a weight lands in the alpha level of its size", () => {
