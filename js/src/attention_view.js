@@ -96,7 +96,7 @@ export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale =
       for (let j = j0; j < j1; j++) {
         const b = bits[o + j];
         if (b < cutoff || b >= 0x7c00) continue;  // below threshold/cutoff, or negative / inf / NaN bit patterns
-        if (b === cutoff && cutoff !== thr) {
+        if (b === cutoff && hidden > 0) {
           if (room <= 0) continue;
           room -= 1;
         }

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { halfBits, halfTable } from "../src/codec.js";
+import { encodeHalf, halfBits, halfTable } from "../src/codec.js";
 import { headViewPlan, LEVELS, render } from "../src/attention_view.js";
 import { rowY, headViewLayout, gridLayout, cellOrigin } from "../src/layout.js";
 import { attention, fakeModel, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
@@ -51,6 +51,9 @@ describe("headViewPlan", () => {
       return out;
     }));
     const all = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null);
+    const flat = encodeHalf(new Array(2 * 1 * 4 * 4).fill(0.25), [1, 2, 4, 4]);  // every weight equal
+    const same = headViewPlan(halfBits(flat).bits, [1, 2, 4, 4], 0, [true, true], 0.25, null, 1, 5);
+    expect([same.count, same.hidden]).toEqual([5, 27]);
     for (const budget of [1, 50, all.count - 1, all.count, all.count + 5]) {
       const cut = headViewPlan(half.bits, half.shape, 0, [true, true, true, true], 0.001, null, 1, budget);
       expect(cut.count).toBe(Math.min(budget, all.count));
