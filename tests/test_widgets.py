@@ -76,6 +76,22 @@ def test_encode_decode_roundtrip_and_scale():
         encode(img.astype(np.float32), "uint8")
 
 
+def test_encoding_matches_the_js_codec_fixture():
+    """js/test/codec.test.js decodes these bytes; encode() must produce exactly them."""
+    import base64
+
+    fixtures = json.loads((REPO / "js" / "test" / "fixtures" / "python_tensors.json").read_text())
+    half = fixtures["half"]
+    values = np.array([np.inf if v == "inf" else v for v in half["expected"]], np.float32)
+    assert encode(values, scale=1.0)["buffer"] == base64.b64decode(half["b64"])
+    scaled = fixtures["scaled"]
+    t = encode(np.array(scaled["expected"], np.float32))
+    assert t["scale"] == scaled["scale"] and t["buffer"] == base64.b64decode(scaled["b64"])
+    f32 = fixtures["float32"]
+    assert encode(np.array(f32["expected"], np.float32).reshape(f32["shape"]), "float32")["buffer"] == \
+        base64.b64decode(f32["b64"])
+
+
 @pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert"])
 def test_text_maps_sent_as_float16_bytes_match_engine(arch):
     e = explain(arch)
