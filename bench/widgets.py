@@ -151,7 +151,7 @@ def browser(cases) -> list[tuple[str, str]]:
             rows.append((f"{name}: layer-slider step", f"draw median {statistics.median(draws):.1f} ms "
                                                        f"(max {max(draws):.1f}); on screen median "
                                                        f"{statistics.median(frames):.1f} ms (max {max(frames):.1f})"
-                                                       + (f"; {lines} lines drawn, {hidden} faint hidden"
+                                                       + (f"; {lines} lines drawn, {hidden} weakest hidden"
                                                           if lines else "")))
         b.close()
     return rows

@@ -21,9 +21,9 @@ export const LEVELS = 8;
 /**
  * At most this many lines per draw: past it the weakest lines are left out (counted in data-lines-hidden), so a
  * near-uniform block of 512 tokens cannot freeze the page. Measured in headless Chromium with software raster:
- * 3,000 one-pixel lines reach the screen in about one frame, 30,000 in about 140 ms.
+ * 3,000 one-pixel lines reach the screen in about one frame, 12,500 in about 70 ms, 30,000 in about 140 ms.
  */
-export const LINE_BUDGET = 15000;
+export const LINE_BUDGET = 6000;
 const HIST = new Uint32Array(0x7c00);
 
 /**
@@ -135,6 +135,7 @@ export function render({ model, el }) {
   const headCanvas = control(h(doc, "canvas", { class: "attnviz-head-canvas", attrs: { tabindex: 0, "aria-label": "head view: hover or use arrow keys to isolate a token" } }));
   const modelCanvas = control(h(doc, "canvas", { class: "attnviz-model-canvas", attrs: { tabindex: 0, "aria-label": "model view: click a thumbnail to open it" } }));
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
+  const linesNote = h(doc, "div", { class: "attnviz-lines-note" });
   const save = control(h(doc, "button", { class: "attnviz-save", text: "PNG", title: "save what is shown as PNG", attrs: { type: "button" } }));
 
   root.append(
@@ -143,6 +144,7 @@ export function render({ model, el }) {
       swatches, allHeads, save] }),
     h(doc, "div", { class: "attnviz-canvas-wrap", children: [headCanvas, modelCanvas] }),
     readout,
+    linesNote,
   );
 
   /** @type {Focus} */
@@ -271,6 +273,10 @@ export function render({ model, el }) {
         ctx.fillRect(L.xRight + 1, L.top, 2, N * L.rowH);
       }
     }
+    linesNote.textContent = plan.hidden
+      ? `showing the strongest ${plan.count.toLocaleString("en")} of ${(plan.count + plan.hidden).toLocaleString("en")} lines `
+        + `above the threshold ${threshold}; hover a token to see all of its lines`
+      : "";
     /** @type {(string | number)[]} */
     const sum = [layer, kept.map(Number).join(""), threshold, focus ? `${focus.side}${focus.index}` : "-"];
     for (const { head, levels } of plan.heads) {
@@ -371,6 +377,7 @@ export function render({ model, el }) {
         }
       }
     }
+    linesNote.textContent = "";
     const on = mask.flat().filter(Boolean).length;
     return { mode: "model", layer, "num-tokens": a.shape[2], "heads-on": on, checksum: checksum([th.sum, layer, mask.flat().map(Number).join("")]) };
   }

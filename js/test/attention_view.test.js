@@ -157,6 +157,9 @@ describe("AttentionView", () => {
     const model = fakeModel(state(1, 2, 512, { threshold: 0.01 }));
     render({ model, el });
     expect(rec.calls.fillText.length).toBe(0);
+    const hidden = Number(root().getAttribute("data-lines-hidden"));
+    expect(Number(root().getAttribute("data-lines"))).toBeLessThanOrEqual(6000);
+    if (hidden) expect(el.querySelector(".attnviz-lines-note").textContent).toMatch(/^showing the strongest 6,000 of/);
     expect(root().getAttribute("data-num-tokens")).toBe("512");
     expect(Number(root().getAttribute("data-last-draw-ms"))).toBeLessThan(2000);
   });
