@@ -45,12 +45,14 @@ def test_the_tours_exist():
 
 
 def numeric_lists(value, path=""):
-    """Paths of JSON lists longer than 16 made only of numbers (tensors must travel as binary buffers)."""
+    """Paths of JSON lists longer than 16 of real numbers (tensors must travel as binary buffers). Short integer
+    metadata such as the segment id of each token is allowed; any list holding a float is not."""
     if isinstance(value, dict):
         for k, v in value.items():
             yield from numeric_lists(v, f"{path}.{k}")
     elif isinstance(value, list):
-        if len(value) > 16 and all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value):
+        numbers = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in value)
+        if len(value) > 16 and numbers and any(isinstance(x, float) for x in value):
             yield path
         else:
             for i, v in enumerate(value):
