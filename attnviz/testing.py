@@ -40,18 +40,25 @@ _CORPUS = [
 _VOCAB_SIZE = 300
 
 
+_PIECES = ["un", "charm", "##bel", "##iev", "##ably", "##ing", "##ly", "##ed", "##s", "##er", "##est"]
+
+
 @functools.cache
 def _wordpiece_tokenizer_object():
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors, trainers
+    """A WordPiece tokenizer over an explicit, sorted vocabulary (the WordPiece trainer orders ties differently in
+    every process, which would change the tiny models' embeddings from run to run)."""
+    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
 
     specials = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"]
-    tok = Tokenizer(models.WordPiece(unk_token="[UNK]"))
+    words = sorted({w for line in _CORPUS for w in line.split()})
+    chars = sorted({c for w in words for c in w})
+    whole = [w for w in words if len(w) <= 7]  # longer words split into pieces, as real vocabularies do
+    vocab_list = specials + chars + [f"##{c}" for c in chars] + _PIECES + whole
+    vocab = {token: i for i, token in enumerate(dict.fromkeys(vocab_list))}
+    tok = Tokenizer(models.WordPiece(vocab=vocab, unk_token="[UNK]"))
     tok.normalizer = normalizers.BertNormalizer(lowercase=True)
     tok.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
     tok.decoder = decoders.WordPiece()
-    trainer = trainers.WordPieceTrainer(vocab_size=_VOCAB_SIZE, special_tokens=specials, min_frequency=1,
-                                        show_progress=False)
-    tok.train_from_iterator(_CORPUS, trainer=trainer)
     cls, sep = tok.token_to_id("[CLS]"), tok.token_to_id("[SEP]")
     tok.post_processor = processors.TemplateProcessing(
         single="[CLS] $A [SEP]", pair="[CLS] $A [SEP] $B:1 [SEP]:1", special_tokens=[("[CLS]", cls), ("[SEP]", sep)]

@@ -217,8 +217,10 @@ def test_integrated_gradients_completeness(arch):
                 y0 = model(**e.model_inputs).logits[0, e.target]
             finally:
                 handle.remove()
-    assert abs(attributions.sum() - float(y - y0)) < 0.02 * abs(float(y - y0)) + 1e-4
-    assert e.diagnostics["integrated_gradients"]["convergence_delta"] < 0.02 * abs(float(y - y0)) + 1e-4
+    # Completeness up to the Riemann error of n_steps, judged against the size of the attributions themselves.
+    scale = np.abs(attributions).sum()
+    assert abs(attributions.sum() - float(y - y0)) < 0.01 * scale + 1e-4
+    assert e.diagnostics["integrated_gradients"]["convergence_delta"] < 0.01 * scale + 1e-4
 
 
 @pytest.mark.parametrize("arch", ["bert", "vit"])
