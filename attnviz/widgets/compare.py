@@ -33,7 +33,7 @@ class CompareView(ExplainedView):
     kind = Enum(["text", "image"], "text", help="text or image input (read only)").tag(sync=True)
     methods = List(Unicode(), help="the methods compared, in order").tag(sync=True)
     maps = TensorList(help="one float16 tensor [B, ...] per method (read only)").tag(sync=True)
-    signed = List(Bool(), help="per method: diverging colormap (read only)").tag(sync=True)
+    signed = List(Bool(), help="per method: diverging colormap (read only)").tag(sync=True)  # type: ignore[assignment]
     scores = Dict(help="{method: number | {metric: number}}, shown when present").tag(sync=True)
     shared_scale = Bool(False, help="one colour scale for every method").tag(sync=True)
     units = List(Unicode()).tag(sync=True)
