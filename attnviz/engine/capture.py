@@ -63,9 +63,10 @@ def _restore_hooks(snapshot: list[tuple[nn.Module, dict[str, set], object]]) -> 
 
 
 @contextlib.contextmanager
-def prepared(model: nn.Module) -> Iterator[nn.Module]:
-    """Eval mode and eager attention inside the block; every module's previous state (training flag, attention
-    implementation, hooks) restored afterwards, also after an exception."""
+def prepared(model: nn.Module, eager: bool = True) -> Iterator[nn.Module]:
+    """Eval mode (and eager attention unless ``eager=False``: methods that need no attention probabilities, such as
+    integrated gradients, keep the model's faster kernel) inside the block; every module's previous state (training
+    flag, attention implementation, hooks) restored afterwards, also after an exception."""
     training = [(m, m.training) for m in model.modules()]
     hooks = _hook_snapshot(model)
     attn_impls = []
@@ -77,7 +78,7 @@ def prepared(model: nn.Module) -> Iterator[nn.Module]:
         attn_impls.append((config, field, getattr(config, field)))
     try:
         model.eval()
-        for config, field, _ in attn_impls:
+        for config, field, _ in attn_impls if eager else ():
             setattr(config, field, "eager")
         yield model
     finally:

@@ -107,9 +107,9 @@ class Explainer:
         raise TypeError(f"target must be None, a class index or a label name, got {type(target).__name__}")
 
     @contextlib.contextmanager
-    def prepared(self):
-        """Eval mode and eager attention for the duration of a block (restored afterwards)."""
-        with prepared(self.model):
+    def prepared(self, eager: bool = True):
+        """Eval mode and eager attention (unless eager=False) for the duration of a block (restored afterwards)."""
+        with prepared(self.model, eager):
             yield
 
     def encode(self, inputs: list[Any]) -> Encoded:

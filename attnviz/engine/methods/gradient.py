@@ -127,7 +127,7 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
 
     layer = adapter.get_input_embedding(model)
     lig = LayerIntegratedGradients(forward, layer)
-    with ctx.prepared():
+    with ctx.prepared(eager=False):  # IG needs no attention probabilities: keep the model's fast attention
         attributions, delta = lig.attribute(main, baselines=baseline, target=trace.target, n_steps=n_steps,
                                             additional_forward_args=tuple(others.values()),
                                             internal_batch_size=internal_batch_size or n_steps,
