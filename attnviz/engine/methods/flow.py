@@ -17,16 +17,17 @@ agree with networkx to ~1e-16). The flows come from scipy's Dinic (Cython, integ
   largest entries of every row and of every column and the diagonal. A flow in a sub-graph is a flow in the graph.
 * Upper bounds: the two trivial cuts (around the source, around the sink) settle every sink at once on attention
   with spread heads. Where they do not (trained BERTs, whose [CLS] mostly attends to itself: the flow is limited by
-  what leaks out of the [CLS] column), one sink is solved exactly on the full graph; its minimum cut, with the layer-1
-  part re-optimised per sink in closed form, bounds every other sink at once (on real attention one cut is tight for
-  nearly all sinks), and its flow's edges join the other sinks' sub-graphs, with the edges into the sink's own token
-  column, all in-edges of its main layer-1 feeders and all out-edges of busy nodes (rollout mass >= 1/N).
-* Sinks still unsettled are solved exactly on the full graph, largest gap first, warm-started from their sub-graph
-  flow; each new cut and flow can settle others.
+  what leaks out of the [CLS] column), one sink is solved exactly; its minimum cut, with the layer-1 part
+  re-optimised per sink in closed form, bounds every other sink at once (on real attention one cut is tight for
+  nearly all sinks), and its cut's and flow's edges join the other sinks' sub-graphs, with the edges into the sink's
+  own token column, all in-edges of its main layer-1 feeders and all out-edges of busy nodes (rollout mass >= 1/N).
+* Sinks still unsettled are solved exactly, largest gap first, warm-started from their sub-graph flow, by edge
+  generation: max flow on a sub-graph, then add the graph's edges that cross its minimum cut, until none is missing
+  (the cut then certifies the sub-graph's flow in the whole graph). Each new cut and flow can settle others.
 * Integer capacities, exact bounds: the residual capacities of the current real flow are scaled by a power of two
   S ≈ 2^30 / (remaining gap) and floored, so an integer flow divided by S stays feasible, and the cut of the integer
-  residual, priced with the real capacities, is an upper bound. One pass closes a gap to ~(cut size)/2^30; a row whose
-  normalised map that does not pin to 1e-8 (few tokens) gets a second pass per sink (gap <= 1e-12).
+  residual, priced with the real capacities, is an upper bound. One pass closes a gap to ~(cut size)/2^30; a small
+  row, or one whose normalised map this does not pin to 1e-8, gets a second pass per sink (gap <= 1e-12).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ __all__ = ["flow_map", "flow_maps"]
 _INT_CAP = 2**30 - 1  # int32 capacity ceiling; forward + backward residual of one edge pair stays below 2^31
 _TOL = 1e-12  # gap allowed between the bounds of a raw flow value (the source's out-capacity is scaled to 1) ...
 _LOOSE = 1e-6  # ... at first: one integer pass leaves ~(cut size)/2^30
-_MAP_TOL = 1e-8  # guaranteed error of the normalised map; rows that cannot show it with _LOOSE use _TOL
+_MAP_TOL = 1e-8  # guaranteed error of the normalised map; rows that cannot show it with _LOOSE use _TOL ...
+_STRICT_EDGES = 100_000  # ... and so do rows with at most this many edges
 _SPARSE_K = 4  # sub-graph: per block, the k largest entries of every row and of every column, and the diagonal
 _FEEDERS = 4  # per-sink sub-graph: the layer-1 nodes with the largest in-edges of the sink get all their in-edges
 _SUB_PASSES = 3  # integer passes on a sub-graph
@@ -237,9 +239,9 @@ class _Row:
                 break
         # 2. an exact solve, whose minimum cut bounds every sink; then per-sink sub-graphs holding what it taught
         #    (its cut's edges, the edges its flow used). Repeat, largest gap first, until every sink is settled.
-        #    A round of per-sink sub-graphs costs about (sub-graph size / graph size) of an exact solve per sink:
-        #    skip rounds while the last one settled a smaller share than that (each sink then has its own cut, as
-        #    in shallow rows of spread attention).
+        #    A sub-graph lower bound costs about half an exact solve (itself a few sub-graph solves): stop the rounds
+        #    once one settles less than half of its sinks (each sink then has its own cut, as in shallow rows), and
+        #    try the denser tier only when the first settled a quarter.
         rate = 1.0  # share of the sinks the last round settled
         while open_.any():
             j_exact = int(np.argmax(np.where(open_, UB - lo, -1)))
@@ -254,8 +256,7 @@ class _Row:
                 common[self.sub] = True
                 common[busy_rows] = True
                 self._common.append(np.flatnonzero(common))
-            if rate * self.E < 2 * len(self._common[0]):
-                rate *= 1.25  # try again after a while: the learned edges keep growing
+            if rate < 0.5:
                 continue
             tried, before = open_.sum(), open_.sum()
             # the learned edges often suffice without a per-sink sub-graph: use them while they settle 3 in 4
@@ -266,13 +267,14 @@ class _Row:
                 lower_bound(int(k), self._common[0], shared, _LOOSE)
                 n_sh, ok = n_sh + 1, ok + (not open_[k])
             for tier in range(len(self._common)):
-                if tier and len(self._common[tier]) == len(self._common[0]):
+                if tier and (len(self._common[tier]) == len(self._common[0]) or 4 * (before - open_.sum()) < tried):
                     break
                 for k in np.flatnonzero(open_):
                     lower_bound(int(k), *self._funnel(int(k), tier), _LOOSE)
             rate = (before - open_.sum()) / max(tried, 1)
-        # 3. the normalised map's error bound; close every bracket to _TOL when it is not small enough
-        if not _map_error_ok(lo, UB):
+        # 3. close every bracket to _TOL when the normalised map's error bound is not small enough, or the graph is
+        #    small enough for the second passes to cost next to nothing
+        if self.E <= _STRICT_EDGES or not _map_error_ok(lo, UB):
             for j in np.flatnonzero(UB - lo > _TOL):
                 if not exact[j]:
                     if via[j] == 1:
@@ -314,20 +316,49 @@ class _Row:
         return self._into1_tok[i]
 
     def _exact(self, j: int, UB: np.ndarray, lo: np.ndarray, flows: dict, tol: float) -> None:
-        """Solve sink j on the full graph; its cut, re-optimised at layer 1 per sink, bounds every sink."""
-        if self._full is None:
-            self._full = _Pattern(self, np.arange(self.E))
-        f0 = np.zeros(self.E)
+        """Solve sink j exactly; its cut, re-optimised at layer 1 per sink, bounds every sink.
+
+        Edge generation: solve on a sub-graph, take the minimum cut X of that solve, price it with the full graph's
+        capacities, add the graph's edges that cross X but are missing from the sub-graph, and repeat. When no edge
+        is missing, X's capacity in the graph equals the sub-graph's max flow: both are the graph's max flow. A
+        sub-graph grown past half the graph gives way to the full graph."""
         if j in flows:
             ids, f = flows.pop(j)
-            f0[ids] = f
-        f, flo, fhi, X = self._full.exact(self._caps(np.arange(self.E), j), f0, UB[j], tol)
-        lo[j], UB[j] = max(lo[j], flo), min(UB[j], fhi)
+        else:
+            ids = self._common[-1] if self._common else self.sub
+            f = np.zeros(len(ids))
+        c_full = self._caps(np.arange(self.E), j)
+        full = False
+        while True:
+            if full or 2 * len(ids) > self.E:
+                if self._full is None:
+                    self._full = _Pattern(self, np.arange(self.E))
+                f_full = np.zeros(self.E)
+                f_full[ids] = f
+                ids, f = np.arange(self.E), f_full
+                pat = self._full
+            else:
+                pat = _Pattern(self, ids)
+            f, flo, _, X = pat.exact(c_full[ids], f, UB[j], tol)
+            cut = X[self.u] & ~X[self.v]
+            lo[j], UB[j] = max(lo[j], flo), min(UB[j], float(c_full[cut].sum()))
+            if UB[j] - lo[j] <= tol or len(ids) == self.E:
+                break
+            missing = cut.copy()
+            missing[ids] = False
+            if not missing.any():  # the sub-graph's bounds did not meet (rounding): finish on the graph
+                full = True
+                continue
+            new = np.flatnonzero(missing)
+            pos = np.searchsorted(ids, new)
+            f = np.insert(f, pos, 0.0)
+            ids = np.insert(ids, pos, new)
         # the cut's edges above layer 1 do not depend on the sink; at layer 1 each sink picks, per node i, the
         # cheaper of cutting its sink edge (capacity d_i) or the edges into it from the cut's source side (in_i)
-        cut = X[self.u] & ~X[self.v]
+        f_full = np.zeros(self.E)
+        f_full[ids] = f
         e1 = self.into1 & X[self.u]
-        self.learned |= cut | (f > 1e-9 * max(fhi, 1e-300))
+        self.learned |= cut | (f_full > 1e-9 * max(UB[j], 1e-300))
         c_up = self.c[self.upper & cut].sum()
         in1 = np.bincount(self.v[e1] - (self.T - self.n1), weights=self.c[e1], minlength=self.n1)
         UB[:] = np.minimum(UB, c_up + np.minimum(self.sink_caps, in1[None, :]).sum(1))
