@@ -14,9 +14,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
-import statistics
 import sys
-import time
 import warnings
 
 import torch
@@ -24,50 +22,9 @@ import torch
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from attnviz import Explainer  # noqa: E402
+from bench.common import build, median_time  # noqa: E402
 
 FAST_METHODS = ("raw", "rollout", "redistribution", "attn_gradcam", "gae", "attcat", "grad_input")
-
-
-def median_time(fn, repeats: int, device: str) -> float:
-    """Median wall time of fn() in seconds (one warm-up call first; CUDA synchronised)."""
-    fn()
-    times = []
-    for _ in range(repeats):
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        start = time.perf_counter()
-        fn()
-        if device.startswith("cuda"):
-            torch.cuda.synchronize()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def build(kind: str, tokens: int, device: str):
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        BertTokenizerFast,
-        ViTConfig,
-        ViTForImageClassification,
-    )
-
-    torch.manual_seed(0)
-    if kind == "bert":
-        model = BertForSequenceClassification(BertConfig(num_labels=2)).to(device).eval()
-        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(1000)]
-        import tempfile
-
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(vocab))
-        tokenizer = BertTokenizerFast(f.name, model_max_length=512)
-        text = " ".join(f"w{i % 1000}" for i in range(tokens - 2))
-        return model, tokenizer, text
-    from attnviz.testing import _image_processor
-
-    model = ViTForImageClassification(ViTConfig(num_labels=10)).to(device).eval()
-    image = torch.rand(224, 224, 3).numpy()
-    return model, _image_processor("vit", 224), image
 
 
 def bench_case(kind: str, tokens: int, device: str, repeats: int, with_ig: bool) -> list[tuple[str, float]]:

@@ -21,9 +21,7 @@ model measured in interleaved rounds:
 from __future__ import annotations
 
 import argparse
-import statistics
 import sys
-import tempfile
 import time
 import warnings
 
@@ -32,48 +30,7 @@ import torch
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from attnviz import Explainer  # noqa: E402
-
-
-def interleaved_medians(fns: dict[str, object], repeats: int, device: str, clock=time.perf_counter) -> dict[str, float]:
-    """Median time in seconds of each fn, measured in interleaved rounds (one warm-up round first; CUDA
-    synchronised), so that load from other processes on a shared machine falls on every row alike. clock:
-    ``time.perf_counter`` (wall) or ``time.process_time`` (this process's CPU time, all threads)."""
-    times: dict[str, list[float]] = {name: [] for name in fns}
-    for round_ in range(repeats + 1):
-        for name, fn in fns.items():
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            start = clock()
-            fn()  # type: ignore[operator]
-            if device.startswith("cuda"):
-                torch.cuda.synchronize()
-            if round_:
-                times[name].append(clock() - start)
-    return {name: statistics.median(t) for name, t in times.items()}
-
-
-def build(kind: str, tokens: int, device: str):
-    """A randomly initialised BERT-base or ViT-B/16 classifier, a processor for it and one input of ``tokens``."""
-    from transformers import (
-        BertConfig,
-        BertForSequenceClassification,
-        BertTokenizerFast,
-        ViTConfig,
-        ViTForImageClassification,
-    )
-
-    torch.manual_seed(0)
-    if kind == "bert":
-        model = BertForSequenceClassification(BertConfig()).to(device).eval()
-        vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(1000)]
-        with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-            f.write("\n".join(vocab))
-        tokenizer = BertTokenizerFast(f.name, model_max_length=512)
-        return model, tokenizer, " ".join(f"w{i % 1000}" for i in range(tokens - 2))
-    from attnviz.testing import _image_processor
-
-    model = ViTForImageClassification(ViTConfig()).to(device).eval()
-    return model, _image_processor("vit", 224), torch.rand(224, 224, 3).numpy()
+from bench.common import build, interleaved_medians  # noqa: E402
 
 
 def bench_case(kind: str, tokens: int, device: str, repeats: int, clock) -> list[tuple[str, float]]:

@@ -38,6 +38,7 @@ from ipywidgets.widgets.widget import _remove_buffers  # noqa: E402
 
 from attnviz import Explainer  # noqa: E402
 from attnviz.widgets import AttentionView, TextView  # noqa: E402
+from bench.common import random_bert  # noqa: E402
 
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
@@ -45,19 +46,11 @@ CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-backg
 
 
 def bert_base(tokens: int):
-    """A random-weight BERT-base classifier, a word-level tokenizer and a text of exactly `tokens` tokens."""
-    from transformers import BertConfig, BertForSequenceClassification, BertTokenizerFast
+    """A random-weight BERT-base classifier, a word-level tokenizer and a text of exactly `tokens` tokens.
 
-    torch.manual_seed(0)
-    # initializer_range 0.2 (as attnviz.testing does): random weights that large give peaked attention, as trained
-    # models have, so the head view draws a realistic number of lines (0.02 gives near-uniform rows: almost none)
-    model = BertForSequenceClassification(BertConfig(num_labels=2, initializer_range=0.2)).eval()
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]"] + [f"w{i}" for i in range(1000)]
-    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
-        f.write("\n".join(vocab))
-    tokenizer = BertTokenizerFast(f.name, model_max_length=512)
-    text = " ".join(f"w{(7 * i) % 1000}" for i in range(tokens - 2))
-    return model, tokenizer, text
+    initializer_range 0.2 (as attnviz.testing does): random weights that large give peaked attention, as trained
+    models have, so the head view draws a realistic number of lines (0.02 gives near-uniform rows: almost none)."""
+    return random_bert(tokens, stride=7, num_labels=2, initializer_range=0.2)
 
 
 def message_bytes(view, keys=None) -> tuple[int, int]:

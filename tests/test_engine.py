@@ -7,34 +7,12 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from conftest import SENTENCE, TEXT_ARCHS, sample_image, sample_input
+from conftest import SENTENCE, TEXT_ARCHS, assert_same_state, model_state, sample_image, sample_input
 
 import attnviz
 from attnviz import Explainer
 from attnviz.engine.capture import AttentionUnavailableError
 from attnviz.testing import tiny_model
-
-
-def model_state(model):
-    """Everything attnviz must leave untouched."""
-    return {
-        "training": [m.training for m in model.modules()],
-        "attn": model.config._attn_implementation,
-        "hooks": sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-                     for m in model.modules()),
-        "requires_grad": [p.requires_grad for p in model.parameters()],
-        "grads": [p.grad is None for p in model.parameters()],
-        "params": [p.detach().clone() for p in model.parameters()],
-    }
-
-
-def assert_same_state(before, after):
-    assert before["training"] == after["training"]
-    assert before["attn"] == after["attn"]
-    assert before["hooks"] == after["hooks"]  # transformers 5 keeps hooks of its own; ours must all be gone
-    assert before["requires_grad"] == after["requires_grad"]
-    assert before["grads"] == after["grads"]
-    assert all(torch.equal(a, b) for a, b in zip(before["params"], after["params"]))
 
 
 def test_explanation_describes_input_and_prediction(explanation, arch):

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from conftest import sample_input
+from conftest import assert_same_state, model_state, sample_input
 
 from attnviz import Explainer
 from attnviz.engine.methods import lrp as lrp_methods
@@ -502,24 +502,6 @@ def test_options_are_validated():
 
 
 # ---------------------------------------------------------------------------------------------- the user's model
-def model_state(model):
-    return {
-        "training": [m.training for m in model.modules()],
-        "attn": model.config._attn_implementation,
-        "hooks": sum(len(m._forward_hooks) + len(m._forward_pre_hooks) + len(m._backward_hooks)
-                     for m in model.modules()),
-        "requires_grad": [p.requires_grad for p in model.parameters()],
-        "grads": [p.grad is None for p in model.parameters()],
-        "params": [p.detach().clone() for p in model.parameters()],
-    }
-
-
-def assert_same_state(before, after):
-    for key in ("training", "attn", "hooks", "requires_grad", "grads"):
-        assert before[key] == after[key], key
-    assert all(torch.equal(a, b) for a, b in zip(before["params"], after["params"]))
-
-
 @pytest.mark.parametrize("arch", ["bert", "vit"])
 def test_model_left_as_it_was(arch):
     model, proc = tiny_model(arch)
