@@ -375,3 +375,10 @@ def test_wheel_carries_the_bundles(tmp_path):
         assert f"attnviz/static/{name}.js" in names
     assert "attnviz/static/attnviz.css" in names
     assert "attnviz/widgets/base.py" in names
+    # the embedded demo models travel in the wheel (they are what `attnviz.demo` loads offline), and stay small
+    for name in ("sentiment_finetuned.safetensors", "sentiment_probe.safetensors", "sentiment_samples.json",
+                 "fashion_pairs/model.safetensors", "fashion_pairs/config.json",
+                 "fashion_pairs/preprocessor_config.json", "fashion_pairs_samples.npz"):
+        assert f"attnviz/demo/weights/{name}" in names, name
+    assert not any(n.startswith(("tests/", "notebooks/", "js/", "bench/")) for n in names)
+    assert wheel.stat().st_size <= 20 * 2**20, wheel.stat().st_size  # measured: 15.0 MiB (15,745,914 bytes)
