@@ -149,6 +149,7 @@ export function render({ model, el }) {
 
   /** @type {Focus} */
   let focus = null;
+  let shownMode = "";
   /** @type {{raw: unknown, half: import("./codec.js").HalfTensor} | null} */
   let decoded = null;
   /** @type {{raw: unknown, cell: number, thumbs: Float32Array[], t: number, sum: string} | null} */
@@ -200,6 +201,11 @@ export function render({ model, el }) {
       s.classList.toggle("attnviz-on", on);
     });
     const mode = model.get("mode") === "model" ? "model" : "head";
+    if (mode !== shownMode) {  // the readout and the focus belong to the other canvas
+      shownMode = mode;
+      focus = null;
+      readout.textContent = " ";
+    }
     modeHead.setAttribute("aria-pressed", String(mode === "head"));
     modeModel.setAttribute("aria-pressed", String(mode === "model"));
     headCanvas.hidden = mode !== "head";

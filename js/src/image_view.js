@@ -140,6 +140,7 @@ export function render({ model, el }) {
     status.update(model.get("error"));
   }
 
+  let shownPatch = -1;
   function draw() {
     view.draw(() => {
       const { tensor, patch } = current();
@@ -162,6 +163,10 @@ export function render({ model, el }) {
       const mark = patch >= 0 ? { r: Math.floor(patch / gw), c: patch % gw, gh, gw } : null;
       paintOverlay(canvas, { image, w: size.w, h: size.h, overlay: px, opacity: alpha, mark });
       leg.update(name, range);
+      if (patch !== shownPatch) {  // what the hover/keyboard readout said belongs to the previous picture
+        shownPatch = patch;
+        readout.textContent = mark ? `showing the attention from patch (${mark.r}, ${mark.c}); Escape or "clear" goes back` : " ";
+      }
       mode.textContent = patch >= 0
         ? `attention from patch (${Math.floor(patch / gw)}, ${patch % gw}) in block ${layer}, mean over the kept heads`
         : `${model.get("method")} through block ${layer}`;

@@ -153,6 +153,20 @@ describe("AttentionView", () => {
     expect(el.querySelector(".attnviz-model-canvas").hidden).toBe(true);
   });
 
+  test("the readout belongs to the canvas on show: switching views clears it", () => {
+    const model = fakeModel(state(2, 3, 10));
+    render({ model, el });
+    el.querySelector(".attnviz-mode-model").click();
+    const canvas = el.querySelector(".attnviz-model-canvas");
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
+    const o = cellOrigin(gridLayout(2, 3, { cell: 56 }), 1, 2);
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: o.x + 3, clientY: o.y + 3 }));
+    expect(el.querySelector(".attnviz-readout").textContent).toContain("block 1, head 2 (click to open)");
+    canvas.dispatchEvent(new MouseEvent("click", { clientX: o.x + 3, clientY: o.y + 3 }));
+    expect(root().getAttribute("data-mode")).toBe("head");
+    expect(el.querySelector(".attnviz-readout").textContent.trim()).toBe("");
+  });
+
   test("512 tokens: rows of 3 px, no labels, one block scanned per draw", () => {
     const model = fakeModel(state(1, 2, 512, { threshold: 0.01 }));
     render({ model, el });

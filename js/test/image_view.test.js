@@ -98,6 +98,22 @@ describe("ImageView", () => {
     expect(model.state.selected_patch).toBe(-1);
   });
 
+  test("the readout follows the picture: the kernel's answer to a patch click replaces the hover text", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    const canvas = el.querySelector(".attnviz-image-canvas");
+    const readout = () => el.querySelector(".attnviz-readout").textContent;
+    canvas.dispatchEvent(new KeyboardEvent("keydown", { key: "ArrowRight" }));
+    expect(readout()).toContain("Enter: show its attention");
+    push(model, { selected_patch: 0, attention_patch: 0, patch_attention: maps(3, 4, 5) });  // the kernel answers (0, 0)
+    expect(root().getAttribute("data-selected-patch")).toBe("0");
+    expect(readout()).toContain("showing the attention from patch (0, 0)");
+    expect(readout()).not.toContain("Enter");
+    push(model, { selected_patch: -1, attention_patch: -1 });
+    expect(root().getAttribute("data-selected-patch")).toBe("-1");
+    expect(readout().trim()).toBe("");
+  });
+
   test("signed methods use the diverging map", () => {
     const model = fakeModel(imageState({ signed: true, maps: maps(3, 4, 9, true) }));
     render({ model, el });
