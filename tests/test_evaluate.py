@@ -32,6 +32,31 @@ def test_class_agnostic_methods_score_exactly_chance():
     assert "rollout" in result.table()
 
 
+class NegativeOnTarget:
+    """A stand-in explainer whose map for class t is -1 on item t's patches and 0 elsewhere: all the relevance is
+    on the target item, with a negative sign."""
+
+    def __init__(self, sample):
+        self.sample = sample
+
+    def explain(self, image, target):
+        grid = 8  # 32 x 32 canvas, 4 x 4 pixel patches
+
+        def map(method, target):
+            k = list(self.sample.labels).index(target)
+            cells = self.sample.masks[k].reshape(grid, 4, grid, 4).any((1, 3))
+            return np.concatenate([[0.0], -cells.ravel().astype(np.float32)])
+
+        return SimpleNamespace(image=image, map=map, patch_map=lambda v: np.asarray(v)[1:].reshape(grid, grid))
+
+
+def test_signed_maps_can_be_compared_by_magnitude():
+    sample = next(canvases(1))
+    fake = NegativeOnTarget(sample)
+    assert mask_hit_rates(fake, [sample], ["m"]).rates["m"] == 0.0
+    assert mask_hit_rates(fake, [sample], ["m"], magnitude=True).rates["m"] == 1.0
+
+
 def test_upsample_keeps_a_constant_map_constant_and_the_grid_orientation():
     e = Explainer(*tiny_model("vit")).explain(sample_image())
     values = np.zeros(e.num_tokens, np.float32)

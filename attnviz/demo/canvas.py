@@ -80,7 +80,7 @@ def random_positions(n: int, rng: np.random.Generator, item: int = ITEM, grid: i
 
 
 def make_canvases(images: np.ndarray, labels: np.ndarray, n: int, rng: np.random.Generator,
-                  background: tuple[int, int, int] = BACKGROUND) -> dict[str, np.ndarray]:
+                  background: tuple[int, int, int] = BACKGROUND, grid: int = GRID) -> dict[str, np.ndarray]:
     """Draw ``n`` two-item canvases from a pool of (already resized, see ``resize_items``) Fashion-MNIST items.
 
     Returns a dict with ``images`` uint8 [n, CANVAS, CANVAS, 3], ``labels`` int64 [n, 2] (two different classes),
@@ -96,7 +96,7 @@ def make_canvases(images: np.ndarray, labels: np.ndarray, n: int, rng: np.random
     items = np.stack([a, b], 1)
     colours = random_colours(2 * n, rng).reshape(n, 2, 3)
     size = images.shape[1]
-    positions = random_positions(n, rng, item=size)
+    positions = random_positions(n, rng, item=size, grid=grid)
 
     bg = np.asarray(background, np.float32)
     canvas = np.broadcast_to(bg, (n, CANVAS, CANVAS, 3)).copy()

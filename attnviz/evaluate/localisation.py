@@ -36,11 +36,14 @@ class MaskHitRates:
         return "\n".join(lines)
 
 
-def mask_hit_rates(explainer, samples: Sequence, methods: Sequence[str], options: dict | None = None) -> MaskHitRates:
+def mask_hit_rates(explainer, samples: Sequence, methods: Sequence[str], options: dict | None = None,
+                   magnitude: bool = False) -> MaskHitRates:
     """samples: records with ``image``, ``labels`` (a, b) and ``masks`` bool [2, h, w] (item a, item b).
 
     For each canvas and each of its two items as the target, the method's map is upsampled to the canvas and the
-    mean relevance inside the target's mask is compared with the mean inside the other item's mask."""
+    mean relevance inside the target's mask is compared with the mean inside the other item's mask.
+    magnitude: compare mean |relevance| instead (for signed maps such as attcat and grad_input, whose strong
+    negative evidence on the target item otherwise counts against it)."""
     options = options or {}
     hits = {m: 0.0 for m in methods}
     trials = 0
@@ -52,6 +55,8 @@ def mask_hit_rates(explainer, samples: Sequence, methods: Sequence[str], options
             inside, other = masks[k], masks[1 - k]
             for m in methods:
                 pixels = upsample(e, e.map(m, target=target, **options.get(m, {})), masks.shape[1:])
+                if magnitude:
+                    pixels = np.abs(pixels)
                 a, b = pixels[inside].mean(), pixels[other].mean()
                 hits[m] += 1.0 if a > b else 0.5 if a == b else 0.0
             trials += 1
