@@ -1,7 +1,8 @@
 """Train the embedded vision demo: a small ViT, from scratch, on two-item Fashion-MNIST canvases (multi-label).
 
     python scripts/train_fashion_pairs.py            # the shipped run (2 CPU threads)
-    python scripts/train_fashion_pairs.py --steps 300 --out /tmp/fp   # a quick smoke run elsewhere
+    python scripts/train_fashion_pairs.py --steps 300 --out /tmp/fp   # a short run elsewhere
+    python scripts/train_fashion_pairs.py --smoke --out /tmp/fp       # seconds: does the script still work?
 
 Data: Fashion-MNIST from the Debian package ``dataset-fashion-mnist`` (/usr/share/datasets/fashion-mnist, MIT).
 Training canvases are drawn afresh every step from the 60k *train* items; held-out canvases (metrics and the
@@ -119,11 +120,15 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override HP['steps'] (smoke runs only)")
     ap.add_argument("--device", default="cpu", help="cpu (the shipped run) or cuda")
     ap.add_argument("--grid", type=int, default=None, help="override HP['grid'] (experiments only)")
+    ap.add_argument("--smoke", action="store_true",
+                    help="a seconds-long run on few canvases: checks that the script works; its numbers mean nothing")
     args = ap.parse_args()
     hp = dict(HP)
+    if args.smoke:
+        hp.update(steps=2, n_eval=64, n_monitor=32, n_samples=8, eval_every=1, stats_canvases=256, batch_size=8)
     if args.steps is not None:
         hp["steps"] = args.steps
-        hp["warmup_steps"] = min(hp["warmup_steps"], max(1, args.steps // 10))
+    hp["warmup_steps"] = min(hp["warmup_steps"], max(1, hp["steps"] // 10))
     if args.grid is not None:
         hp["grid"] = args.grid
     torch.manual_seed(hp["seed"])
