@@ -15,6 +15,20 @@ from attnviz.engine.capture import AttentionUnavailableError
 from attnviz.testing import tiny_model
 
 
+def test_repr_names_the_prediction_and_the_target():
+    model, proc = tiny_model("vit", num_labels=4)
+    e = Explainer(model, proc).explain(sample_image(), target=3)
+    top = int(np.argmax(e.probs))
+    assert repr(e).endswith(f"predicted 'class_{top}' (p={e.probs[top]:.3f}); target 3 ('class_3')>")
+    # multi-label (independent sigmoids): every class at p >= 0.5 is named, most probable first
+    model.config.problem_type = "multi_label_classification"
+    e = Explainer(model, proc).explain(sample_image(), target=3)
+    present = [i for i in np.argsort(-e.probs, kind="stable") if e.probs[i] >= 0.5]
+    assert present and 0 < len(present) < 4, e.probs  # this seed: some classes in, some out
+    said = ", ".join(f"'class_{i}' (p={e.probs[i]:.3f})" for i in present)
+    assert f"labels {said}; target 3 ('class_3')>" in repr(e)
+
+
 def test_explanation_describes_input_and_prediction(explanation, arch):
     e = explanation
     assert e.kind == ("text" if arch in TEXT_ARCHS else "image")

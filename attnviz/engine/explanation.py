@@ -122,9 +122,15 @@ class Explanation:
         return self.capture.logits.cpu().numpy()
 
     def __repr__(self) -> str:
-        label = self.label_names[self.predicted]
+        names = self.label_names
+        if self.explainer.multi_label:  # independent sigmoids: name every class the model says is present
+            present = [int(i) for i in np.argsort(-self.probs, kind="stable") if self.probs[i] >= 0.5]
+            said = ", ".join(f"{names[i]!r} (p={self.probs[i]:.3f})" for i in present) or "no label at p >= 0.5"
+            prediction = f"labels {said}"
+        else:
+            prediction = f"predicted {names[self.predicted]!r} (p={self.probs[self.predicted]:.3f})"
         return (f"<Explanation {self.kind}: {self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} "
-                f"heads; predicted {label!r} (p={self.probs[self.predicted]:.3f}), target {self.target}>")
+                f"heads; {prediction}; target {self.target} ({names[self.target]!r})>")
 
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
