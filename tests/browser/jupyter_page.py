@@ -64,6 +64,14 @@ class NotebookPage:
         """Write the notebook, open it, wait for an idle kernel, run all cells; returns the cells' outputs and fails
         on a Python error in any cell."""
         self.write(cells)
+        return self.run_all()
+
+    def open_copy(self, notebook: Path) -> list[dict]:
+        """``open`` for an existing notebook file (copied under this page's unique name, with all its cells)."""
+        (self.server.root / self.name).write_bytes(notebook.read_bytes())
+        return self.run_all()
+
+    def run_all(self) -> list[dict]:
         route = f"/lab/tree/{self.name}?reset&" if self.ui == "lab" else f"/notebooks/{self.name}?"
         self.page.goto(f"{self.server.url}{route}token={self.server.token}")
         self.page.wait_for_function(
