@@ -26,7 +26,7 @@ from torch import nn
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from attnviz.demo.canvas import load_fashion_mnist, make_canvases, resize_items  # noqa: E402
+from attnviz.demo.canvas import ITEM, load_fashion_mnist, make_canvases, resize_items  # noqa: E402
 
 EVAL_SEED, N_EVAL = 12345, 5000  # as scripts/train_fashion_pairs.py
 
@@ -43,7 +43,7 @@ def small_cnn() -> nn.Module:
 
 def to_tensor(items: np.ndarray) -> torch.Tensor:
     """uint8 [n, s, s] -> float32 [n, 1, s, s] in [-1, 1]."""
-    return torch.from_numpy(items).float().div(127.5).sub(1.0)[:, None]
+    return torch.as_tensor(items, dtype=torch.float32).div(127.5).sub(1.0)[:, None]  # a copy: items may be read-only
 
 
 @torch.no_grad()
@@ -56,6 +56,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=4)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--item-size", type=int, default=ITEM,
+                        help=f"pixels of the items the CNN sees (default {ITEM}, as on the canvases; 28: native)")
     args = parser.parse_args()
     torch.manual_seed(0)
     torch.set_num_threads(args.threads)
@@ -63,8 +65,8 @@ def main() -> None:
 
     train_items, train_labels = load_fashion_mnist("train")
     test_items, test_labels = load_fashion_mnist("test")
-    train_items, test_items = resize_items(train_items), resize_items(test_items)
-    held_out = make_canvases(test_items, test_labels, N_EVAL, np.random.default_rng(EVAL_SEED))
+    held_out = make_canvases(resize_items(test_items), test_labels, N_EVAL, np.random.default_rng(EVAL_SEED))
+    train_items, test_items = resize_items(train_items, args.item_size), resize_items(test_items, args.item_size)
 
     model = small_cnn()
     steps = args.epochs * (len(train_items) // 128)
@@ -92,8 +94,8 @@ def main() -> None:
     top2 = np.argsort(-canvas_scores, 1)[:, :2]
     hits = (top2[:, :, None] == held_out["labels"][:, None, :]).any(1)  # [n, 2]
     result = {
-        "reference": f"small CNN ({sum(p.numel() for p in model.parameters())} parameters) on single items, "
-                     f"{args.epochs} epochs, positions given",
+        "reference": f"small CNN ({sum(p.numel() for p in model.parameters())} parameters) on single "
+                     f"{args.item_size}x{args.item_size} items, {args.epochs} epochs, positions given",
         "train_seconds": round(seconds, 1),
         "item_top1_on_10k_test_items": round(item_top1, 4),
         "canvas_item_in_top2": round(float(hits.mean()), 4),
@@ -105,7 +107,7 @@ def main() -> None:
     print(f"{'model':52} {'item top-1':>10} {'item in top 2':>14} {'both in top 2':>14}")
     print(f"{'shipped demo ViT (whole canvas, no positions given)':52} {'-':>10} {vit['item_in_top2']:14.4f} "
           f"{vit['both_in_top2']:14.4f}")
-    print(f"{'small CNN per item, positions given':52} {item_top1:10.4f} {hits.mean():14.4f} "
+    print(f"{f'small CNN per {args.item_size}px item, positions given':52} {item_top1:10.4f} {hits.mean():14.4f} "
           f"{hits.all(1).mean():14.4f}")
     print(json.dumps(result))
 
