@@ -11,9 +11,9 @@
  */
 import { decodeFloat, row } from "./codec.js";
 import { fmt, pick, rangeOf } from "./colormap.js";
-import { classOptions, headGrid, layerSlider, legend, picker, prediction, statusLine, toggle } from "./controls.js";
+import { classOptions, classPicker, headGrid, layerSlider, legend, picker, prediction, statusLine, toggle } from "./controls.js";
 import { checksum, context2d, control, download, h } from "./dom.js";
-import { isStatic, sendPng, update } from "./model.js";
+import { sendPng, update } from "./model.js";
 import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
 import { tokenRows, tokensCanvas } from "./tokens.js";
 import { clamp, createView } from "./view.js";
@@ -51,15 +51,9 @@ export function scoreText(score) {
 /** @param {import("./model.js").RenderArgs} args */
 export function render({ model, el }) {
   const view = createView(model, el, "compare");
-  const { doc, d, root } = view;
-  const kernel = !isStatic(model);
-  /** @param {Record<string, any>} values */
-  const toKernel = (values) => {
-    view.pending();
-    update(model, values);
-  };
+  const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
-  const target = picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+  const target = classPicker(doc, d, toKernel);
   const shared = toggle(doc, d, { label: "shared scale", cls: "attnviz-shared-scale", title: "one colour scale for every method", onChange: (v) => update(model, { shared_scale: v }) });
   const add = picker(doc, d, { label: "add", cls: "attnviz-add-method", onChange: (v) => {
     if (v) toKernel({ methods: [...(model.get("methods") ?? []), v] });

@@ -3,7 +3,7 @@
  * Controls shared by the views: pickers, the layer slider, the B x H head grid, the legend, the prediction line,
  * the PNG button. Each returns its element and an `update` function; listeners go through the view's Disposer.
  */
-import { css, fmt, gradientCss } from "./colormap.js";
+import { NAMES, css, fmt, gradientCss } from "./colormap.js";
 import { control, download, h } from "./dom.js";
 import { sendPng } from "./model.js";
 
@@ -234,6 +234,52 @@ export function saveButton(doc, d, model, opts) {
     }, "image/png");
   });
   return el;
+}
+
+/**
+ * The method and class pickers of the relevance views: kernel-bound (their change goes through ``toKernel``).
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {(values: Record<string, any>) => void} toKernel
+ */
+export function methodPicker(doc, d, toKernel) {
+  return picker(doc, d, { label: "method", cls: "attnviz-method", onChange: (v) => toKernel({ method: v }) });
+}
+
+/**
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {(values: Record<string, any>) => void} toKernel
+ */
+export function classPicker(doc, d, toKernel) {
+  return picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+}
+
+/**
+ * Bring the controls TextView and ImageView share up to the model's state: method picker and its description, class
+ * picker, prediction line, colour map picker, head grid (inert where no kernel answers or the method ignores heads)
+ * and the kernel's error line.
+ * @param {ReturnType<typeof import("./view.js").createView>} view
+ * @param {{method: any, description: HTMLElement, target: any, pred: any, cmap: any, grid: any, status: any}} c
+ */
+export function syncRelevanceControls(view, c) {
+  const { model } = view;
+  const info = model.get("method_info") ?? {};
+  const m = model.get("method");
+  c.method.update(methodOptions(model.get("available_methods"), info), m);
+  c.description.textContent = info?.[m]?.description ?? "";
+  const probs = view.floats("probs");
+  const p = probs ? probs.data : [];
+  c.target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
+  c.pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
+  c.cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
+  const usesHeads = model.get("uses_heads") !== false;
+  c.grid.update(model.get("heads"), {
+    enabled: view.kernel && usesHeads,
+    current: model.get("layer"),
+    note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
+  });
+  c.status.update(model.get("error"));
 }
 
 /**

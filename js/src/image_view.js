@@ -10,28 +10,22 @@
  * patch_attention [B, gh, gw], attention_patch, error, revision, _static.
  */
 import { row } from "./codec.js";
-import { NAMES, fmt, pick, rangeOf } from "./colormap.js";
-import { classOptions, headGrid, layerSlider, legend, methodOptions, picker, prediction, saveButton, statusLine } from "./controls.js";
+import { fmt, pick, rangeOf } from "./colormap.js";
+import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls } from "./controls.js";
 import { control, h } from "./dom.js";
 import { patchAt } from "./layout.js";
-import { isStatic, update } from "./model.js";
+import { update } from "./model.js";
 import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
 import { clamp, createView } from "./view.js";
 
 /** @param {import("./model.js").RenderArgs} args */
 export function render({ model, el }) {
   const view = createView(model, el, "image");
-  const { doc, d, root } = view;
-  const kernel = !isStatic(model);
-  /** @param {Record<string, any>} values */
-  const toKernel = (values) => {
-    view.pending();
-    update(model, values);
-  };
+  const { doc, d, root, kernel, toKernel } = view;
 
   const pred = prediction(doc);
-  const method = picker(doc, d, { label: "method", cls: "attnviz-method", onChange: (v) => toKernel({ method: v }) });
-  const target = picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+  const method = methodPicker(doc, d, toKernel);
+  const target = classPicker(doc, d, toKernel);
   const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
   const opacity = control(h(doc, "input", { class: "attnviz-opacity", attrs: { type: "range", min: 0, max: 1, step: 0.05, "aria-label": "opacity" } }));
   d.listen(opacity, "input", () => update(model, { opacity: Number(opacity.value) }));
@@ -122,22 +116,8 @@ export function render({ model, el }) {
   });
 
   function syncControls() {
-    const info = model.get("method_info") ?? {};
-    const m = model.get("method");
-    method.update(methodOptions(model.get("available_methods"), info), m);
-    description.textContent = info?.[m]?.description ?? "";
-    const probs = view.floats("probs");
-    const p = probs ? probs.data : [];
-    target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
-    cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
+    syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
     opacity.value = String(model.get("opacity") ?? 0.6);
-    const usesHeads = model.get("uses_heads") !== false;
-    grid.update(model.get("heads"), {
-      enabled: kernel && usesHeads, current: model.get("layer"),
-      note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
-    });
-    status.update(model.get("error"));
   }
 
   let shownPatch = -1;

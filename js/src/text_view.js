@@ -10,27 +10,20 @@
  * ignore_special, colormap.
  */
 import { row } from "./codec.js";
-import { NAMES, pick } from "./colormap.js";
-import { classOptions, headGrid, layerSlider, legend, methodOptions, picker, prediction, saveButton, statusLine, toggle } from "./controls.js";
+import { pick } from "./colormap.js";
+import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls, toggle } from "./controls.js";
 import { checksum, h } from "./dom.js";
-import { isStatic, update } from "./model.js";
+import { update } from "./model.js";
 import { rowRange, tokenRows, tokensCanvas } from "./tokens.js";
 import { clamp, createView } from "./view.js";
 
 /** @param {import("./model.js").RenderArgs} args */
 export function render({ model, el }) {
   const view = createView(model, el, "text");
-  const { doc, d, root } = view;
-  const kernel = !isStatic(model);
-
-  /** @param {Record<string, any>} values */
-  const toKernel = (values) => {
-    view.pending();
-    update(model, values);
-  };
+  const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
-  const method = picker(doc, d, { label: "method", cls: "attnviz-method", onChange: (v) => toKernel({ method: v }) });
-  const target = picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+  const method = methodPicker(doc, d, toKernel);
+  const target = classPicker(doc, d, toKernel);
   const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
   const words = toggle(doc, d, { label: "words", cls: "attnviz-word-level", title: "aggregate word pieces into words", onChange: (v) => toKernel({ word_level: v }) });
   const special = toggle(doc, d, { label: "hide special", cls: "attnviz-ignore-special", title: "leave [CLS]/[SEP] out of the colour range", onChange: (v) => update(model, { ignore_special: v }) });
@@ -72,24 +65,9 @@ export function render({ model, el }) {
   });
 
   function syncControls() {
-    const info = model.get("method_info") ?? {};
-    const m = model.get("method");
-    method.update(methodOptions(model.get("available_methods"), info), m);
-    description.textContent = info?.[m]?.description ?? "";
-    const probs = view.floats("probs");
-    const p = probs ? probs.data : [];
-    target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
-    cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
+    syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
     words.update(model.get("word_level"));
     special.update(model.get("ignore_special"));
-    const usesHeads = model.get("uses_heads") !== false;
-    grid.update(model.get("heads"), {
-      enabled: kernel && usesHeads,
-      current: model.get("layer"),
-      note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
-    });
-    status.update(model.get("error"));
   }
 
   function rebuild() {

@@ -7,7 +7,7 @@
  */
 import { decodeFloat } from "./codec.js";
 import { Disposer, h, now } from "./dom.js";
-import { isStatic } from "./model.js";
+import { isStatic, update } from "./model.js";
 
 /** @typedef {import("./model.js").Model} Model */
 /** @typedef {import("./codec.js").FloatTensor} FloatTensor */
@@ -69,6 +69,16 @@ export function createView(model, el, kind) {
     /** Mark that a change went to the kernel; cleared when its answer (a new revision) arrives. */
     pending() {
       root.setAttribute("data-pending", "true");
+    },
+    /** Whether a kernel answers (false in an exported HTML page: kernel-bound controls are then inert). */
+    kernel: !isStatic(model),
+    /**
+     * Send a kernel-bound change (method, class, heads, ...) and mark the view pending until the kernel's answer.
+     * @param {Record<string, any>} values
+     */
+    toKernel(values) {
+      view.pending();
+      update(model, values);
     },
   };
   const onRevision = () => {
