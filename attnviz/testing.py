@@ -164,3 +164,22 @@ def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2
     model.config._attn_implementation = "eager"
     model.eval()
     return model, processor
+
+
+def flow_graph_networkx(aug):
+    """The attention graph of Abnar & Zuidema's ``attention_graph_util.py``, the reference attention flow is checked
+    against (needs networkx): an ``nx.DiGraph`` on the (B+1)·N nodes b·N + i, an edge (b, i) -> (b-1, j) with
+    capacity aug[b-1][i, j] for every non-zero entry (their ``from_numpy_matrix`` drops zeros).
+
+    aug: float [B, N, N], the per-block augmented attention. Max-flow from node B·N + source to node j (an input
+    token) is the flow value of token j."""
+    import networkx as nx
+    import numpy as np
+
+    aug = np.asarray(aug, dtype=np.float64)
+    B, N, _ = aug.shape
+    G = nx.DiGraph()
+    G.add_nodes_from(range((B + 1) * N))
+    for b, i, j in zip(*np.nonzero(aug)):
+        G.add_edge((int(b) + 1) * N + int(i), int(b) * N + int(j), capacity=float(aug[b, i, j]))
+    return G

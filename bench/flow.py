@@ -30,6 +30,7 @@ import numpy as np
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from attnviz.engine.methods import flow  # noqa: E402
+from attnviz.testing import flow_graph_networkx  # noqa: E402
 
 HEADS = 12
 
@@ -97,13 +98,7 @@ def networkx_flows(aug: np.ndarray, sinks, source: int = 0) -> tuple[np.ndarray,
     """The authors' graph and Edmonds-Karp per sink: (values, graph build seconds, mean seconds per sink)."""
     B, N, _ = aug.shape
     start = time.perf_counter()
-    G = nx.DiGraph()
-    G.add_nodes_from(range((B + 1) * N))
-    for b in range(1, B + 1):
-        for i in range(N):
-            for j in range(N):
-                if aug[b - 1, i, j] != 0:
-                    G.add_edge(b * N + i, (b - 1) * N + j, capacity=float(aug[b - 1, i, j]))
+    G = flow_graph_networkx(aug)
     build = time.perf_counter() - start
     values, times = [], []
     for j in sinks:

@@ -9,6 +9,7 @@ import torch
 
 from attnviz.engine.methods import flow
 from attnviz.engine.methods.flow import flow_map, flow_maps
+from attnviz.testing import flow_graph_networkx
 
 
 def flow_values_networkx(aug, source=0, flow_func=nx.algorithms.flow.edmonds_karp, sinks=None):
@@ -17,13 +18,7 @@ def flow_values_networkx(aug, source=0, flow_func=nx.algorithms.flow.edmonds_kar
     (``from_numpy_matrix`` drops zeros), and ``nx.maximum_flow_value`` from (B, source) to each input node."""
     aug = np.asarray(aug, dtype=np.float64)
     B, N, _ = aug.shape
-    G = nx.DiGraph()
-    G.add_nodes_from(range((B + 1) * N))
-    for b in range(1, B + 1):
-        for i in range(N):
-            for j in range(N):
-                if aug[b - 1, i, j] != 0:
-                    G.add_edge(b * N + i, (b - 1) * N + j, capacity=float(aug[b - 1, i, j]))
+    G = flow_graph_networkx(aug)
     u = B * N + source
     sinks = range(N) if sinks is None else sinks
     return np.array([nx.maximum_flow_value(G, u, j, flow_func=flow_func) for j in sinks])
