@@ -177,6 +177,19 @@ def switch_class(nb: NotebookPage, root, before: dict[str, str]) -> dict[str, st
     return after
 
 
+def open_view(page, server, ui: str, kind: str, arch: str):
+    """Open the three-cell notebook of ``view_notebook`` in ``ui`` ("lab" or "notebook"), wait for the view to draw,
+    check its content and screenshot it: (NotebookPage, the view's root locator, its first data-* attributes)."""
+    nb = NotebookPage(page, server, ui, f"{'lab' if ui == 'lab' else 'nb7'}-{kind}-{arch}")
+    nb.open(view_notebook(kind, arch))
+    root = nb.widget(kind)
+    first = nb.attrs(root)
+    check_content(nb, root, kind, arch, first)
+    nb.shot(None, "rendered-page")
+    nb.shot(root, "rendered")
+    return nb, root, first
+
+
 # ---------------------------------------------------------------------------------------------------- JupyterLab
 # TextView shows text explanations and ImageView image ones (each refuses the other kind); the two views that take
 # both are tested with both.
@@ -186,14 +199,7 @@ LAB_CASES = [("text", "bert"), ("image", "vit"), ("attention", "bert"), ("attent
 
 @pytest.mark.parametrize(("kind", "arch"), LAB_CASES)
 def test_lab_view(page, jupyter_server, kind, arch):
-    nb = NotebookPage(page, jupyter_server, "lab", f"lab-{kind}-{arch}")
-    nb.open(view_notebook(kind, arch))
-    root = nb.widget(kind)
-    first = nb.attrs(root)
-    check_content(nb, root, kind, arch, first)
-    nb.shot(None, "rendered-page")
-    nb.shot(root, "rendered")
-
+    nb, root, first = open_view(page, jupyter_server, "lab", kind, arch)
     state = keyboard_slider(nb, root)
     state = mouse_slider(nb, root, state)
     state = toggle_head(nb, root, kind, state)
@@ -263,13 +269,7 @@ def test_lab_view(page, jupyter_server, kind, arch):
 @pytest.mark.parametrize(("kind", "arch"), [("text", "bert"), ("image", "vit"), ("attention", "bert"),
                                             ("compare", "vit")])
 def test_notebook7_view(page, jupyter_server, kind, arch):
-    nb = NotebookPage(page, jupyter_server, "notebook", f"nb7-{kind}-{arch}")
-    nb.open(view_notebook(kind, arch))
-    root = nb.widget(kind)
-    first = nb.attrs(root)
-    check_content(nb, root, kind, arch, first)
-    nb.shot(None, "rendered-page")
-    nb.shot(root, "rendered")
+    nb, root, _ = open_view(page, jupyter_server, "notebook", kind, arch)
     state = keyboard_slider(nb, root)
     toggle_head(nb, root, kind, state)
     page.recorder.check()
