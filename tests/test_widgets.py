@@ -105,6 +105,17 @@ def test_text_maps_sent_as_float16_bytes_match_engine(arch):
     np.testing.assert_allclose(decode(v.probs), e.probs, rtol=1e-6)
 
 
+def test_multi_label_models_say_so_to_the_header():
+    model, proc = tiny_model("vit", num_labels=3)
+    single = attnviz.Explainer(model, proc).explain(sample_image())
+    assert not ImageView(single).multi_label and not CompareView(single).multi_label
+    model.config.problem_type = "multi_label_classification"
+    multi = attnviz.Explainer(model, proc).explain(sample_image())
+    assert ImageView(multi).multi_label and CompareView(multi).multi_label
+    np.testing.assert_allclose(decode(ImageView(multi).probs), multi.probs, rtol=1e-6)  # sigmoids, not a softmax
+    assert abs(float(multi.probs.sum()) - 1.0) > 1e-3
+
+
 def test_state_carries_tensors_as_buffers_not_json_numbers(pair):
     v = TextView(pair)
     state, paths, buffers = _remove_buffers(v.get_state())

@@ -168,6 +168,8 @@ class ExplainedView(View):
     label_names = List(Unicode(), help="class labels (read only)").tag(sync=True)
     probs = Tensor(help="float32 [C] class probabilities (read only)").tag(sync=True)
     predicted = Int(0, help="predicted class (read only)").tag(sync=True)
+    multi_label = Bool(False, help="independent sigmoid per class: the header names every class at p >= 0.5 "
+                                   "(read only)").tag(sync=True)
     layer = Index(0, help="the block shown: row `layer` of the cumulative maps (browser-side)").tag(sync=True)
     heads = HeadMask(help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
@@ -187,6 +189,7 @@ class ExplainedView(View):
         self.label_names = [str(x) for x in e.label_names]
         self.probs = _float32(e.probs)
         self.predicted = int(e.predicted)
+        self.multi_label = bool(e.explainer.multi_label)
         self.target = int(e.target)
         self.layer = self._B - 1
         self.heads = head_mask(None, self._B, self._H)

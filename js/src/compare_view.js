@@ -130,7 +130,7 @@ export function render({ model, el }) {
     const probs = view.floats("probs");
     const p = probs ? probs.data : [];
     target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
+    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
     shared.update(model.get("shared_scale"));
     const methods = model.get("methods") ?? [];
     const rest = (model.get("available_methods") ?? []).filter((/** @type {string} */ m) => !methods.includes(m));

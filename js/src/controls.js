@@ -198,13 +198,31 @@ export function prediction(doc) {
    * @param {ArrayLike<number>} probs
    * @param {number} predicted
    * @param {number} target
+   * @param {boolean} [multiLabel] independent sigmoids: name every class at p >= 0.5, most probable first
    */
-  function update(labels, probs, predicted, target) {
+  function update(labels, probs, predicted, target, multiLabel = false) {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
+    const name = (/** @type {number} */ i) => `${labels[i] ?? i}`;
+    /** @type {HTMLElement[]} */
+    let said;
+    if (multiLabel) {
+      const present = Array.from(probs ?? [], (v, i) => [Number(v), i]).filter(([v]) => v >= 0.5)
+        .sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
+      said = [h(doc, "span", { text: "present (p ≥ 0.5): " })];
+      present.forEach((i, k) => said.push(
+        h(doc, "b", { class: "attnviz-predicted", text: name(i) }),
+        h(doc, "span", { text: ` (${p(i)})${k < present.length - 1 ? ", " : ""}` }),
+      ));
+      if (!present.length) said.push(h(doc, "span", { class: "attnviz-predicted-none", text: "none" }));
+    } else {
+      said = [
+        h(doc, "span", { text: "predicted: " }),
+        h(doc, "b", { class: "attnviz-predicted", text: name(predicted) }),
+        h(doc, "span", { text: ` (p = ${p(predicted)})` }),
+      ];
+    }
     el.replaceChildren(
-      h(doc, "span", { text: "predicted: " }),
-      h(doc, "b", { class: "attnviz-predicted", text: `${labels[predicted] ?? predicted}` }),
-      h(doc, "span", { text: ` (p = ${p(predicted)})` }),
+      ...said,
       h(doc, "span", { class: "attnviz-sep", text: " · explaining: " }),
       h(doc, "b", { class: "attnviz-target", text: `${labels[target] ?? target}` }),
       h(doc, "span", { text: ` (p = ${p(target)})` }),
@@ -271,7 +289,7 @@ export function syncRelevanceControls(view, c) {
   const probs = view.floats("probs");
   const p = probs ? probs.data : [];
   c.target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-  c.pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"));
+  c.pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
   c.cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
   const usesHeads = model.get("uses_heads") !== false;
   c.grid.update(model.get("heads"), {

@@ -114,6 +114,20 @@ describe("ImageView", () => {
     expect(readout().trim()).toBe("");
   });
 
+  test("multi-label: the header names every class at p >= 0.5, most probable first, as text", () => {
+    const model = fakeModel(imageState({ multi_label: true, label_names: ["cat", XSS, "dog"],
+      probs: encodeHalf([0.75, 0.9375, 0.25], [3]), predicted: 1, target: 0 }));
+    render({ model, el });
+    const named = [...el.querySelectorAll(".attnviz-predicted")].map((b) => b.textContent);
+    expect(named).toEqual([XSS, "cat"]);
+    expect(el.querySelector(".attnviz-prediction").textContent).toContain("present (p ≥ 0.5): ");
+    expect(el.querySelector(".attnviz-prediction img")).toBeNull();
+    expect(el.querySelector(".attnviz-target").textContent).toBe("cat");
+    push(model, { probs: encodeHalf([0.25, 0.125, 0.375], [3]) });
+    expect(el.querySelectorAll(".attnviz-predicted").length).toBe(0);
+    expect(el.querySelector(".attnviz-predicted-none").textContent).toBe("none");
+  });
+
   test("signed methods use the diverging map", () => {
     const model = fakeModel(imageState({ signed: true, maps: maps(3, 4, 9, true) }));
     render({ model, el });
