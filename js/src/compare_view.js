@@ -11,7 +11,7 @@
  */
 import { decodeFloat, row } from "./codec.js";
 import { fmt, pick, rangeOf } from "./colormap.js";
-import { classOptions, classPicker, headGrid, layerSlider, legend, picker, prediction, statusLine, toggle } from "./controls.js";
+import { classPicker, headGrid, layerSlider, legend, picker, prediction, statusLine, syncClassControls, toggle } from "./controls.js";
 import { checksum, context2d, control, download, h } from "./dom.js";
 import { sendPng, update } from "./model.js";
 import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
@@ -127,10 +127,7 @@ export function render({ model, el }) {
   }
 
   function syncControls() {
-    const probs = view.floats("probs");
-    const p = probs ? probs.data : [];
-    target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-    pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
+    syncClassControls(view, target, pred);
     shared.update(model.get("shared_scale"));
     const methods = model.get("methods") ?? [];
     const rest = (model.get("available_methods") ?? []).filter((/** @type {string} */ m) => !methods.includes(m));

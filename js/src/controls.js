@@ -274,6 +274,22 @@ export function classPicker(doc, d, toKernel) {
 }
 
 /**
+ * Bring the class picker and the prediction line up to the model's state (labels, probabilities, predicted class,
+ * target, multi-label or not).
+ * @param {ReturnType<typeof import("./view.js").createView>} view
+ * @param {any} target the class picker
+ * @param {any} pred the prediction line
+ */
+export function syncClassControls(view, target, pred) {
+  const { model } = view;
+  const probs = view.floats("probs");
+  const p = probs ? probs.data : [];
+  const labels = model.get("label_names") ?? [];
+  target.update(classOptions(labels, p), String(model.get("target")));
+  pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
+}
+
+/**
  * Bring the controls TextView and ImageView share up to the model's state: method picker and its description, class
  * picker, prediction line, colour map picker, head grid (inert where no kernel answers or the method ignores heads)
  * and the kernel's error line.
@@ -286,10 +302,7 @@ export function syncRelevanceControls(view, c) {
   const m = model.get("method");
   c.method.update(methodOptions(model.get("available_methods"), info), m);
   c.description.textContent = info?.[m]?.description ?? "";
-  const probs = view.floats("probs");
-  const p = probs ? probs.data : [];
-  c.target.update(classOptions(model.get("label_names"), p), String(model.get("target")));
-  c.pred.update(model.get("label_names") ?? [], p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
+  syncClassControls(view, c.target, c.pred);
   c.cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
   const usesHeads = model.get("uses_heads") !== false;
   c.grid.update(model.get("heads"), {
