@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from .adapters import Adapter
+from .guard import model_lock
 
 
 class AttentionUnavailableError(RuntimeError):
@@ -66,7 +67,16 @@ def _restore_hooks(snapshot: list[tuple[nn.Module, dict[str, set], object]]) -> 
 def prepared(model: nn.Module, eager: bool = True) -> Iterator[nn.Module]:
     """Eval mode (and eager attention unless ``eager=False``: methods that need no attention probabilities, such as
     integrated gradients, keep the model's faster kernel) inside the block; every module's previous state (training
-    flag, attention implementation, hooks) restored afterwards, also after an exception."""
+    flag, attention implementation, hooks) restored afterwards, also after an exception. Holds the model's lock
+    (``guard.model_lock``): concurrent calls from other threads wait, so no call snapshots another's temporary
+    state."""
+    with model_lock(model):
+        with _prepared(model, eager):
+            yield model
+
+
+@contextlib.contextmanager
+def _prepared(model: nn.Module, eager: bool) -> Iterator[nn.Module]:
     training = [(m, m.training) for m in model.modules()]
     hooks = _hook_snapshot(model)
     attn_impls = []
@@ -165,14 +175,36 @@ class GradientCapture:
 def capture_gradients(forward: ForwardCapture, targets: torch.Tensor, retain_graph: bool) -> GradientCapture:
     """One backward pass of Σ_i y_{t_i}(x_i) (pre-softmax logits). Inputs are independent, so each input's gradient
     is that of its own target logit. targets: long [b]."""
-    inputs = [*forward.attentions, *forward.hidden, forward.embeddings]
     with torch.enable_grad():
         score = forward.logits.gather(1, targets.view(-1, 1).to(forward.logits.device)).sum()
+    return gradients_of(score, forward, retain_graph)
+
+
+class DisconnectedGradientError(RuntimeError):
+    """A captured tensor does not reach the target's logit in the autograd graph (its gradient would be missing)."""
+
+
+def gradients_of(score: torch.Tensor, forward: ForwardCapture, retain_graph: bool) -> GradientCapture:
+    """d score / d (attentions, hidden states, input embeddings) of ``forward``.
+
+    Every captured tensor must be connected to the score: a missing gradient is an error, never silently zero
+    (a compiled or detached graph would otherwise give all-zero gradient maps that look like an answer)."""
+    names = ([f"attention of block {b}" for b in range(len(forward.attentions))]
+             + [f"hidden state {l}" for l in range(len(forward.hidden))] + ["input embeddings"])
+    inputs = [*forward.attentions, *forward.hidden, forward.embeddings]
+    with torch.enable_grad():
         raw = torch.autograd.grad(score, inputs, retain_graph=retain_graph, allow_unused=True)
-    grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, raw)]
+    missing = [name for name, g in zip(names, raw) if g is None]
+    if missing:
+        raise DisconnectedGradientError(
+            f"the target logit does not depend on the captured {', '.join(missing[:3])}"
+            f"{f' (and {len(missing) - 3} more)' if len(missing) > 3 else ''} in the autograd graph, so their "
+            "gradients do not exist. This happens with compiled models (explain the uncompiled module: "
+            "model._orig_mod) or when the model detaches tensors in its forward."
+        )
     num_blocks = len(forward.attentions)
     return GradientCapture(
-        attentions=list(grads[:num_blocks]),
-        hidden=list(grads[num_blocks:-1]),
-        embeddings=grads[-1],
+        attentions=list(raw[:num_blocks]),
+        hidden=list(raw[num_blocks:-1]),
+        embeddings=raw[-1],
     )

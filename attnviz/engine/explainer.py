@@ -6,13 +6,17 @@ import contextlib
 import warnings
 from typing import Any
 
+import numpy as np
 import torch
 from torch import nn
 
 from .adapters import adapter_for
 from .capture import capture_forward, capture_gradients, prepared
 from .explanation import Explanation, _Graph
+from .guard import fingerprint, model_lock
 from .inputs import Encoded, encode_images, encode_text
+from .inputs import _max_length as max_length
+from .memory import ModelShape, default_budget, plan_batches
 from .methods.common import Capture, compute_dtype
 
 _LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -31,26 +35,56 @@ def _model_dtype(model: nn.Module) -> torch.dtype:
     return torch.float32
 
 
+def _uncompiled(model: nn.Module) -> nn.Module:
+    """The module inside a ``torch.compile`` wrapper: compiled graphs return gradients that do not reach the
+    captured attention (all exactly zero), so attnviz runs the original module, which shares every parameter."""
+    inner = getattr(model, "_orig_mod", None)
+    if isinstance(inner, nn.Module) and type(model).__name__ == "OptimizedModule":
+        warnings.warn(f"the model is compiled (torch.compile): attnviz explains the uncompiled "
+                      f"{type(inner).__name__} inside it (same weights), since compiled graphs hide the attention's "
+                      "gradients", stacklevel=3)
+        return inner
+    return model
+
+
+def _strict_bool(name: str, value: Any, allow_none: bool = False) -> bool | None:
+    if value is None and allow_none:
+        return None
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 class Explainer:
     """Explains the predictions of a Hugging Face classifier (BERT, RoBERTa, DistilBERT, ViT, DeiT).
 
-    model: an unmodified ``*ForSequenceClassification`` or ``*ForImageClassification`` model; it is left exactly as
-    it was (training flags, attention implementation, hooks, requires_grad, .grad) after every call, also after an
-    exception. processor: its fast tokenizer (text) or image processor (vision). device: "auto" uses the device the
-    model is on; naming another device is an error (attnviz never moves your model). batch_size: inputs per forward
-    when a list is explained.
+    model: an unmodified ``*ForSequenceClassification`` or ``*ForImageClassification`` model (a ``torch.compile``d
+    one is explained through its original module); it is left exactly as it was (training flags, attention
+    implementation, hooks, requires_grad, .grad) after every call, also after an exception or from several threads:
+    passes over one model are serialised by a per-model lock. processor: its fast tokenizer (text) or image processor
+    (vision). device: "auto" uses the device the model is on; naming another device is an error (attnviz never moves
+    your model). batch_size: inputs per forward when a list is explained; "auto" (the default) sizes each batch to
+    ``memory_budget`` bytes of kept activations (default: half the free GPU memory, or a quarter of the available RAM
+    up to 4 GiB; see ``engine/memory.py``).
 
-    Half-precision models run their forward and backward in their own dtype; every method then computes in float32
-    (a warning says so once).
+    Half-precision (float16/bfloat16) models run their forward and backward in their own dtype and every method
+    computes in float32 from those tensors; the LRP methods (chefer, lrp_full, lrp_partial) run their relevance pass
+    in float32 on upcast copies of the weights (the model itself untouched), so they agree with the float32 model.
     """
 
-    def __init__(self, model: nn.Module, processor: Any, device: str | torch.device = "auto", batch_size: int = 16):
+    def __init__(self, model: nn.Module, processor: Any, device: str | torch.device = "auto",
+                 batch_size: int | str = "auto", memory_budget: int | None = None):
         if not isinstance(model, nn.Module):
             raise TypeError(f"model must be a torch.nn.Module (a Hugging Face model), got {type(model).__name__}")
+        model = _uncompiled(model)
         self.model = model
         self.adapter = adapter_for(model)
         self.processor = processor
         self.device = _model_device(model)
+        if self.device.type == "meta":
+            raise ValueError(f"{type(model).__name__} is on the meta device: its weights were never loaded (e.g. "
+                             "from_pretrained(..., device_map=...) under init_empty_weights). Load real weights "
+                             "before explaining it.")
         if device != "auto" and torch.device(device) != self.device:
             asked = torch.device(device)
             if not (asked.type == self.device.type and asked.index is None):
@@ -58,14 +92,23 @@ class Explainer:
                     f"the model is on {self.device} but device={str(asked)!r} was asked: attnviz does not move your "
                     f"model. Move it first (model.to({str(asked)!r})) or pass device='auto'."
                 )
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        self.batch_size = batch_size
+        if batch_size != "auto" and (isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer))
+                                     or batch_size < 1):
+            raise ValueError(f"batch_size must be 'auto' or an integer >= 1, got {batch_size!r}")
+        if memory_budget is not None and (not isinstance(memory_budget, (int, np.integer)) or memory_budget <= 0):
+            raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
+        self.batch_size = batch_size if batch_size == "auto" else int(batch_size)
+        self.memory_budget = memory_budget
         self.dtype = _model_dtype(model)
         if self.dtype in _LOW_PRECISION:
-            warnings.warn(f"the model is {self.dtype}: its forward and backward run in {self.dtype}, and attnviz "
-                          "computes every relevance map in float32", stacklevel=2)
+            warnings.warn(f"the model is {self.dtype}: its forward and backward run in {self.dtype}, so attention "
+                          f"and gradient maps carry {self.dtype}'s precision (about 3 significant digits); the LRP "
+                          "methods run their relevance pass in float32 on upcast weights", stacklevel=2)
         self._check_processor()
+
+    def __repr__(self) -> str:
+        return (f"<Explainer {type(self.model).__name__} ({self.modality}, {len(self.label_names)} classes) on "
+                f"{self.device}, {str(self.dtype).replace('torch.', '')}>")
 
     @property
     def modality(self) -> str:
@@ -73,10 +116,7 @@ class Explainer:
 
     @property
     def label_names(self) -> list[str]:
-        config = self.model.config
-        id2label = getattr(config, "id2label", None) or {}
-        num = getattr(config, "num_labels", len(id2label))
-        return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num)]
+        return label_names_of(self.model.config)
 
     @property
     def multi_label(self) -> bool:
@@ -90,21 +130,15 @@ class Explainer:
             raise TypeError(f"{type(self.model).__name__} is an image model: pass its image processor, "
                             f"got {type(self.processor).__name__}")
 
-    def resolve_target(self, target: int | str | None, predicted: int) -> int:
+    def check_target(self, target: Any) -> int | None:
+        """Validate a target before any forward pass: None (the predicted class), a class index (Python or numpy
+        integer, or a one-element integer tensor) or a label name -> the index, or None."""
+        return check_target(target, self.label_names, self.modality)
+
+    def resolve_target(self, target: Any, predicted: int) -> int:
         """None -> the predicted class; an index; or a label name."""
-        names = self.label_names
-        if target is None:
-            return predicted
-        if isinstance(target, str):
-            if target in names:
-                return names.index(target)
-            raise ValueError(f"unknown label {target!r}; the model's labels are {names}")
-        if isinstance(target, (int,)) or (isinstance(target, torch.Tensor) and target.numel() == 1):
-            index = int(target)
-            if not 0 <= index < len(names):
-                raise ValueError(f"target {index} is out of range: the model has {len(names)} classes {names}")
-            return index
-        raise TypeError(f"target must be None, a class index or a label name, got {type(target).__name__}")
+        index = self.check_target(target)
+        return predicted if index is None else index
 
     @contextlib.contextmanager
     def prepared(self, eager: bool = True):
@@ -117,60 +151,191 @@ class Explainer:
             return encode_text(self.processor, self.model.config, inputs)
         return encode_images(self.processor, self.model.config, inputs, self.adapter.num_prefix_tokens(self.model))
 
-    def explain(self, inputs: Any, target: int | str | None = None, *, keep_graph: bool | None = None):
+    def explain(self, inputs: Any, target: Any = None, *, keep_graph: bool | None = None,
+                progress: bool | None = None):
         """Capture one forward and one backward (for ``target``) and return an ``Explanation``.
 
-        inputs: a sentence, a (text_a, text_b) pair, an image (PIL, array, or processed tensor), or a list of these
-        (then a list of Explanations, captured in batches of ``batch_size``; padding never receives relevance).
+        inputs: a sentence, a (text_a, text_b) pair, an image (PIL, array, path, or processed tensor), or a list of
+        these (then a list of Explanations, captured in batches; padding never receives relevance). A 4-D image
+        tensor [b, 3, S, S] is a batch: one Explanation per image (a list when b > 1).
         target: None (the predicted class), a class index or a label name; for a list, one value or one per input.
         keep_graph: keep the autograd graph so another target costs one backward and no forward (default: True
-        for a single input, False for a list, where another target re-runs the forward for that input).
+        for a single input, False for a list, where another target re-runs the forward for that input). A kept
+        graph holds the activations of the whole batch it came from (about 1.5 GiB for BERT-base at 512 tokens).
+        progress: a progress bar over batches (default: when there is more than one batch). Ctrl-C (or the
+        notebook's interrupt) between batches returns the explanations captured so far, with a warning.
         """
         single = not isinstance(inputs, list)
-        items = [inputs] if single else inputs
+        items = [inputs] if single else list(inputs)
         if not items:
             raise ValueError("no inputs to explain: the list is empty")
-        targets = target if isinstance(target, list) else [target] * len(items)
-        if len(targets) != len(items):
-            raise ValueError(f"{len(targets)} targets for {len(items)} inputs")
-        keep = single if keep_graph is None else keep_graph
+        items, split = self._split_batch_tensors(items)
+        single = single and not split
+        keep = single if keep_graph is None else bool(_strict_bool("keep_graph", keep_graph))
+        progress = _strict_bool("progress", progress, allow_none=True)
+        if isinstance(target, list):
+            if len(target) != len(items):
+                raise ValueError(f"{len(target)} targets for {len(items)} inputs"
+                                 + (" (a 4-D image tensor counts one input per image)" if split else ""))
+            targets = [self.check_target(t) for t in target]
+        else:
+            targets = [self.check_target(target)] * len(items)
+        sizes = self._batch_sizes(items)
         out: list[Explanation] = []
-        for start in range(0, len(items), self.batch_size):
-            chunk = items[start:start + self.batch_size]
-            out.extend(self._explain_batch(chunk, targets[start:start + self.batch_size], keep))
+        bar = _progress_bar(len(items), progress if progress is not None else len(sizes) > 1)
+        start = 0
+        try:
+            for size in sizes:
+                chunk = items[start:start + size]
+                out.extend(self._explain_batch(chunk, targets[start:start + size], keep))
+                start += size
+                bar.update(size)
+        except KeyboardInterrupt:
+            if single or not out:
+                raise
+            warnings.warn(f"interrupted: returning the {len(out)} explanations captured so far (of {len(items)})",
+                          stacklevel=2)
+        finally:
+            bar.close()
         return out[0] if single else out
 
-    def _explain_batch(self, items: list[Any], targets: list[Any], keep_graph: bool) -> list[Explanation]:
+    def _split_batch_tensors(self, items: list[Any]) -> tuple[list[Any], bool]:
+        """Image tensors [b, 3, S, S] with b > 1 become b inputs (a batch is a batch: every image is explained)."""
+        if self.modality != "image":
+            return items, False
+        out: list[Any] = []
+        split = False
+        for item in items:
+            if isinstance(item, torch.Tensor) and item.dim() == 4:
+                if item.shape[0] == 0:
+                    raise ValueError("an image tensor of batch size 0: there is nothing to explain")
+                split = split or item.shape[0] > 1
+                out.extend(item[i:i + 1] for i in range(item.shape[0]))
+            else:
+                out.append(item)
+        return out, split
+
+    def _batch_sizes(self, items: list[Any]) -> list[int]:
+        if self.batch_size != "auto":
+            step = int(self.batch_size)
+            return [min(step, len(items) - s) for s in range(0, len(items), step)]
+        if len(items) == 1:
+            return [1]
+        lengths = self._token_counts(items)
+        budget = self.memory_budget or default_budget(self.device)
+        return plan_batches(lengths, model_shape(self.model, self.adapter, self.dtype), budget)
+
+    def _token_counts(self, items: list[Any]) -> list[int]:
+        """Each input's token count after truncation (before padding), for sizing batches."""
+        config: Any = self.model.config
+        if self.modality == "image":
+            grid = int(config.image_size) // int(config.patch_size)
+            return [grid * grid + self.adapter.num_prefix_tokens(self.model)] * len(items)
+        counts = []
+        for item in items:
+            parts = item if isinstance(item, tuple) else (item,)
+            if not all(isinstance(p, str) for p in parts):
+                counts.append(1)  # encode() gives the clear error for this input
+                continue
+            ids = self.processor(*parts, truncation=True, max_length=max_length(self.processor, config))["input_ids"]
+            counts.append(len(ids))
+        return counts
+
+    def _explain_batch(self, items: list[Any], targets: list[int | None], keep_graph: bool) -> list[Explanation]:
         encoded = self.encode(items)
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
         if "pixel_values" in model_inputs:
             model_inputs["pixel_values"] = model_inputs["pixel_values"].to(self.dtype)
-        with self.prepared():
-            forward = capture_forward(self.model, self.adapter, model_inputs)
-        logits = forward.logits.detach().float()
-        probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
-        predicted = logits.argmax(-1).tolist()
-        resolved = [self.resolve_target(t, p) for t, p in zip(targets, predicted)]
-        grads = capture_gradients(forward, torch.tensor(resolved), retain_graph=keep_graph)
+        with model_lock(self.model):  # the capture and the model's fingerprint belong together
+            with self.prepared():
+                forward = capture_forward(self.model, self.adapter, model_inputs)
+            logits = forward.logits.detach().float()
+            probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
+            predicted = logits.argmax(-1).tolist()
+            resolved = [p if t is None else t for t, p in zip(targets, predicted)]
+            grads = capture_gradients(forward, torch.tensor(resolved), retain_graph=keep_graph)
+            stamp = fingerprint(self.model)
         graph = _Graph(forward) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
+        finite = torch.isfinite(logits).all(-1).tolist()
         explanations = []
         for i, sample in enumerate(encoded.samples):
+            if not finite[i]:
+                warnings.warn(f"input {i}: the model's logits hold NaN or inf ({logits[i].tolist()}): its "
+                              "probabilities and every map of this explanation are not meaningful", stacklevel=4)
             n = sample.length
             capture = _slice_capture(forward, i, n, prefix)
-            sample_inputs = {k: v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1] for k, v in model_inputs.items()}
+            sample_inputs = {k: (v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1]).clone()
+                             for k, v in model_inputs.items()}
             explanations.append(Explanation(
                 explainer=self, sample=sample, capture=capture, model_inputs=sample_inputs,
                 probs=probs[i].cpu().numpy(), predicted=predicted[i], target=resolved[i],
-                grads=grads, graph=graph, batch_index=i,
+                grads=grads, graph=graph, batch_index=i, fingerprint=stamp,
             ))
         return explanations
 
     def recapture(self, explanation: Explanation, target: int):
         """Forward + backward for one explanation's input and another target (used when the graph was not kept)."""
-        with self.prepared():
-            forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
-        return capture_gradients(forward, torch.tensor([target]), retain_graph=False)
+        with model_lock(self.model):
+            with self.prepared():
+                forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
+            return capture_gradients(forward, torch.tensor([target]), retain_graph=False)
+
+
+def label_names_of(config: Any) -> list[str]:
+    id2label = getattr(config, "id2label", None) or {}
+    num = getattr(config, "num_labels", len(id2label))
+    return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num)]
+
+
+def check_target(target: Any, names: list[str], modality: str) -> int | None:
+    """None, a class index (Python/numpy integer, one-element integer tensor) or a label name -> index or None."""
+    if target is None:
+        return None
+    if isinstance(target, (bool, np.bool_)):
+        raise TypeError(f"target must be a class index or a label name, not the bool {target!r}")
+    if isinstance(target, str):
+        if target in names:
+            return names.index(target)
+        hint = (" To explain a sentence pair, pass it as one tuple: explain((text_a, text_b))."
+                if modality == "text" else "")
+        raise ValueError(f"unknown label {target!r}; the model's labels are {names}.{hint}")
+    if isinstance(target, torch.Tensor):
+        if target.numel() != 1 or target.is_floating_point() or target.dtype == torch.bool:
+            raise TypeError(f"a tensor target must hold one integer class index, got {target!r}")
+        target = int(target)
+    if isinstance(target, (int, np.integer)):
+        index = int(target)
+        if not 0 <= index < len(names):
+            raise ValueError(f"target {index} is out of range: the model has {len(names)} classes {names}")
+        return index
+    raise TypeError(f"target must be None, a class index or a label name, got {type(target).__name__} {target!r}")
+
+
+def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShape:
+    config = model.config
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 1
+    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None) or 768
+    return ModelShape(len(adapter.get_blocks(model)), int(heads), int(hidden), dtype)
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _progress_bar(total: int, show: bool):
+    """tqdm's notebook bar in Jupyter, a text bar elsewhere (tqdm.auto); nothing when not shown."""
+    if not show:
+        return _NoBar()
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:
+        return _NoBar()
+    return tqdm(total=total, desc="explaining", unit="input", leave=False)
 
 
 def _slice_capture(forward, i: int, n: int, prefix: int) -> Capture:
@@ -183,10 +348,12 @@ def _slice_capture(forward, i: int, n: int, prefix: int) -> Capture:
     emb = compute_dtype(forward.embeddings[i].detach())
     if prefix:
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
-    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n], logits=compute_dtype(forward.logits[i].detach()))
+    # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
+    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(),
+                   logits=compute_dtype(forward.logits[i].detach()).clone())
 
 
-def explain(model: nn.Module, processor: Any, inputs: Any, target: int | str | None = None, **kwargs):
+def explain(model: nn.Module, processor: Any, inputs: Any, target: Any = None, **kwargs):
     """Shortcut: ``Explainer(model, processor).explain(inputs, target)``."""
     return Explainer(model, processor).explain(inputs, target, **kwargs)
 

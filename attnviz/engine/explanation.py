@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import inspect
+import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
-from .capture import ForwardCapture, GradientCapture
+from .capture import ForwardCapture, GradientCapture, gradients_of
+from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
 from .inputs import Sample
 from .methods import get as get_method
 from .methods import methods as all_methods
-from .methods.common import Capture, Grads, Trace
+from .methods.common import Capture, Grads, Trace, compute_dtype
 
 if TYPE_CHECKING:
     from .explainer import Explainer
@@ -24,27 +27,85 @@ class _Graph:
         self.forward = forward
 
     def gradients(self, index: int, target: int) -> GradientCapture:
-        inputs = [*self.forward.attentions, *self.forward.hidden, self.forward.embeddings]
         with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
             score = self.forward.logits[index, target]
-            raw = torch.autograd.grad(score, inputs, retain_graph=True, allow_unused=True)
-        grads = [torch.zeros_like(x) if g is None else g for x, g in zip(inputs, raw)]
-        B = len(self.forward.attentions)
-        return GradientCapture(attentions=list(grads[:B]), hidden=list(grads[B:-1]), embeddings=grads[-1])
+        return gradients_of(score, self.forward, retain_graph=True)
+
+
+class _Detached:
+    """What a copied (pickled, deep-copied) explanation keeps of its explainer: the labels, not the model."""
+
+    def __init__(self, explainer: Any):
+        self.label_names = list(explainer.label_names)
+        self.multi_label = bool(explainer.multi_label)
+        self.modality = str(explainer.modality)
+
+    def check_target(self, target: Any) -> int | None:
+        from .explainer import check_target
+
+        return check_target(target, self.label_names, self.modality)
+
+    def resolve_target(self, target: Any, predicted: int) -> int:
+        index = self.check_target(target)
+        return predicted if index is None else index
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        raise DetachedExplanationError(
+            "this explanation is a copy (pickled or deep-copied): it keeps the maps already computed, and a new "
+            "target or a method that re-runs the model needs the live model: explain again"
+        )
 
 
 class _Context:
-    """What methods that re-run the model need (integrated gradients, LRP)."""
+    """What methods that re-run the model need (integrated gradients, LRP). Reading the model checks that it is
+    live and unchanged since the capture."""
 
     def __init__(self, explanation: Explanation):
-        explainer = explanation.explainer
-        self.model = explainer.model
-        self.adapter = explainer.adapter
+        self._explanation = explanation
         self.model_inputs = explanation.model_inputs
         self.sample = explanation.sample
         self.diagnostics = explanation.diagnostics
-        self.prepared = explainer.prepared
-        self.pad_token_id = getattr(explainer.processor, "pad_token_id", None) or 0
+
+    @property
+    def model(self):
+        return self._explanation._live().model
+
+    @property
+    def adapter(self):
+        return self._explanation._live().adapter
+
+    @property
+    def prepared(self):
+        return self._explanation._live().prepared
+
+    @property
+    def pad_token_id(self) -> int:
+        return getattr(self._explanation._live().processor, "pad_token_id", None) or 0
+
+
+def check_options(info: Any, options: dict[str, Any]) -> None:
+    """A method's options, validated at the entry: known names only, and True/False for the boolean ones."""
+    params = inspect.signature(info.fn).parameters
+    known = [name for name in list(params)[2:] if params[name].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
+             or params[name].kind is inspect.Parameter.KEYWORD_ONLY]
+    for name, value in options.items():
+        if name not in known:
+            raise TypeError(f"{info.name} has no option {name!r}; its options are: {', '.join(known) or 'none'}")
+        default = params[name].default
+        annotation = str(params[name].annotation)
+        if isinstance(default, bool) or annotation.startswith("bool"):
+            if not (isinstance(value, (bool, np.bool_)) or (value is None and "None" in annotation)):
+                raise TypeError(f"{info.name}: option {name} must be True or False, got {value!r}")
+
+
+def _finite_checked(values: np.ndarray, method: str) -> np.ndarray:
+    if not np.isfinite(values).all():
+        bad = int((~np.isfinite(values)).sum())
+        warnings.warn(f"{method}: {bad} of {values.size} values are NaN or inf (the model's logits or activations "
+                      "overflowed?): this map is not meaningful", stacklevel=3)
+    return values
 
 
 class Explanation:
@@ -57,7 +118,7 @@ class Explanation:
 
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
                  probs: np.ndarray, predicted: int, target: int, grads: GradientCapture, graph: _Graph | None,
-                 batch_index: int):
+                 batch_index: int, fingerprint: Fingerprint = ()):
         self.explainer = explainer
         self.sample = sample
         self.capture = capture
@@ -71,6 +132,40 @@ class Explanation:
         self._graph = graph
         self._batch_index = batch_index
         self._cache: dict[tuple, np.ndarray] = {}
+        self._fingerprint = fingerprint
+
+    # ------------------------------------------------------------------ copies and the live model
+    def __getstate__(self) -> dict[str, Any]:
+        """A copy is a snapshot: the captured tensors, the gradients and maps computed so far; no autograd graph
+        and no model (a new target then raises "needs the live model: explain again")."""
+        state = dict(self.__dict__)
+        state["_graph"] = None
+        state["explainer"] = self.explainer if isinstance(self.explainer, _Detached) else _Detached(self.explainer)
+        state["_fingerprint"] = ()
+        return state
+
+    @property
+    def is_live(self) -> bool:
+        """False for a copy (pickled, deep-copied): it cannot compute what needs the model."""
+        return not isinstance(self.explainer, _Detached)
+
+    def _live(self):
+        """The explainer, checked: a copy has none, and a model changed since the capture would mix new weights
+        with the recorded attention."""
+        explainer = self.explainer
+        if isinstance(explainer, _Detached):
+            explainer.model  # raises DetachedExplanationError  # noqa: B018
+        if self._fingerprint:
+            change = describe_change(self._fingerprint, fingerprint(explainer.model))
+            if change:
+                raise ModelChangedError(f"the model changed since this explanation was captured ({change}): its "
+                                        "recorded attention no longer matches the model's gradients. Explain again.")
+        return explainer
+
+    @property
+    def nonfinite(self) -> bool:
+        """True when the model's logits for this input hold NaN or inf (then no map means anything)."""
+        return not bool(np.isfinite(self.capture.logits.cpu().numpy()).all())
 
     # ------------------------------------------------------------------ description of the input
     @property
@@ -129,8 +224,10 @@ class Explanation:
             prediction = f"labels {said}"
         else:
             prediction = f"predicted {names[self.predicted]!r} (p={self.probs[self.predicted]:.3f})"
+        warning = "; WARNING: the logits hold NaN or inf, nothing here is meaningful" if self.nonfinite else ""
+        copy = "; a copy (no live model)" if not self.is_live else ""
         return (f"<Explanation {self.kind}: {self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} "
-                f"heads; {prediction}; target {self.target} ({names[self.target]!r})>")
+                f"heads; {prediction}; target {self.target} ({names[self.target]!r}){warning}{copy}>")
 
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
@@ -142,7 +239,16 @@ class Explanation:
         B, H = self.num_layers, self.num_heads
         if heads is None:
             return torch.ones(B, H, dtype=torch.bool, device=self.capture.A.device)
-        mask = torch.as_tensor(np.asarray(heads))
+        if isinstance(heads, torch.Tensor):
+            heads = heads.detach().cpu().numpy()
+        try:
+            array = np.asarray(heads)
+        except ValueError:
+            array = np.asarray(heads, dtype=object)
+        if array.dtype == object:
+            raise ValueError(f"heads must be a boolean mask [{H}] or [{B}, {H}] or a list of head indices; got a "
+                             "ragged list (rows of different lengths)")
+        mask = torch.as_tensor(array)
         if mask.dtype != torch.bool:
             if mask.dim() == 1 and mask.dtype in (torch.int64, torch.int32):
                 idx = mask
@@ -161,6 +267,7 @@ class Explanation:
 
     def _gradients(self, target: int) -> Grads:
         if target not in self._grads:
+            self._live()
             if self._graph is not None:
                 raw = self._graph.gradients(self._batch_index, target)
                 index = self._batch_index
@@ -178,6 +285,7 @@ class Explanation:
         info = get_method(method)
         if self.kind not in info.modalities:
             raise ValueError(f"method {method!r} does not apply to {self.kind} inputs")
+        check_options(info, options)
         t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
         mask = self.resolve_heads(heads)
         key = (method, t if info.class_specific else None,
@@ -195,27 +303,51 @@ class Explanation:
         if key not in self._cache:
             with torch.no_grad():
                 result = info.fn(self._trace(t), mask, **options)
-            self._cache[key] = result.detach().float().cpu().numpy()
+            self._cache[key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[key]
 
     def map(self, method: str, target: int | str | None = None, layer: int | None = None, heads: Any = None,
             **options) -> np.ndarray:
         """numpy float32 [N]: the method's map through block ``layer`` (default: the last block, the answer)."""
         B = self.num_layers
-        if layer is not None and not -B <= layer < B:
-            raise ValueError(f"layer must be in [0, {B - 1}] (or negative from the end), got {layer}")
+        if layer is not None:
+            if isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (int, np.integer)):
+                raise TypeError(f"layer must be an integer block index in [0, {B - 1}] (or negative from the end), "
+                                f"got {type(layer).__name__} {layer!r}")
+            layer = int(layer)
+            if not -B <= layer < B:
+                raise ValueError(f"layer must be in [0, {B - 1}] (or negative from the end), got {layer}")
         info, t, mask, key = self._prepare(method, target, heads, options)
         if key in self._cache or info.last is None or layer not in (None, -1, B - 1):
             return self.maps(method, target, heads, **options)[-1 if layer is None else layer]
         last_key = (*key, "last")
         if last_key not in self._cache:
             with torch.no_grad():
-                self._cache[last_key] = info.last(self._trace(t), mask, **options).float().cpu().numpy()
+                result = info.last(self._trace(t), mask, **options)
+            self._cache[last_key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[last_key]
 
     def attention(self) -> np.ndarray:
-        """Raw post-softmax attention, numpy float32 [B, H, N, N] (row = query, column = key)."""
+        """Raw post-softmax attention, numpy [B, H, N, N] in the compute dtype (row = query, column = key)."""
         return self.capture.A.cpu().numpy()
+
+    def pixel_map(self, method: str = "lrp_full", target: int | str | None = None, **options) -> np.ndarray:
+        """Per-pixel relevance [h, w] of the image as the model saw it (image explanations, ``lrp_full`` only):
+        the LRP relevance at the input pixels summed over RGB, the map of Chefer et al.'s LRP baseline.
+        ``map("lrp_full")`` is its sum over each patch (one value per token, as every method)."""
+        if self.kind != "image":
+            raise ValueError("pixel_map() applies to image explanations")
+        if method != "lrp_full":
+            raise ValueError(f"pixel_map() is defined for 'lrp_full' (relevance carried to the pixels), not {method!r}")
+        from .methods.lrp import relevance
+
+        check_options(get_method(method), options)
+        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        seed, division = options.get("seed", "onehot"), options.get("division", "authors")
+        with torch.no_grad():
+            result = relevance(self._trace(t), "lrp", seed, to_input=True, division=division)
+        assert result.pixels is not None
+        return _finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
 
     # ------------------------------------------------------------------ views and figures
     def show(self, **kwargs):

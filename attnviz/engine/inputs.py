@@ -1,19 +1,25 @@
 """Turn what a user passes (a sentence, a sentence pair, an image, a batch of them) into model inputs.
 
-Edge cases get a clear error or a stated conversion, never a silent wrong picture: empty text raises; text longer
-than the model's maximum is truncated with a warning that says how many tokens were dropped; grayscale, RGBA and
-palette images are converted to RGB; any size is resized by the processor; a pre-processed ``pixel_values`` tensor
-must already have the model's size.
+Edge cases get a clear error or a stated conversion, never a silent wrong picture: empty text (or text of only
+zero-width or control characters) raises, naming its index in a batch; text longer than the model's maximum is
+truncated with a warning that says how many tokens were dropped (from each part of a pair); the batch is padded on
+the right whatever the tokenizer's ``padding_side``; byte-level tokens are shown decoded. Images: see ``images``
+(any PIL mode, 16-bit, paths); any size is resized by the processor; a float ``pixel_values`` tensor must already
+have the model's size.
 """
 
 from __future__ import annotations
 
+import codecs
+import functools
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import torch
+
+from .images import to_pil_rgb
 
 TextInput = str | tuple[str, str]
 
@@ -55,10 +61,81 @@ def _max_length(tokenizer, config) -> int:
     return int(min(positions, limit if limit < 1e9 else positions))
 
 
-def _display_token(tokenizer, token: str, is_special: bool) -> str:
-    if is_special or "Ġ" not in token and "Ċ" not in token:
-        return token
-    return tokenizer.convert_tokens_to_string([token])  # byte-level BPE: show the characters, not the bytes
+@functools.cache
+def _byte_decoder() -> dict[str, int]:
+    """The byte-level BPE alphabet (GPT-2, RoBERTa): printable stand-in character -> the byte it encodes."""
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1)) + list(range(ord("®"), 256))
+    codes = printable[:]
+    extra = 0
+    for b in range(256):
+        if b not in printable:
+            printable.append(b)
+            codes.append(256 + extra)
+            extra += 1
+    return {chr(c): b for b, c in zip(printable, codes)}
+
+
+def _is_byte_level(tokenizer) -> bool:
+    backend = getattr(tokenizer, "backend_tokenizer", None)
+    decoder = getattr(backend, "decoder", None)
+    return "ByteLevel" in type(decoder).__name__ or "ByteLevel" in repr(decoder)[:200]
+
+
+def display_tokens(tokenizer, raw: list[str], special: np.ndarray) -> list[str]:
+    """Readable token strings, one per token (boundaries kept).
+
+    Byte-level BPE (RoBERTa, GPT-2) writes bytes as stand-in characters ('Ġ' = space, 'ð' 'Ł' ... = the bytes
+    of one emoji): the token bytes are decoded as UTF-8 across the sequence; a character belongs to the token that
+    holds its first byte, and a token holding only the later bytes of a character shows '…'. Special tokens
+    are shown as they are."""
+    if not _is_byte_level(tokenizer):
+        return list(raw)
+    table = _byte_decoder()
+    out = list(raw)
+    # Decode runs of ordinary tokens; each byte remembers its token, each character goes to its first byte's token.
+    j = 0
+    while j < len(raw):
+        if special[j] or any(c not in table for c in raw[j]):
+            j += 1
+            continue
+        k = j
+        data, owner = bytearray(), []
+        while k < len(raw) and not special[k] and all(c in table for c in raw[k]):
+            for c in raw[k]:
+                data.append(table[c])
+                owner.append(k)
+            k += 1
+        texts = {t: "" for t in range(j, k)}
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        start = None  # the token of the first byte of the character being decoded
+        for byte, t in zip(data, owner):
+            start = t if start is None else start
+            done = decoder.decode(bytes([byte]))
+            if done:
+                texts[start] += done
+                start = None
+        tail = decoder.decode(b"", final=True)
+        if tail and start is not None:
+            texts[start] += tail
+        for t in range(j, k):
+            out[t] = texts[t] if texts[t] else "…"
+        j = k
+    return out
+
+
+def _warn_truncated(i: int, seq_full: list, seq_kept: list, max_length: int, pairs: bool) -> None:
+    """Say how many tokens truncation dropped, for each part of a sentence pair."""
+    dropped = len(seq_full) - len(seq_kept)
+    if dropped <= 0:
+        return
+    if pairs:
+        lost = [sum(s == p for s in seq_full) - sum(s == p for s in seq_kept) for p in (0, 1)]
+        said = " and ".join(f"the last {k} tokens of the {name} text" for k, name in zip(lost, ("first", "second"))
+                            if k > 0)
+    else:
+        said = f"the last {dropped} tokens"
+    warnings.warn(f"input {i} has {len(seq_full)} tokens, more than the model's maximum of {max_length}: {said} "
+                  "were dropped (truncated) and are not explained", stacklevel=5)
 
 
 def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
@@ -67,36 +144,41 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         raise TypeError("attnviz needs a fast tokenizer (for word alignment): load it with "
                         "AutoTokenizer.from_pretrained(..., use_fast=True)")
     max_length = _max_length(tokenizer, config)
-    for text in texts:
+    where = (lambda i: f"input {i} of the batch: ") if len(texts) > 1 else (lambda i: "")
+    for i, text in enumerate(texts):
         parts = text if isinstance(text, tuple) else (text,)
         if len(parts) not in (1, 2) or not all(isinstance(p, str) for p in parts):
-            raise TypeError(f"a text input is a str or a (str, str) pair, got {type(text).__name__}: {text!r:.80}")
+            raise TypeError(f"{where(i)}a text input is a str or a (str, str) pair, got {type(text).__name__}: "
+                            f"{text!r:.80}")
         if any(not p.strip() for p in parts):
-            raise ValueError("the text is empty: there is nothing to explain. Pass a sentence with at least one word.")
+            raise ValueError(f"{where(i)}the text is empty: there is nothing to explain. Pass a sentence with at "
+                             "least one word.")
     firsts = [t[0] if isinstance(t, tuple) else t for t in texts]
     seconds = [t[1] if isinstance(t, tuple) else None for t in texts]
     pairs = any(s is not None for s in seconds)
     if pairs and not all(s is not None for s in seconds):
         raise ValueError("a batch mixes single sentences and sentence pairs: explain them in separate calls")
     args = (firsts, seconds) if pairs else (firsts,)
-    full = tokenizer(*args, truncation=False, add_special_tokens=True)["input_ids"]
-    enc = tokenizer(*args, truncation=True, max_length=max_length, padding=True, return_tensors="pt",
-                    return_offsets_mapping=True, return_special_tokens_mask=True)
+    full = tokenizer(*args, truncation=False, add_special_tokens=True)
+    # padding_side="right" whatever the tokenizer's own setting: every slice below keeps the first n positions.
+    enc = tokenizer(*args, truncation=True, max_length=max_length, padding=True, padding_side="right",
+                    return_tensors="pt", return_offsets_mapping=True, return_special_tokens_mask=True)
     offsets = enc.pop("offset_mapping")
     special_mask = enc.pop("special_tokens_mask")
     samples = []
     for i, text in enumerate(texts):
         n = int(enc["attention_mask"][i].sum())
-        dropped = len(full[i]) - n
-        if dropped > 0:
-            warnings.warn(f"input {i} has {len(full[i])} tokens, more than the model's maximum of {max_length}: "
-                          f"the last {dropped} tokens were dropped (truncated) and are not explained", stacklevel=4)
+        seq_kept = enc.sequence_ids(i)[:n]
+        if not any(s is not None for s in seq_kept):
+            raise ValueError(f"{where(i)}the text {text!r:.60} has no token besides the special ones (only "
+                             "zero-width, control or unknown characters?): there is nothing to explain")
+        _warn_truncated(i, full.sequence_ids(i), seq_kept, max_length, pairs)
         ids = enc["input_ids"][i, :n].tolist()
         seq_ids = enc.sequence_ids(i)[:n]
         word_ids = enc.word_ids(i)[:n]
         special = special_mask[i, :n].numpy().astype(bool)
         raw = tokenizer.convert_ids_to_tokens(ids)
-        tokens = [_display_token(tokenizer, t, s) for t, s in zip(raw, special)]
+        tokens = display_tokens(tokenizer, raw, special)
         segments = np.zeros(n, dtype=np.int64)
         seg = 0
         for j, s in enumerate(seq_ids):  # special tokens belong to the segment they close or open
@@ -116,36 +198,6 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         word_texts = {k: parts[k[0]][a:b].strip() for k, (a, b) in spans.items()}
         samples.append(Sample("text", tokens, segments, special, keys, word_texts, source=text))
     return Encoded("text", dict(enc), samples)
-
-
-def _to_pil_rgb(image: Any, index: int):
-    from PIL import Image
-
-    if isinstance(image, Image.Image):
-        if image.mode != "RGB":
-            if image.mode in ("RGBA", "LA", "P") and "A" in image.getbands() or image.mode == "P":
-                rgba = image.convert("RGBA")
-                background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-                image = Image.alpha_composite(background, rgba)
-            image = image.convert("RGB")
-        return image
-    array = np.asarray(image)
-    if array.ndim == 3 and array.shape[0] in (1, 3, 4) and array.shape[-1] not in (1, 3, 4):
-        array = np.moveaxis(array, 0, -1)  # channels first -> last
-    if array.dtype != np.uint8:
-        if array.size and (array.min() < 0 or array.max() > 1.0 + 1e-6):
-            raise ValueError(f"image {index}: a float array must hold values in [0, 1] (got "
-                             f"{array.min():.3g}..{array.max():.3g}); pass uint8 0..255 or a PIL image")
-        array = np.round(array * 255).astype(np.uint8)
-    if array.ndim == 3 and array.shape[-1] == 1:
-        array = array[..., 0]
-    if array.ndim == 2:
-        return Image.fromarray(array, "L").convert("RGB")
-    if array.ndim == 3 and array.shape[-1] == 4:
-        return _to_pil_rgb(Image.fromarray(array, "RGBA"), index)
-    if array.ndim == 3 and array.shape[-1] == 3:
-        return Image.fromarray(array, "RGB")
-    raise ValueError(f"image {index}: expected [h, w], [h, w, 1|3|4] or [3, h, w], got shape {array.shape}")
 
 
 def _processor_stats(processor) -> tuple[np.ndarray, np.ndarray, bool]:
@@ -170,17 +222,22 @@ def encode_images(processor, config, images: list[Any], num_prefix_tokens: int) 
     patch = int(config.patch_size)
     pixel_list = []
     for i, image in enumerate(images):
-        if isinstance(image, torch.Tensor):
+        if isinstance(image, torch.Tensor) and image.is_floating_point():
             pixels = image if image.dim() == 4 else image.unsqueeze(0)
-            if pixels.shape[1:] != (config.num_channels, size, size):
-                raise ValueError(f"image {i}: a tensor is taken as processed pixel_values of shape "
+            if pixels.shape[1:] != (config.num_channels, size, size) or pixels.shape[0] != 1:
+                raise ValueError(f"image {i}: a float tensor is taken as processed pixel_values of shape "
                                  f"[{config.num_channels}, {size}, {size}], got {tuple(image.shape)}; pass a PIL "
-                                 "image or an array to let the processor resize it")
-        else:
-            rgb = _to_pil_rgb(image, i)
+                                 "image, an array or a uint8 tensor to let the processor resize it")
+            if not torch.isfinite(pixels).all():
+                raise ValueError(f"image {i}: the pixel_values hold NaN or infinite values")
+            pixels = pixels.detach()
+        else:  # PIL, arrays, integer tensors (a uint8 [3, h, w] tensor is an image, not normalised pixel_values)
+            rgb = to_pil_rgb(image, i)
             pixels = processor(images=rgb, return_tensors="pt")["pixel_values"]
-        pixel_list.append(pixels.float())
-    pixel_values = torch.cat(pixel_list)
+        pixel_list.append(pixels)
+    # float64 stays float64 (a float64 model must see float64 pixels); the explainer casts to the model's dtype.
+    dtype = torch.float64 if any(p.dtype == torch.float64 for p in pixel_list) else torch.float32
+    pixel_values = torch.cat([p.to(dtype) for p in pixel_list])
     grid = (size // patch, size // patch)
     prefix_names = ["[CLS]", "[DIST]"][:num_prefix_tokens]
     tokens = prefix_names + [f"({r},{c})" for r in range(grid[0]) for c in range(grid[1])]

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from traitlets import Enum, Float, Int, List, TraitError, Unicode, validate
+from traitlets import Enum, Int, List, TraitError, Unicode, validate
 
-from .base import Index, View, bundle, check_explanation
+from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, encode, head_mask
 
 
@@ -27,7 +27,8 @@ class AttentionView(View):
     layer = Index(0, help="the block shown in the head view").tag(sync=True)
     heads = HeadMask(help="[B][H] heads drawn (True = drawn); a [H] mask applies to every block").tag(sync=True)
     mode = Enum(["head", "model"], "head", help="head view or model view").tag(sync=True)
-    threshold = Float(0.02, min=0.0, max=1.0, help="weights below this are not drawn in the head view").tag(sync=True)
+    threshold = Fraction(0.02, min=0.0, max=1.0,
+                         help="weights below this are not drawn in the head view").tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "AttentionView")

@@ -9,6 +9,7 @@ controls (layer, method, target, heads, ...); the kernel answers kernel-bound ch
 from __future__ import annotations
 
 import logging
+import math
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -41,6 +42,16 @@ class Index(traitlets.Int):
         if isinstance(value, bool):
             self.error(obj, value)
         return super().validate(obj, value)
+
+
+class Fraction(traitlets.Float):
+    """A Float in [min, max] that also rejects NaN (a plain Float with bounds lets NaN through: NaN < 0 is False)."""
+
+    def validate(self, obj, value):
+        value = super().validate(obj, value)
+        if not math.isfinite(value):
+            self.error(obj, value)
+        return value
 
 
 class Target(Index):
@@ -170,6 +181,8 @@ class ExplainedView(View):
     predicted = Int(0, help="predicted class (read only)").tag(sync=True)
     multi_label = Bool(False, help="independent sigmoid per class: the header names every class at p >= 0.5 "
                                    "(read only)").tag(sync=True)
+    prediction_warning = Unicode("", help="shown in the prediction line, e.g. when the logits hold NaN or inf "
+                                          "(read only)").tag(sync=True)
     layer = Index(0, help="the block shown: row `layer` of the cumulative maps (browser-side)").tag(sync=True)
     heads = HeadMask(help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
@@ -190,6 +203,8 @@ class ExplainedView(View):
         self.probs = _float32(e.probs)
         self.predicted = int(e.predicted)
         self.multi_label = bool(e.explainer.multi_label)
+        self.prediction_warning = ("the model's output holds NaN or inf: these probabilities and maps are not "
+                                   "meaningful" if e.nonfinite else "")
         self.target = int(e.target)
         self.layer = self._B - 1
         self.heads = head_mask(None, self._B, self._H)

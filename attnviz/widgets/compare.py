@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from traitlets import Bool, Dict, Enum, Float, Int, List, TraitError, Unicode, observe, validate
+from traitlets import Bool, Dict, Enum, Int, List, TraitError, Unicode, observe, validate
 
-from .base import ExplainedView, Index, bundle, check_explanation
+from .base import ExplainedView, Fraction, Index, bundle, check_explanation
 from .serialize import Tensor, TensorList, encode
 
 DEFAULT_METHODS = ("rollout", "gae", "chefer", "attcat")
@@ -43,7 +43,7 @@ class CompareView(ExplainedView):
     ignore_special = Bool(True, help="leave special tokens out of the colour ranges (text)").tag(sync=True)
     image = Tensor(dtype="uint8").tag(sync=True)
     patch_grid = List(Int()).tag(sync=True)
-    opacity = Float(0.6, min=0.0, max=1.0).tag(sync=True)
+    opacity = Fraction(0.6, min=0.0, max=1.0).tag(sync=True)
     size = Index(224, min=64, max=2048).tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):

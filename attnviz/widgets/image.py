@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from traitlets import Float, Int, List, TraitError, observe, validate
+from traitlets import Int, List, TraitError, observe, validate
 
-from .base import ExplainedView, Index, bundle, check_explanation
+from .base import ExplainedView, Fraction, Index, bundle, check_explanation
 from .serialize import Tensor, empty, encode
 
 DEFAULT_METHOD = "gae"
@@ -31,7 +31,7 @@ class ImageView(ExplainedView):
 
     image = Tensor(dtype="uint8", help="uint8 [h, w, 3]: the image as the model saw it (read only)").tag(sync=True)
     patch_grid = List(Int(), help="[gh, gw] (read only)").tag(sync=True)
-    opacity = Float(0.6, min=0.0, max=1.0, help="overlay opacity in [0, 1]").tag(sync=True)
+    opacity = Fraction(0.6, min=0.0, max=1.0, help="overlay opacity in [0, 1]").tag(sync=True)
     size = Index(320, min=64, max=2048, help="drawn size of the longer image side, in px").tag(sync=True)
     selected_patch = Index(-1, help="patch (row-major) whose attention is shown; -1 = the map").tag(sync=True)
     patch_attention = Tensor(help="float16 [B, gh, gw]: attention from selected_patch (read only)").tag(sync=True)

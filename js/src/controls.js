@@ -199,8 +199,9 @@ export function prediction(doc) {
    * @param {number} predicted
    * @param {number} target
    * @param {boolean} [multiLabel] independent sigmoids: name every class at p >= 0.5, most probable first
+   * @param {string} [warning] said after the line, marked (e.g. the logits hold NaN or inf)
    */
-  function update(labels, probs, predicted, target, multiLabel = false) {
+  function update(labels, probs, predicted, target, multiLabel = false, warning = "") {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
     const name = (/** @type {number} */ i) => `${labels[i] ?? i}`;
     /** @type {HTMLElement[]} */
@@ -226,7 +227,11 @@ export function prediction(doc) {
       h(doc, "span", { class: "attnviz-sep", text: " · explaining: " }),
       h(doc, "b", { class: "attnviz-target", text: `${labels[target] ?? target}` }),
       h(doc, "span", { text: ` (p = ${p(target)})` }),
+      ...(warning
+        ? [h(doc, "span", { class: "attnviz-prediction-warning", attrs: { role: "alert" }, text: ` ⚠ ${warning}` })]
+        : []),
     );
+    el.classList.toggle("attnviz-nonfinite", Boolean(warning));
   }
   return { el, update };
 }
@@ -286,7 +291,8 @@ export function syncClassControls(view, target, pred) {
   const p = probs ? probs.data : [];
   const labels = model.get("label_names") ?? [];
   target.update(classOptions(labels, p), String(model.get("target")));
-  pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")));
+  pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")),
+    String(model.get("prediction_warning") ?? ""));
 }
 
 /**

@@ -164,7 +164,7 @@ export function render({ model, el }) {
     d.on(model, `change:${name}`, () => { draw(); syncControls(); });
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });
-  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted"]) {
+  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

@@ -104,7 +104,7 @@ export function render({ model, el }) {
   d.on(model, "change:maps", draw);
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   for (const name of ["signed", "colormap", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
-  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted"]) {
+  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

@@ -32,6 +32,20 @@ describe("TextView render", () => {
     expect(el.querySelector(".attnviz-prediction").textContent).toContain("(p = 0.750)");
   });
 
+  test("a kernel warning about non-finite logits is said in the prediction line, as text", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    expect(el.querySelector(".attnviz-prediction-warning")).toBeNull();
+    push(model, { prediction_warning: `the model's output holds NaN or inf ${XSS}` });
+    const warning = el.querySelector(".attnviz-prediction-warning");
+    expect(warning).not.toBeNull();
+    expect(warning.textContent).toContain("NaN or inf");
+    expect(warning.querySelector("img")).toBeNull();
+    expect(el.querySelector(".attnviz-prediction").classList.contains("attnviz-nonfinite")).toBe(true);
+    push(model, { prediction_warning: "" });
+    expect(el.querySelector(".attnviz-prediction-warning")).toBeNull();
+  });
+
   test("markup in tokens, labels and descriptions stays text", () => {
     const model = fakeModel(textState());
     render({ model, el });

@@ -18,7 +18,23 @@ _BY_MODEL_TYPE = {t: a for a in ADAPTERS for t in a.model_types}
 
 
 class UnsupportedModelError(TypeError):
-    """The model's architecture has no adapter."""
+    """The model's architecture has no adapter, or its task head is not one attnviz explains."""
+
+
+# The task heads attnviz explains: one logit per class, read from the [CLS] (or class) token.
+SUPPORTED_HEADS = ("ForSequenceClassification", "ForImageClassification", "ForImageClassificationWithTeacher")
+
+
+def _check_head(model: nn.Module) -> None:
+    names = [cls.__name__ for cls in type(model).__mro__]
+    if any(name.endswith(SUPPORTED_HEADS) for name in names):
+        return
+    raise UnsupportedModelError(
+        f"attnviz explains classifiers, and {type(model).__name__} is not one: the supported heads are "
+        f"*{', *'.join(SUPPORTED_HEADS)} (e.g. BertForSequenceClassification, ViTForImageClassification). Masked-LM, "
+        "token-classification, question-answering and multiple-choice heads give no single class logit to explain; "
+        "load the encoder with AutoModelForSequenceClassification instead."
+    )
 
 
 def supported_model_types() -> list[str]:
@@ -36,6 +52,7 @@ def adapter_for(model: nn.Module) -> Adapter:
             "attnviz/engine/adapters/ (see bert.py for the pattern) and list it in ADAPTERS."
         )
     adapter = _BY_MODEL_TYPE[model_type]
+    _check_head(model)
     try:
         adapter.get_blocks(model)
     except AttributeError as err:
@@ -46,4 +63,5 @@ def adapter_for(model: nn.Module) -> Adapter:
     return adapter
 
 
-__all__ = ["ADAPTERS", "Adapter", "UnsupportedModelError", "adapter_for", "resolve", "supported_model_types"]
+__all__ = ["ADAPTERS", "SUPPORTED_HEADS", "Adapter", "UnsupportedModelError", "adapter_for", "resolve",
+           "supported_model_types"]

@@ -35,18 +35,34 @@ class MethodInfo:
     last: Callable[..., torch.Tensor] | None = None
 
 
-def _flow(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
-    from .flow import flow_maps
+def _flow(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
+    """Attention flow from token ``source`` (default [CLS]); ``row="max"``: for each input token the largest flow
+    from any output token (the max over rows, as rollout's ``row="max"``), renormalised to sum 1. [B, N]."""
+    from .flow import flow_maps, flow_maps_max
 
+    source = _flow_source(trace, source, row)
     M = attention.augmented(trace.capture.A, heads)
-    return torch.as_tensor(flow_maps(M), dtype=M.dtype, device=M.device)
+    values = flow_maps_max(M) if row == "max" else flow_maps(M, source)
+    return torch.as_tensor(values, dtype=M.dtype, device=M.device)
 
 
-def _flow_last(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
-    from .flow import flow_map
+def _flow_last(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
+    from .flow import flow_map, flow_maps_max
 
+    source = _flow_source(trace, source, row)
     M = attention.augmented(trace.capture.A, heads)
-    return torch.as_tensor(flow_map(M), dtype=M.dtype, device=M.device)
+    values = flow_maps_max(M)[-1] if row == "max" else flow_map(M, source)
+    return torch.as_tensor(values, dtype=M.dtype, device=M.device)
+
+
+def _flow_source(trace: Trace, source: int, row: int | str | None) -> int:
+    if row is not None and row != "max":
+        if isinstance(row, bool) or not isinstance(row, int):
+            raise ValueError(f"row must be a token index or 'max', got {row!r}")
+        source = row  # row=i is the same as source=i, as in rollout
+    if isinstance(source, bool) or not isinstance(source, int) or not 0 <= source < trace.num_tokens:
+        raise ValueError(f"source must be a token index in [0, {trace.num_tokens - 1}], got {source!r}")
+    return source
 
 
 _REGISTRY: dict[str, MethodInfo] = {}
@@ -65,7 +81,8 @@ for _info in (
                attention.raw, class_specific=False),
     MethodInfo("rollout", "attention", "attention rollout (Abnar & Zuidema 2020): product of (A + I)/2 over blocks",
                attention.rollout, class_specific=False),
-    MethodInfo("flow", "attention", "attention flow (Abnar & Zuidema 2020): max-flow from [CLS] to each input token",
+    MethodInfo("flow", "attention", "attention flow (Abnar & Zuidema 2020): max-flow from [CLS] (option source=, "
+               "row='max') to each input token",
                _flow, class_specific=False, last=_flow_last),
     MethodInfo("redistribution", "attention",
                "token-relevance redistribution rules i-iv (Sawaki & Murata 2025); option rule='i'..'iv'",

@@ -48,7 +48,7 @@ class Grads:
         return cls(
             A=compute_dtype(torch.stack([g[index, :, :n, :n] for g in grads.attentions])),
             hidden=compute_dtype(torch.stack([g[index, :n] for g in grads.hidden])),
-            emb=emb[:n],
+            emb=emb[:n].clone(),  # not a view of the padded batch's gradient
         )
 
 

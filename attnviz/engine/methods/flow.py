@@ -91,6 +91,18 @@ def flow_maps(aug: Any, source: int = 0) -> np.ndarray:
     return _normalise(np.stack([_row_flows(a, l, s) for l in range(a.shape[0])]))
 
 
+def flow_maps_max(aug: Any) -> np.ndarray:
+    """Row l, entry j: max over source tokens s of the max-flow value from (l+1, s) to (0, j), each row then
+    normalised to sum 1 (the "max over rows" reading of Abnar & Zuidema's flow matrix). [B, N] float64; N times
+    the cost of ``flow_maps``."""
+    a = _as_numpy(aug)
+    B, N = a.shape[0], a.shape[1]
+    best = np.zeros((B, N))
+    for s in range(N):
+        best = np.maximum(best, np.stack([_row_flows(a, l, s) for l in range(B)]))
+    return _normalise(best)
+
+
 def flow_map(aug: Any, source: int = 0) -> np.ndarray:
     """Attention flow (Abnar & Zuidema 2020) of the whole stack: [N] float64 summing to 1.
 

@@ -21,6 +21,8 @@ paper, and the paper's variant is an option:
 - ``lrp_full``: the "lrp" rules (METHODS.md; ``ViT_orig_LRP`` / ``layers_lrp.py``), ``cls_entry="zero"`` as
   the BERT ``generate_full_lrp``. ``lrp_partial``: ``rules="lrp"`` as the ViT baseline (``method="last_layer"``
   of ``ViT_orig_LRP``), ``rules="chefer"`` as the BERT ``generate_LRP_last_layer``; [CLS] entry zeroed in both.
+- Every division in the rules is the released ``safe_divide`` (den = b + 1e-9, ``division="authors"``);
+  ``division="clamp"`` keeps |den| >= 1e-9 instead (``lrp_rules.safe_divide``).
 - Every method starts from R = onehot(t) (``seed="onehot"``, all the released generators); ``seed="logit"``
   starts from onehot(t)·y_t as METHODS.md writes it. The maps add Ā to I, so the seed's scale changes them.
 """
@@ -32,7 +34,7 @@ import torch
 from . import MethodInfo, register
 from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
 from .lrp_pass import SEEDS, RelevancePass, record, relevance_pass
-from .lrp_rules import RULE_SETS
+from .lrp_rules import DIVISIONS, RULE_SETS
 
 CLS_ENTRIES = ("min", "zero", "keep")
 
@@ -44,21 +46,26 @@ class PassCache(dict):
         return "{" + ", ".join(f"{k}: {v!r}" for k, v in self.items()) + "}"
 
 
-def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_input: bool = False) -> RelevancePass:
-    """The LRP pass for the trace's target, run once per (target, rules, seed) and cached on the explanation."""
+def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_input: bool = False,
+              division: str = "authors") -> RelevancePass:
+    """The LRP pass for the trace's target, run once per (target, rules, seed, division) and cached on the
+    explanation. A float16/bfloat16 model's pass runs in float32 on upcast weights (``lrp_pass.record``)."""
     if rules not in RULE_SETS:
         raise ValueError(f"rules must be one of {RULE_SETS}, got {rules!r}")
     if seed not in SEEDS:
         raise ValueError(f"seed must be one of {SEEDS}, got {seed!r}")
+    if division not in DIVISIONS:
+        raise ValueError(f"division must be one of {DIVISIONS}, got {division!r}")
     ctx = trace.context
     cache = ctx.diagnostics.setdefault("lrp", PassCache())
-    key = (trace.target, rules, seed)
+    key = (trace.target, rules, seed) if division == "authors" else (trace.target, rules, seed, division)
     hit = cache.get(key)
     if hit is None or (to_input and hit.input is None):
         A = trace.capture.A
         rec = record(ctx.model, ctx.adapter, ctx.model_inputs, ctx.prepared, A.dtype,
                      with_pixels=to_input and trace.modality == "image")
-        hit = relevance_pass(rec, A, trace.target, rules, seed, to_input, trace.num_prefix_tokens)
+        A = rec.attention if rec.attention is not None else A
+        hit = relevance_pass(rec, A, trace.target, rules, seed, to_input, trace.num_prefix_tokens, division)
         cache[key] = hit
     return hit
 
@@ -81,7 +88,7 @@ def _set_cls_entry(rows: torch.Tensor, cls_entry: str, prefix: int) -> torch.Ten
 
 
 def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = None, cls_entry: str | None = None,
-           normalize: bool | None = None, seed: str = "onehot") -> torch.Tensor:
+           normalize: bool | None = None, seed: str = "onehot", division: str = "authors") -> torch.Tensor:
     """Chefer, Gur & Wolf (CVPR 2021), eqs. 10-13: Ā_b = mean_h((∇A^(b) ⊙ R(A^(b)))⁺) over the selected heads,
     M_b = I + Ā_b (rows normalised when ``normalize``), C = M_l ⋯ M_s (later blocks on the left), map = C[0, :].
 
@@ -93,7 +100,7 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
         start_layer = min(1, B - 1) if image else "last"
     if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
         raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
-    R_A, dA = relevance(trace, "chefer", seed).attention, trace.grads.A
+    R_A, dA = relevance(trace, "chefer", seed, division=division).attention, trace.grads.A
     if not isinstance(start_layer, int):  # "last": each row needs only row 0 of its own block's M
         R_A, dA = R_A[:, :, :1], dA[:, :, :1]
     M = head_mean((dA * R_A).clamp_(min=0), heads)  # Ā: [B, N, N], or its row 0 [B, 1, N] for "last"
@@ -106,25 +113,26 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
     return _set_cls_entry(rows, cls_entry or ("zero" if image else "min"), _prefix(trace))
 
 
-def lrp_full(trace: Trace, heads: torch.Tensor, seed: str = "onehot", cls_entry: str = "zero") -> torch.Tensor:
+def lrp_full(trace: Trace, heads: torch.Tensor, seed: str = "onehot", cls_entry: str = "zero",
+             division: str = "authors") -> torch.Tensor:
     """The "LRP" baseline (Chefer et al. 2021, tables; Bach et al. 2015): the pass with the "lrp" rules (Linear
     normalising positive and negative parts separately, Add the plain z-rule) carried to the input. Text: Σ over
     the hidden dimension at the embedding output; images: z^B on the patch embedding, Σ over RGB and each patch's
     pixels. cls_entry="zero" as Chefer's BERT ``generate_full_lrp`` (images: the prefix tokens have no pixels).
     Signed; the same map at every row. [B, N]."""
-    m = relevance(trace, "lrp", seed, to_input=True).input
+    m = relevance(trace, "lrp", seed, to_input=True, division=division).input
     assert m is not None
     rows = repeat_rows(m, trace.num_blocks)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 
 
 def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str = "onehot",
-                cls_entry: str = "zero") -> torch.Tensor:
+                cls_entry: str = "zero", division: str = "authors") -> torch.Tensor:
     """Partial LRP (Voita et al. 2019, as in Chefer's baselines): mean over the selected heads of R(A^(l))⁺, [CLS]
     row. Row l uses block l; the last row (block B) is the method. rules="lrp" as Chefer's ViT baseline
     (``ViT_orig_LRP``, method "last_layer"); rules="chefer" as his BERT ``generate_LRP_last_layer``; both zero the
     [CLS] entry. [B, N]."""
-    R_A = relevance(trace, rules, seed, to_input=(rules == "lrp")).attention
+    R_A = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division).attention
     rows = head_mean(R_A.clamp(min=0)[:, :, 0, :], heads)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 

@@ -60,6 +60,7 @@ class Recording:
     pixels: torch.Tensor | None = None
     patches: torch.Tensor | None = None
     conv: nn.Conv2d | None = None
+    attention: torch.Tensor | None = None  # [B, H, N, N] of the recorded forward, when it was upcast
 
 
 @dataclass
@@ -70,6 +71,7 @@ class RelevancePass:
     block_input [B, N, D] or None: relevance at the input of each block (None below block 0 when the pass stopped at
     block 0's attention); input [N] or None: the input-level map (text: Σ over the hidden dimension at the input of
     block 0; images: Σ over RGB and the pixels of each patch after the z^B rule, 0 at the prefix tokens);
+    pixels [h, w] or None: images only, the input relevance per pixel (Σ over RGB), Chefer's LRP baseline map;
     totals: Σ relevance at each stage, to read conservation off (``explanation.diagnostics["lrp"]``)."""
 
     target: int
@@ -77,6 +79,7 @@ class RelevancePass:
     seed: str
     attention: torch.Tensor
     input: torch.Tensor | None = None
+    pixels: torch.Tensor | None = None
     totals: dict[str, Any] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -106,9 +109,32 @@ def _optional(model: nn.Module, paths: tuple[str, ...]) -> nn.Module | None:
         return None
 
 
+_LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
+def _low_precision(model: nn.Module) -> bool:
+    return any(p.dtype in _LOW_PRECISION for p in model.parameters())
+
+
+def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bool):
+    """The model's forward; with ``upcast``, run in float32 on float32 copies of its parameters and buffers
+    (``torch.func.functional_call``: the user's module keeps its own half-precision tensors)."""
+    if not upcast:
+        return model(**model_inputs, return_dict=True)
+    state = {name: (t.float() if t.is_floating_point() and t.dtype in _LOW_PRECISION else t)
+             for name, t in [*model.named_parameters(), *model.named_buffers()]}
+    inputs = {k: (v.float() if v.is_floating_point() else v) for k, v in model_inputs.items()}
+    return torch.func.functional_call(model, state, args=(), kwargs={**inputs, "return_dict": True,
+                                                                      "output_attentions": True})
+
+
 def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor], prepared: Any,
            dtype: torch.dtype, with_pixels: bool = False) -> Recording:
-    """Run one forward of ``model_inputs`` (a batch of one) with read-only forward hooks; remove them in finally."""
+    """Run one forward of ``model_inputs`` (a batch of one) with read-only forward hooks; remove them in finally.
+
+    A float16/bfloat16 model is recorded in float32 (``dtype``) on upcast copies of its weights, so the relevance
+    pass, whose quotients of small relevances underflow in half precision, computes what the same weights give in
+    float32; ``Recording.attention`` then holds that forward's attention."""
     blocks = adapter.get_blocks(model)
     calls: dict[tuple, list] = {}
     targets: list[tuple[tuple, nn.Module]] = []
@@ -132,13 +158,14 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
 
         return hook
 
+    upcast = _low_precision(model) and dtype in (torch.float32, torch.float64)
     handles = []
     with prepared():
         try:
             for key, module in targets:
                 handles.append(module.register_forward_hook(keep(key)))
             with torch.no_grad():
-                out = model(**model_inputs, return_dict=True)
+                out = _forward(model, model_inputs, upcast)
         finally:
             for handle in handles:
                 handle.remove()
@@ -166,6 +193,8 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
     else:
         final = parts[-1]["ln2"].x + parts[-1]["ffn_out"].y
     rec = Recording(adapter.layout, parts, head, final, _squeeze(out.logits, dtype))
+    if upcast:  # the pass must use the attention of the float32 forward it recorded, not the half-precision one
+        rec.attention = torch.stack([_squeeze(a, dtype) for a in out.attentions])
     if embedding is not None:
         pixels, patches = calls[("embedding",)][-1]
         if patches.dim() == 4:  # [1, D, h, w] patch map (older releases)
@@ -272,11 +301,19 @@ def head_relevance(rec: Recording, seed_R: torch.Tensor, rules: str) -> torch.Te
 
 
 def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "chefer", seed: str = "onehot",
-                   to_input: bool = False, num_prefix_tokens: int = 0) -> RelevancePass:
+                   to_input: bool = False, num_prefix_tokens: int = 0, division: str | None = None) -> RelevancePass:
     """Relevance from the logit of ``target`` down to every block's attention (and to the input with to_input).
 
     A [B, H, N, N] the captured attention. seed="onehot" starts from R = onehot(t) (Chefer's released code);
-    seed="logit" from onehot(t)·y_t (METHODS.md). Without to_input the pass stops at block 0's attention."""
+    seed="logit" from onehot(t)·y_t (METHODS.md). Without to_input the pass stops at block 0's attention.
+    division: the stabilised division of every rule, "authors" (Chefer's released ``safe_divide``, the default)
+    or "clamp" (``lrp_rules.safe_divide``); None keeps the current ``lrp_rules.division_mode``."""
+    with rules_.division_mode(division or rules_.current_division()):
+        return _relevance_pass(rec, A, target, rules, seed, to_input, num_prefix_tokens)
+
+
+def _relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str, seed: str, to_input: bool,
+                    num_prefix_tokens: int) -> RelevancePass:
     if rules not in rules_.RULE_SETS:
         raise ValueError(f"rules must be one of {rules_.RULE_SETS}, got {rules!r}")
     if seed not in SEEDS:
@@ -301,20 +338,22 @@ def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "c
     result = RelevancePass(target, rules, seed, R_A, totals=totals)
     if R_in is not None:
         totals["block0_input"] = float(R_in.sum())
-        result.input = input_relevance(rec, R_in, num_prefix_tokens)
+        result.input, result.pixels = input_relevance(rec, R_in, num_prefix_tokens)
         totals["input"] = float(result.input.sum())
     return result
 
 
-def input_relevance(rec: Recording, R0: torch.Tensor, num_prefix_tokens: int) -> torch.Tensor:
-    """Relevance at the input of block 0, R0 [N, D] -> the input-level map [N].
+def input_relevance(rec: Recording, R0: torch.Tensor,
+                    num_prefix_tokens: int) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """Relevance at the input of block 0, R0 [N, D] -> (the input-level map [N], the per-pixel map [h, w] or None).
 
     Text: Σ over the hidden dimension (the embedding output, as Chefer's BERT code). Images: the embedding output is
     cat(prefix tokens, patch embeddings) + position embeddings; the prefix tokens' relevance is dropped (they have no
     pixels), the Add's plain z-rule (elementwise) gives the patch embeddings' share, and z^B on the convolution
-    carries it to the pixels, summed over RGB and over each patch's pixels."""
+    carries it to the pixels: summed over RGB, that is the per-pixel map of Chefer's LRP baseline; summed further
+    over each patch's pixels, the per-token map."""
     if rec.pixels is None or rec.patches is None or rec.conv is None:
-        return R0.sum(-1)
+        return R0.sum(-1), None
     p = num_prefix_tokens
     x0 = rec.blocks[0]["ln1"].x if rec.layout == "pre_ln" else rec.blocks[0]["query"].x
     patches = rec.patches
@@ -322,4 +361,7 @@ def input_relevance(rec: Recording, R0: torch.Tensor, num_prefix_tokens: int) ->
         raise LRPStructureError(f"{x0.shape[0]} tokens at block 0 but {p} prefix tokens and {patches.shape[0]} patches")
     R_patch, _ = rules_.add(patches, x0[p:] - patches, R0[p:], "lrp")
     per_value = rules_.patch_embedding(rec.pixels, rec.conv, R_patch)  # [P, C·k·k]
-    return torch.cat([R0.new_zeros(p), per_value.sum(-1)])
+    C, h, w = rec.pixels.shape
+    kernel, stride = tuple(rec.conv.kernel_size), tuple(rec.conv.stride)
+    per_pixel = torch.nn.functional.fold(per_value.T[None], (h, w), kernel, stride=stride)[0].sum(0)  # [h, w]
+    return torch.cat([R0.new_zeros(p), per_value.sum(-1)]), per_pixel

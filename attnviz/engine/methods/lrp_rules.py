@@ -15,19 +15,53 @@ Softmax, Dropout and Tanh (nothing to compute: callers pass R through), and Clon
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+from collections.abc import Iterator
+
 import torch
 
 RULE_SETS = ("chefer", "lrp")
 EPS = 1e-9
 
 
-def safe_divide(a: torch.Tensor, b: torch.Tensor, eps: float = EPS) -> torch.Tensor:
-    """a / b with 0 where b == 0 and |b| raised to at least ``eps`` elsewhere (sign kept).
+DIVISIONS = ("authors", "clamp")
+_DIVISION: contextvars.ContextVar[str] = contextvars.ContextVar("attnviz_lrp_division", default="authors")
 
-    METHODS.md's stabiliser. Chefer's ``safe_divide`` divides by b + 1e-9 instead; the two differ only where
-    |b| is within a few 1e-9 of zero."""
-    den = b.abs().clamp_(min=eps).copysign_(b)  # in place: this runs on [H, N, N] score tensors
-    return (a / den).masked_fill_(b == 0, 0)
+
+@contextlib.contextmanager
+def division_mode(division: str) -> Iterator[None]:
+    """The stabilised division every rule uses inside the block (per thread): "authors" or "clamp"."""
+    if division not in DIVISIONS:
+        raise ValueError(f"division must be one of {DIVISIONS}, got {division!r}")
+    token = _DIVISION.set(division)
+    try:
+        yield
+    finally:
+        _DIVISION.reset(token)
+
+
+def current_division() -> str:
+    return _DIVISION.get()
+
+
+def safe_divide(a: torch.Tensor, b: torch.Tensor, eps: float = EPS, division: str | None = None) -> torch.Tensor:
+    """a / b, stabilised. division (default: the current ``division_mode``, "authors"):
+
+    - "authors": exactly the released ``safe_divide`` of Chefer et al. (``layers_ours.py``):
+      den = clamp(b, min=eps) + clamp(b, max=eps) (= b + eps for every b), den += eps where den == 0,
+      result = a / den · (b ≠ 0). Relevance values are small, so the eps shifts every quotient a little, not only
+      near zero (up to 5e-4 relative on full LRP).
+    - "clamp": |b| raised to at least eps with its sign kept, 0 where b == 0 (attnviz's earlier stabiliser)."""
+    division = division or _DIVISION.get()
+    if division == "authors":
+        den = b + eps  # = clamp(b, min=eps) + clamp(b, max=eps), bit for bit
+        den.masked_fill_(den == 0, eps)
+        return (a / den).masked_fill_(b == 0, 0)
+    if division == "clamp":
+        den = b.abs().clamp_(min=eps).copysign_(b)  # in place: this runs on [H, N, N] score tensors
+        return (a / den).masked_fill_(b == 0, 0)
+    raise ValueError(f"division must be one of {DIVISIONS}, got {division!r}")
 
 
 def linear(x: torch.Tensor, weight: torch.Tensor, R: torch.Tensor, rules: str = "chefer",
