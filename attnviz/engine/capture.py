@@ -116,6 +116,20 @@ class ForwardCapture:
     embeddings: torch.Tensor
 
 
+def model_float_dtype(model: nn.Module) -> torch.dtype:
+    for p in model.parameters():
+        if p.is_floating_point():
+            return p.dtype
+    return torch.float32
+
+
+def cast_inputs(model: nn.Module, model_inputs: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
+    """Floating inputs (pixel_values) in the model's dtype. Explanations keep the processor's (or the user's)
+    precision, so a float32 relevance pass of a half-precision model sees the float32 pixels."""
+    dtype = model_float_dtype(model)
+    return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model_inputs.items()}
+
+
 def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor]) -> ForwardCapture:
     """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``."""
     blocks = adapter.get_blocks(model)
@@ -135,6 +149,7 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
         embedded.append(output)
         return output
 
+    model_inputs = cast_inputs(model, model_inputs)
     handles = [adapter.get_value(block).register_forward_hook(keep_value(i)) for i, block in enumerate(blocks)]
     handles.append(adapter.get_input_embedding(model).register_forward_hook(make_leaf))
     try:

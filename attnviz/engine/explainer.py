@@ -243,9 +243,8 @@ class Explainer:
 
     def _explain_batch(self, items: list[Any], targets: list[int | None], keep_graph: bool) -> list[Explanation]:
         encoded = self.encode(items)
+        # kept in the processor's precision; capture_forward casts to the model's dtype
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
-        if "pixel_values" in model_inputs:
-            model_inputs["pixel_values"] = model_inputs["pixel_values"].to(self.dtype)
         with model_lock(self.model):  # the capture and the model's fingerprint belong together
             with self.prepared():
                 forward = capture_forward(self.model, self.adapter, model_inputs)

@@ -93,6 +93,11 @@ def check_options(info: Any, options: dict[str, Any]) -> None:
     for name, value in options.items():
         if name not in known:
             raise TypeError(f"{info.name} has no option {name!r}; its options are: {', '.join(known) or 'none'}")
+        try:
+            hash(value)
+        except TypeError:
+            raise TypeError(f"{info.name}: option {name} must be one value (a string, number or bool), got "
+                            f"{type(value).__name__} {value!r:.60}") from None
         default = params[name].default
         annotation = str(params[name].annotation)
         if isinstance(default, bool) or annotation.startswith("bool"):

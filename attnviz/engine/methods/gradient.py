@@ -104,11 +104,14 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     convergence delta is stored in ``explanation.diagnostics``. Same map at every row. [B, N]."""
     from captum.attr import LayerIntegratedGradients
 
+    from ..capture import cast_inputs
+
     ctx = trace.context
     model, adapter, inputs = ctx.model, ctx.adapter, ctx.model_inputs
     if n_steps < 1:
         raise ValueError(f"n_steps must be >= 1, got {n_steps}")
     main_key = "input_ids" if trace.modality == "text" else "pixel_values"
+    inputs = cast_inputs(model, inputs)
     main = inputs[main_key]
     others = {k: v for k, v in inputs.items() if k != main_key}
     if adapter.positions_from_ids and "position_ids" not in others:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 
 from ..adapters import Adapter, resolve
+from ..capture import cast_inputs
 from . import lrp_rules as rules_
 
 ROLES = ("query", "key", "value", "attn_out", "ln1", "ffn_in", "ffn_out", "ln2")
@@ -120,7 +121,7 @@ def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bo
     """The model's forward; with ``upcast``, run in float32 on float32 copies of its parameters and buffers
     (``torch.func.functional_call``: the user's module keeps its own half-precision tensors)."""
     if not upcast:
-        return model(**model_inputs, return_dict=True)
+        return model(**cast_inputs(model, model_inputs), return_dict=True)
     state = {name: (t.float() if t.is_floating_point() and t.dtype in _LOW_PRECISION else t)
              for name, t in [*model.named_parameters(), *model.named_buffers()]}
     inputs = {k: (v.float() if v.is_floating_point() else v) for k, v in model_inputs.items()}
