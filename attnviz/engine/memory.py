@@ -1,10 +1,10 @@
-"""How much memory a captured forward keeps alive, and how many inputs fit in one batch of a memory budget.
+"""How much memory capturing one input takes at its peak, and how many inputs fit in one batch of a budget.
 
-A kept autograd graph holds, per block, a few [H, N, N] attention tensors (scores, probabilities, the returned
-attention) and a few dozen [N, D] activations (Q, K, V, context, the feed-forward's 4D intermediate, norms). The
-estimate ``graph_bytes`` = itemsize · B · (c_att · H · N² + c_hid · N · D) uses coefficients calibrated on a
-measured BERT-base capture (``bench/memory.py``, docs/PERFORMANCE.md); it is an estimate for sizing batches, not a
-promise.
+A capture holds, per block, a few [H, N, N] attention tensors (scores, probabilities, the returned attention and
+its gradient) and a few dozen [N, D] activations (Q, K, V, context, the feed-forward's 4D intermediate, norms, their
+gradients). The estimate ``capture_bytes`` = itemsize · B · (c_att · H · N² + c_hid · N · D) uses coefficients fitted
+to the peak memory per input measured for BERT-base in batches of 4 at 128 and 512 tokens (``bench/memory.py``,
+docs/PERFORMANCE.md: 115 and 840 MiB per input); it sizes batches, it is not a promise.
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-ATTENTION_COEF = 6.0  # [H, N, N] tensors kept per block
-HIDDEN_COEF = 40.0  # [N, D] tensors kept per block
+ATTENTION_COEF = 3.5  # [H, N, N] tensors per block at the peak of a capture
+HIDDEN_COEF = 18.0  # [N, D] tensors per block
 MAX_AUTO_BATCH = 64
 CPU_BUDGET_CAP = 4 * 2**30
 
@@ -29,8 +29,8 @@ class ModelShape:
     hidden: int
     dtype: torch.dtype
 
-    def graph_bytes(self, n_tokens: int) -> int:
-        """Estimated bytes a captured forward of one input of ``n_tokens`` keeps for its backward pass."""
+    def capture_bytes(self, n_tokens: int) -> int:
+        """Estimated peak bytes of capturing (forward + backward) one input of ``n_tokens`` in a batch."""
         item = torch.finfo(self.dtype).bits // 8 if self.dtype.is_floating_point else 4
         per_block = ATTENTION_COEF * self.heads * n_tokens**2 + HIDDEN_COEF * n_tokens * self.hidden
         return int(item * self.blocks * per_block)
@@ -61,7 +61,7 @@ def _available_ram() -> int:
 
 
 def plan_batches(lengths: list[int], shape: ModelShape, budget: int, max_batch: int = MAX_AUTO_BATCH) -> list[int]:
-    """Consecutive batch sizes (in input order) whose padded cost ``b · graph_bytes(max length)`` stays within
+    """Consecutive batch sizes (in input order) whose padded cost ``b · capture_bytes(max length)`` stays within
     ``budget``; a single input is always its own batch, even above the budget."""
     sizes: list[int] = []
     start = 0
@@ -69,7 +69,7 @@ def plan_batches(lengths: list[int], shape: ModelShape, budget: int, max_batch: 
         end, longest = start + 1, lengths[start]
         while end < len(lengths) and end - start < max_batch:
             longer = max(longest, lengths[end])
-            if (end - start + 1) * shape.graph_bytes(longer) > budget:
+            if (end - start + 1) * shape.capture_bytes(longer) > budget:
                 break
             end, longest = end + 1, longer
         sizes.append(end - start)
