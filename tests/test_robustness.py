@@ -170,6 +170,13 @@ def test_07_non_finite_logits_are_warned_and_marked():
     with pytest.warns(UserWarning, match="NaN or inf"):
         e = Explainer(model, tok).explain(SENTENCE)
     assert e.nonfinite and "NaN or inf" in repr(e)
+    with torch.no_grad():
+        model.classifier.bias[0] = 0.0
+        model.classifier.weight[0, 0] = float("nan")  # the logit of class 0 and its gradients are NaN
+    with pytest.warns(UserWarning, match="NaN or inf"):
+        e = Explainer(model, tok).explain(SENTENCE, target=1)
+    with pytest.warns(UserWarning, match="grad_input: .* NaN or inf"):
+        e.map("grad_input", target=0)
     model2, tok2 = tiny_model("bert")
     assert not Explainer(model2, tok2).explain(SENTENCE).nonfinite
     assert TextView(Explainer(model2, tok2).explain(SENTENCE)).prediction_warning == ""
