@@ -64,19 +64,19 @@ def _restore_hooks(snapshot: list[tuple[nn.Module, dict[str, set], object]]) -> 
 
 
 @contextlib.contextmanager
-def prepared(model: nn.Module, eager: bool = True) -> Iterator[nn.Module]:
+def prepared(model: nn.Module, eager: bool = True, attn_implementation: str = "eager") -> Iterator[nn.Module]:
     """Eval mode (and eager attention unless ``eager=False``: methods that need no attention probabilities, such as
     integrated gradients, keep the model's faster kernel) inside the block; every module's previous state (training
     flag, attention implementation, hooks) restored afterwards, also after an exception. Holds the model's lock
     (``guard.model_lock``): concurrent calls from other threads wait, so no call snapshots another's temporary
-    state."""
+    state. attn_implementation: the attention function set when ``eager`` (``intervention`` sets its own)."""
     with model_lock(model):
-        with _prepared(model, eager):
+        with _prepared(model, eager, attn_implementation):
             yield model
 
 
 @contextlib.contextmanager
-def _prepared(model: nn.Module, eager: bool) -> Iterator[nn.Module]:
+def _prepared(model: nn.Module, eager: bool, attn_implementation: str) -> Iterator[nn.Module]:
     training = [(m, m.training) for m in model.modules()]
     hooks = _hook_snapshot(model)
     attn_impls = []
@@ -89,7 +89,7 @@ def _prepared(model: nn.Module, eager: bool) -> Iterator[nn.Module]:
     try:
         model.eval()
         for config, field, _ in attn_impls if eager else ():
-            setattr(config, field, "eager")
+            setattr(config, field, attn_implementation)
         yield model
     finally:
         _restore_hooks(hooks)

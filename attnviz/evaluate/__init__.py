@@ -1,5 +1,25 @@
-"""Evaluation of explanations over many inputs: localisation against object masks."""
+"""Is this explanation faithful? Deletion and perturbation protocols of the papers, Jain & Wallace's experiments,
+class-specificity and sanity checks, over many inputs, batched on the model's device.
 
-from .localisation import MaskHitRates, mask_hit_rates, upsample
+``faithfulness(explainer, inputs, methods, preset)`` reproduces AttCAT's, ERASER's, ferret's, DIG's and Chefer et
+al.'s protocols and the localisation test; ``agreement``, ``permutation`` and ``adversarial`` are Jain & Wallace's
+three experiments adapted to Transformers; ``class_specificity`` and ``sanity`` the two checks. Every result has
+``.table``, ``.per_instance``, ``.plot()`` (bokeh) and ``.figure()`` (matplotlib), and saves to parquet or CSV.
+"""
 
-__all__ = ["MaskHitRates", "mask_hit_rates", "upsample"]
+from .faithfulness import faithfulness
+from .localisation import MaskHitRates, average_precision, mask_hit_rates, segmentation_scores, upsample
+from .presets import PRESETS
+from .results import (
+    AdversarialResult,
+    AgreementResult,
+    ClassSpecificityResult,
+    EvaluationResult,
+    FaithfulnessResult,
+    PermutationResult,
+    SanityResult,
+)
+
+__all__ = ["PRESETS", "AdversarialResult", "AgreementResult", "ClassSpecificityResult", "EvaluationResult",
+           "FaithfulnessResult", "MaskHitRates", "PermutationResult", "SanityResult", "average_precision",
+           "faithfulness", "mask_hit_rates", "segmentation_scores", "upsample"]

@@ -61,3 +61,64 @@ def mask_hit_rates(explainer, samples: Sequence, methods: Sequence[str], options
                 hits[m] += 1.0 if a > b else 0.5 if a == b else 0.0
             trials += 1
     return MaskHitRates({m: hits[m] / trials for m in methods}, trials)
+
+
+def average_precision(scores: np.ndarray, truth: np.ndarray) -> float:
+    """AP = Σ_n (R_n − R_{n−1}) P_n over the distinct score thresholds, highest first (sklearn's definition)."""
+    s = np.asarray(scores, np.float64).ravel()
+    t = np.asarray(truth, bool).ravel()
+    positives = int(t.sum())
+    if positives == 0:
+        return float("nan")
+    order = np.argsort(-s, kind="stable")
+    s, t = s[order], t[order]
+    last = np.r_[np.flatnonzero(np.diff(s)), s.size - 1]  # the last index of each distinct score
+    tp = np.cumsum(t)[last]
+    fp = (last + 1) - tp
+    precision = tp / (tp + fp)
+    recall = tp / positives
+    return float(np.sum(np.diff(np.r_[0.0, recall]) * precision))
+
+
+def segmentation_scores(values: np.ndarray, mask: np.ndarray) -> dict[str, float]:
+    """Chefer et al.'s segmentation test for one map [h, w] against one bool mask [h, w]: the map min-max
+    normalised and thresholded at its mean; pixel accuracy, mIoU (mean of the foreground and background IoU) and
+    AP of the normalised map as a score for the foreground."""
+    v = np.asarray(values, np.float64)
+    lo, hi = v.min(), v.max()
+    norm = (v - lo) / (hi - lo) if hi > lo else np.zeros_like(v)
+    pred = norm > norm.mean()
+    truth = np.asarray(mask, bool)
+    ious = []
+    for a, b in ((pred, truth), (~pred, ~truth)):
+        union = np.logical_or(a, b).sum()
+        ious.append(np.logical_and(a, b).sum() / union if union else 1.0)
+    return {"pixel_accuracy": float((pred == truth).mean()), "miou": float(np.mean(ious)),
+            "map": average_precision(norm, truth)}
+
+
+def localisation_scores(explainer, items, methods, masks, target, labels, options, progress, bootstrap: int,
+                        seed: int):
+    """``faithfulness(..., preset="localisation", masks=...)``: segmentation_scores per input and method."""
+    import pandas as pd
+
+    from .faithfulness import resolve_targets
+    from .results import FaithfulnessResult
+
+    if explainer.modality != "image":
+        raise ValueError("preset 'localisation' measures image models (pixel masks); this explainer is for text")
+    if masks is None or len(masks) != len(items):
+        raise ValueError(f"preset 'localisation' needs masks=[...]: one bool [h, w] mask per input ({len(items)})")
+    targets = resolve_targets(explainer, len(items), target, labels)
+    rows = []
+    for i, (item, mask, t) in enumerate(zip(items, masks, targets)):
+        e = explainer.explain(item, target=t)
+        mask = np.asarray(mask, bool)
+        for m in methods:
+            pixels = upsample(e, e.map(m, target=e.target, **options.get(m, {})), mask.shape)
+            for metric, value in segmentation_scores(pixels, mask).items():
+                rows.append({"instance": i, "method": m, "metric": metric, "value": value, "target": e.target})
+    params = {"preset": "localisation", "target": target if isinstance(target, str) else "given", "methods": methods,
+              "options": options, "bootstrap": bootstrap, "seed": seed, "instances": len(items),
+              "threshold": "mean of the min-max normalised map"}
+    return FaithfulnessResult(per_instance=pd.DataFrame(rows), params=params)

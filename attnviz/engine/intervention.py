@@ -1,0 +1,147 @@
+"""Interventions on the forward pass: replace or ablate attention probabilities, zero chosen heads' outputs.
+
+An intervention is a value (``Intervention``), handed to the ``intervened`` context manager, which installs it for
+the duration of a block and removes it in ``finally`` under the same guarantee as the capture: the model is left
+exactly as it was (``prepared`` restores training flags, attention implementation and hooks; the model's lock is
+held). Nothing is patched: transformers looks its attention function up by the config's ``_attn_implementation``
+name, and inside the block that name points to ``_intervened_attention``, registered once in transformers'
+``AttentionInterface`` under ``"attnviz_intervention"``.
+
+``_intervened_attention`` calls the model's own eager attention (the ``eager_attention_forward`` of the module's
+modeling file) for the probabilities A [b, H, N, N], so they are bit for bit the model's, then
+
+- ``attention[b](A) -> A'`` for the blocks listed (a replacement, a permutation, a detached copy ...),
+- out = A' · V per head, and heads listed in ``zero_heads[b]`` get out[:, h] = 0: the head's output, its slice of
+  the attention output before the output projection W_O, is zero (METHODS.md, "head ablation"),
+
+and returns (out [b, N, H, Dh], A'), so ``output_attentions`` reports the intervened attention.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import sys
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from .adapters import Adapter
+from .capture import prepared
+
+NAME = "attnviz_intervention"
+AttentionFn = Callable[[torch.Tensor], torch.Tensor]
+
+
+@dataclass(frozen=True)
+class Intervention:
+    """What to change in the forward pass.
+
+    attention: block index -> fn(A [b, H, N, N]) -> A' of the same shape (post-softmax probabilities of that block;
+    b is the batch, so a batch of copies of one input can carry different replacements). zero_heads: block index
+    -> head indices whose outputs are zeroed. detach: every block's attention is used as a constant (no gradient
+    flows through A; the gradient importance of Jain & Wallace)."""
+
+    attention: Mapping[int, AttentionFn] = field(default_factory=dict)
+    zero_heads: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
+    detach: bool = False
+
+    def describe(self) -> str:
+        parts = [f"attention of block {b} replaced" for b in sorted(self.attention)]
+        parts += [f"heads {list(h)} of block {b} zeroed" for b, h in sorted(self.zero_heads.items()) if h]
+        if self.detach:
+            parts.append("attention detached in every block")
+        return "; ".join(parts) or "nothing"
+
+
+@dataclass
+class _Active:
+    intervention: Intervention
+    block_of: dict[int, int]  # id(attention module) -> block index
+
+
+_ACTIVE: contextvars.ContextVar[_Active | None] = contextvars.ContextVar("attnviz_intervention", default=None)
+
+
+def _own_eager(module: nn.Module) -> Callable[..., tuple[torch.Tensor, torch.Tensor]]:
+    fn = getattr(sys.modules.get(type(module).__module__), "eager_attention_forward", None)
+    return fn if callable(fn) else _eager
+
+
+def _eager(module: nn.Module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """The encoder eager attention (BERT, ViT): softmax(Q Kᵀ · scaling + mask) V, out [b, N, H, Dh]."""
+    scaling = query.size(-1) ** -0.5 if scaling is None else scaling
+    scores = torch.matmul(query, key.transpose(2, 3)) * scaling
+    if attention_mask is not None:
+        scores = scores + attention_mask
+    weights = torch.softmax(scores, dim=-1, dtype=torch.float32).to(query.dtype)
+    weights = nn.functional.dropout(weights, p=dropout, training=module.training)
+    return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
+
+
+def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
+                          attention_mask: torch.Tensor | None, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    out, weights = _own_eager(module)(module, query, key, value, attention_mask, **kwargs)
+    active = _ACTIVE.get()
+    if active is None:  # called outside an intervention (another thread's model): plain eager attention
+        return out, weights
+    b = active.block_of.get(id(module))
+    iv = active.intervention
+    new = weights.detach() if iv.detach else weights
+    if b is not None and b in iv.attention:
+        new = iv.attention[b](new)
+        if new.shape != weights.shape:
+            raise ValueError(f"the attention replacement of block {b} returned shape {list(new.shape)}, expected "
+                             f"{list(weights.shape)}")
+        new = new.to(weights.dtype)
+    heads = iv.zero_heads.get(b, ()) if b is not None else ()
+    if new is weights and not heads:
+        return out, weights
+    context = torch.matmul(new, value)  # [b, H, N, Dh]
+    if heads:
+        keep = torch.ones(context.shape[1], dtype=context.dtype, device=context.device)
+        keep[list(heads)] = 0
+        context = context * keep.view(1, -1, 1, 1)
+    return context.transpose(1, 2).contiguous(), new
+
+
+def _register() -> None:
+    from transformers import AttentionInterface
+
+    if NAME not in AttentionInterface._global_mapping:
+        AttentionInterface.register(NAME, _intervened_attention)
+
+
+def _check(intervention: Intervention, num_blocks: int, num_heads: int) -> None:
+    for b in [*intervention.attention, *intervention.zero_heads]:
+        if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < num_blocks:
+            raise ValueError(f"block {b!r} does not exist: the model has blocks 0..{num_blocks - 1}")
+    for b, heads in intervention.zero_heads.items():
+        bad = [h for h in heads if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < num_heads]
+        if bad:
+            raise ValueError(f"heads {bad} of block {b} do not exist: the model has heads 0..{num_heads - 1}")
+
+
+@contextlib.contextmanager
+def intervened(model: nn.Module, adapter: Adapter, intervention: Intervention) -> Iterator[nn.Module]:
+    """Run the model with ``intervention`` inside the block (eval mode, the model's lock held); everything restored
+    in ``finally``."""
+    if not isinstance(intervention, Intervention):
+        raise TypeError(f"expected an attnviz Intervention, got {type(intervention).__name__}")
+    blocks = adapter.get_blocks(model)
+    heads = getattr(model.config, "num_attention_heads", None) or getattr(model.config, "n_heads", 0)
+    _check(intervention, len(blocks), int(heads))
+    _register()
+    block_of = {id(m): b for b, block in enumerate(blocks) for m in block.modules()}
+    with prepared(model, eager=True, attn_implementation=NAME):
+        token = _ACTIVE.set(_Active(intervention, block_of))
+        try:
+            yield model
+        finally:
+            _ACTIVE.reset(token)
+
+
+__all__ = ["Intervention", "intervened"]

@@ -1,0 +1,218 @@
+"""``faithfulness(explainer, inputs, methods, preset)``: delete or perturb what each method calls most relevant and
+measure how the model's output moves, over a data set, batched, with a progress bar; an interrupt keeps the
+instances finished so far.
+
+Per chunk of inputs: one batched capture (``Explainer.explain``, no graph kept), then for every instance and
+method the preset's perturbed copies; every copy of the chunk, the unperturbed inputs included (so p_t(x) and
+p_t(x̃) come from the same plain forward), is scored in batched plain forwards (``perturb.probabilities``).
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from .localisation import localisation_scores
+from .perturb import REPLACEMENTS, Variant, probabilities
+from .presets import PRESETS, Chefer2021, Preset, make_preset
+from .results import FaithfulnessResult
+
+DEFAULT_EXCLUDED = ("integrated_gradients",)  # n_steps passes per input: ask for it by name
+
+
+def default_methods(explainer) -> list[str]:
+    """Every method for the explainer's modality, integrated gradients aside (it costs n_steps passes)."""
+    from ..engine import methods
+
+    return [name for name, info in methods().items()
+            if explainer.modality in info.modalities and name not in DEFAULT_EXCLUDED]
+
+
+def check_inputs(explainer, inputs: Any) -> list[Any]:
+    if not isinstance(inputs, (list, tuple)):
+        raise TypeError(f"inputs must be a list of inputs, got {type(inputs).__name__}")
+    if not inputs:
+        raise ValueError("no inputs to evaluate: the list is empty")
+    kinds = {type(x).__name__ for x in inputs}
+    if explainer.modality == "text":
+        bad = [i for i, x in enumerate(inputs) if not isinstance(x, (str, tuple))]
+        if bad:
+            raise TypeError(f"a text model's inputs are sentences or (text_a, text_b) pairs; input {bad[0]} is "
+                            f"{type(inputs[bad[0]]).__name__} (the list mixes {sorted(kinds)})")
+    elif any(isinstance(x, str) for x in inputs) and not all(isinstance(x, str) for x in inputs):
+        raise TypeError(f"the inputs mix kinds ({sorted(kinds)}): pass images only (arrays, PIL images or paths)")
+    return list(inputs)
+
+
+def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
+    from ..engine import methods as registry
+
+    known = registry()
+    names = default_methods(explainer) if methods is None else list(methods)
+    for name in names:
+        if name not in known:
+            raise ValueError(f"unknown method {name!r}; known methods: {', '.join(known)}")
+        if explainer.modality not in known[name].modalities:
+            raise ValueError(f"method {name!r} does not apply to {explainer.modality} models")
+    if not names:
+        raise ValueError("no methods to evaluate")
+    return names
+
+
+def resolve_targets(explainer, n: int, target: Any, labels: Sequence[int] | None) -> list[int | None]:
+    """"predicted" -> None (each input's prediction); "label" -> ``labels``; a class (index or name) or a list."""
+    if labels is not None and len(labels) != n:
+        raise ValueError(f"{len(labels)} labels for {n} inputs")
+    if isinstance(target, str) and target == "predicted":
+        return [None] * n
+    if isinstance(target, str) and target == "label":
+        if labels is None:
+            raise ValueError('target="label" needs labels=[...] (one class per input)')
+        return [explainer.check_target(int(t)) for t in labels]
+    if isinstance(target, list):
+        if len(target) != n:
+            raise ValueError(f"{len(target)} targets for {n} inputs")
+        return [explainer.check_target(t) for t in target]
+    t = explainer.check_target(target)
+    if t is None:
+        return [None] * n
+    return [t] * n
+
+
+def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = None, preset: str = "attcat2022",
+                 target: Any = "predicted", *, labels: Sequence[int] | None = None,
+                 masks: Sequence[np.ndarray] | None = None, replace: str | None = None,
+                 options: dict[str, dict] | None = None, chunk_size: int = 16, forward_batch: int = 64,
+                 progress: bool | None = None, bootstrap: int = 1000, seed: int = 0,
+                 **preset_params: Any) -> FaithfulnessResult:
+    """Faithfulness of each method's maps over ``inputs``, by one paper's protocol.
+
+    preset: "attcat2022" (AOPC, LOdds), "eraser" (comprehensiveness, sufficiency), "ferret" (AOPC
+    comprehensiveness/sufficiency over every k), "dig" (log-odds), "chefer2021" (ViT positive/negative
+    perturbation AUC; needs ``labels``), "localisation" (pixel accuracy, mIoU, mAP against ``masks``, one bool
+    [h, w] per input: the target's object). ``**preset_params`` override the preset's fields (e.g. ``bins``,
+    ``min_tokens``), all recorded in ``result.params``. replace: "delete", "pad", "mask" or "baseline" (text).
+    target: "predicted", "label" (the authors' AttCAT protocol, with ``labels``), a class, or one per input.
+    options: ``{method: {option: value}}`` passed to ``Explanation.map``.
+    -> ``FaithfulnessResult`` (``.table``, ``.per_instance``, ``.curves``, ``.plot()``, ``.figure()``)."""
+    items = check_inputs(explainer, inputs)
+    names = check_methods(explainer, methods)
+    options = dict(options or {})
+    if preset == "localisation":
+        return localisation_scores(explainer, items, names, masks, target, labels, options, progress,
+                                   bootstrap, seed)
+    spec = make_preset(preset, replace=replace, **preset_params)
+    _check_preset(explainer, spec, labels)
+    if getattr(spec, "mask_special", False) and explainer.modality == "text" and "attcat" in names:
+        options.setdefault("attcat", {}).setdefault("mask_special", True)
+    targets = resolve_targets(explainer, len(items), target, labels)
+    token_ids = _token_ids(explainer)
+    params = {**spec.params(), "target": target if isinstance(target, str) else "given", "methods": names,
+              "options": options, "bootstrap": bootstrap, "seed": seed, "instances": len(items),
+              "chunk_size": chunk_size}
+    rows: list[dict] = []
+    curve_rows: list[dict] = []
+    skipped: list[dict] = []
+    bar = _bar(len(items), progress)
+    partial = False
+    try:
+        for start in range(0, len(items), chunk_size):
+            chunk = list(range(start, min(start + chunk_size, len(items))))
+            _evaluate_chunk(explainer, spec, items, chunk, targets, labels, names, options, token_ids,
+                            forward_batch, rows, curve_rows, skipped)
+            bar.update(len(chunk))
+    except KeyboardInterrupt:
+        partial = True
+        done = len({r["instance"] for r in rows})
+        warnings.warn(f"interrupted: the result holds the {done} instances finished so far (of {len(items)})",
+                      stacklevel=2)
+    finally:
+        bar.close()
+    params["skipped"] = skipped
+    per_instance = pd.DataFrame(rows, columns=["instance", "method", "metric", "value", "target"])
+    curves = pd.DataFrame(curve_rows, columns=["instance", "method", "curve", "x", "value"])
+    return FaithfulnessResult(per_instance=per_instance, curves=curves, params=params, partial=partial)
+
+
+def _check_preset(explainer, spec: Preset, labels) -> None:
+    if spec.modality != explainer.modality:
+        usable = [n for n, p in PRESETS.items() if p.modality == explainer.modality]
+        if explainer.modality == "image":
+            usable.append("localisation")
+        raise ValueError(f"preset {spec.name!r} measures {spec.modality} models; this explainer is for "
+                         f"{explainer.modality}: use {', '.join(usable)}")
+    if spec.modality == "text" and spec.replace not in REPLACEMENTS:
+        raise ValueError(f"replace must be one of {REPLACEMENTS}, got {spec.replace!r}")
+    if isinstance(spec, Chefer2021) and labels is None:
+        raise ValueError("preset 'chefer2021' scores top-1 accuracy against the label: pass labels=[...]")
+
+
+def _token_ids(explainer) -> dict[str, int]:
+    proc = explainer.processor
+    pad = getattr(proc, "pad_token_id", None)
+    mask = getattr(proc, "mask_token_id", None)
+    return {"pad": int(pad) if pad is not None else 0, "mask": int(mask) if mask is not None else -1}
+
+
+def _evaluate_chunk(explainer, spec: Preset, items, chunk, targets, labels, names, options, token_ids,
+                    forward_batch, rows, curve_rows, skipped) -> None:
+    explanations = explainer.explain([items[i] for i in chunk], target=[targets[i] for i in chunk],
+                                     keep_graph=False, progress=False)
+    jobs: list[tuple[int, Any, str, np.ndarray, slice]] = []
+    variants: list[Variant] = []
+    originals: dict[int, int] = {}
+    for i, e in zip(chunk, explanations):
+        reason = spec.skip(e)
+        if reason:
+            skipped.append({"instance": i, "reason": reason})
+            continue
+        if spec.replace == "mask" and token_ids["mask"] < 0:
+            raise ValueError("replace='mask' needs a tokenizer with a [MASK] token")
+        originals[i] = len(variants)
+        variants.append(Variant({k: v[0] for k, v in e.model_inputs.items()}))
+        for method in names:
+            values = e.map(method, target=e.target, **options.get(method, {}))
+            vs = spec.variants(e, values, e.target, token_ids)
+            jobs.append((i, e, method, values, slice(len(variants), len(variants) + len(vs))))
+            variants.extend(vs)
+    if not variants:
+        return
+    probs = probabilities(explainer, variants, forward_batch, baseline_token=token_ids["pad"])
+    for i, e, method, values, where in jobs:
+        if isinstance(spec, Chefer2021):
+            label = int(labels[i])  # type: ignore[index]
+            p0 = float(np.argmax(probs[originals[i]]) == label)
+            scored = (np.argmax(probs[where], axis=1) == label).astype(np.float64)
+        else:
+            p0 = float(probs[originals[i], e.target])
+            scored = probs[where, e.target].astype(np.float64)
+        metrics, curves = spec.score(p0, scored, e, values)
+        for metric, value in metrics.items():
+            rows.append({"instance": i, "method": method, "metric": metric, "value": value, "target": e.target})
+        for curve, xs, ys in curves:
+            curve_rows.extend({"instance": i, "method": method, "curve": curve, "x": float(x), "value": float(y)}
+                              for x, y in zip(xs, ys))
+
+
+class _NoBar:
+    def update(self, n: int) -> None:
+        pass
+
+    def close(self) -> None:
+        pass
+
+
+def _bar(total: int, progress: bool | None):
+    show = total > 8 if progress is None else bool(progress)
+    if not show:
+        return _NoBar()
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc="evaluating", unit="input", leave=False)
+
+
+__all__ = ["check_inputs", "check_methods", "default_methods", "faithfulness", "resolve_targets"]

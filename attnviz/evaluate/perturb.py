@@ -1,0 +1,144 @@
+"""Perturbed copies of one input, and the batched forward passes that score them.
+
+Text: a copy deletes tokens (the "truncate" variant of the papers: the sequence gets shorter), replaces their ids
+([PAD] with the attention mask left at 1, so the model attends to it, as the AttCAT scripts do; or [MASK]), or
+swaps their word embeddings for a baseline token's embedding (DIG's log-odds: position and segment embeddings kept).
+Images: pixels set to 0 in [0, 1] space (Chefer et al.'s perturbation test), i.e. to -mean/std after normalisation.
+
+Every copy of a batch is run in one plain forward (eval mode, the model's own fast attention, no gradient) and
+gives its class probabilities (softmax, or sigmoid for multi-label models).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+REPLACEMENTS = ("delete", "pad", "mask", "baseline")
+
+
+@dataclass
+class Variant:
+    """One perturbed copy: 1-D tensors per model input key (input_ids [n], attention_mask [n], ...), or
+    pixel_values [3, S, S]; ``baseline`` lists positions whose word embedding is swapped for the baseline's."""
+
+    tensors: dict[str, torch.Tensor]
+    baseline: list[int] = field(default_factory=list)
+
+
+def token_variant(model_inputs: dict[str, torch.Tensor], positions: Sequence[int], replace: str,
+                  token_ids: dict[str, int]) -> Variant:
+    """The input (a batch of one, [1, N] tensors) with ``positions`` deleted or replaced.
+
+    replace: "delete" removes the positions; "pad" / "mask" put the [PAD] / [MASK] id there (attention mask kept at
+    1); "baseline" keeps the ids and marks the positions for the embedding swap."""
+    row = {k: v[0] for k, v in model_inputs.items()}
+    positions = sorted({int(p) for p in positions})
+    if replace == "delete":
+        keep = torch.ones(row["input_ids"].shape[0], dtype=torch.bool, device=row["input_ids"].device)
+        keep[positions] = False
+        return Variant({k: v[keep] for k, v in row.items()})
+    if replace in ("pad", "mask"):
+        ids = row["input_ids"].clone()
+        ids[positions] = token_ids[replace]
+        return Variant({**row, "input_ids": ids})
+    if replace == "baseline":
+        return Variant(dict(row), baseline=positions)
+    raise ValueError(f"replace must be one of {REPLACEMENTS}, got {replace!r}")
+
+
+def keep_only(model_inputs: dict[str, torch.Tensor], keep: Sequence[int], special: np.ndarray, replace: str,
+              token_ids: dict[str, int]) -> Variant:
+    """The input with every non-special token outside ``keep`` deleted or replaced (ERASER's sufficiency)."""
+    keep_set = {int(k) for k in keep}
+    drop = [j for j in range(len(special)) if not special[j] and j not in keep_set]
+    return token_variant(model_inputs, drop, replace, token_ids)
+
+
+def pixel_variant(pixel_values: torch.Tensor, pixels: np.ndarray, zero_value: torch.Tensor) -> Variant:
+    """pixel_values [1, 3, S, S] with the flat pixel indices ``pixels`` (of S·S) set to ``zero_value`` [3] (the
+    normalised value of 0 in [0, 1] space)."""
+    x = pixel_values[0].clone()
+    S = x.shape[-1]
+    flat = x.view(x.shape[0], -1)
+    idx = torch.as_tensor(np.asarray(pixels, dtype=np.int64), device=x.device)
+    flat[:, idx] = zero_value.to(x)[:, None]
+    return Variant({"pixel_values": flat.view(x.shape[0], S, S)})
+
+
+def zero_pixel_value(processor, device: torch.device) -> torch.Tensor:
+    """The normalised value of a black pixel (0 in [0, 1] space) per channel, [3]."""
+    mean = np.asarray(getattr(processor, "image_mean", None) or [0.0, 0.0, 0.0], dtype=np.float64)
+    std = np.asarray(getattr(processor, "image_std", None) or [1.0, 1.0, 1.0], dtype=np.float64)
+    if not getattr(processor, "do_normalize", True):
+        return torch.zeros(3, device=device)
+    return torch.as_tensor((0.0 - mean) / std, dtype=torch.float32, device=device)
+
+
+def _collate(variants: Sequence[Variant], pad_id: int) -> dict[str, torch.Tensor]:
+    """Stack variants into one batch: 1-D token inputs right-padded (attention mask 0 at the padding)."""
+    first = variants[0].tensors
+    if "pixel_values" in first:
+        return {"pixel_values": torch.stack([v.tensors["pixel_values"] for v in variants])}
+    n = max(v.tensors["input_ids"].shape[0] for v in variants)
+    out: dict[str, torch.Tensor] = {}
+    for key in first:
+        fill = pad_id if key == "input_ids" else 0
+        rows = []
+        for v in variants:
+            t = v.tensors[key]
+            rows.append(torch.cat([t, t.new_full((n - t.shape[0],), fill)]) if t.shape[0] < n else t)
+        out[key] = torch.stack(rows)
+    if "attention_mask" not in out:
+        lengths = torch.tensor([v.tensors["input_ids"].shape[0] for v in variants])
+        out["attention_mask"] = (torch.arange(n)[None] < lengths[:, None]).long().to(out["input_ids"].device)
+    return out
+
+
+def probabilities(explainer, variants: Sequence[Variant], batch_size: int = 64,
+                  baseline_token: int | None = None) -> np.ndarray:
+    """Class probabilities [len(variants), C] of every variant, ``batch_size`` per forward (no gradient, eval mode,
+    the model's own attention kernel; the model's lock held). Embedding swaps use the word embedding of
+    ``baseline_token``."""
+    from ..engine.capture import cast_inputs
+
+    model = explainer.model
+    pad_id = int(getattr(explainer.processor, "pad_token_id", None) or 0)
+    out = []
+    embedding = explainer.adapter.get_input_embedding(model)
+    for start in range(0, len(variants), batch_size):
+        chunk = variants[start:start + batch_size]
+        batch = cast_inputs(model, _collate(chunk, pad_id))
+        swaps = [(i, v.baseline) for i, v in enumerate(chunk) if v.baseline]
+        handle = None
+        with explainer.prepared(eager=False), torch.no_grad():
+            try:
+                if swaps:
+                    handle = embedding.register_forward_hook(_swap_hook(embedding, swaps, baseline_token, pad_id))
+                logits = model(**batch, return_dict=True).logits.float()
+            finally:
+                if handle is not None:
+                    handle.remove()
+        probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+        out.append(probs.cpu().numpy())
+    return np.concatenate(out) if out else np.zeros((0, len(explainer.label_names)), np.float32)
+
+
+def _swap_hook(embedding, swaps, baseline_token: int | None, pad_id: int):
+    token = pad_id if baseline_token is None else int(baseline_token)
+
+    def hook(_module, _inputs, output):
+        base = embedding.weight[token].to(output.dtype)
+        output = output.clone()
+        for i, positions in swaps:
+            output[i, positions] = base
+        return output
+
+    return hook
+
+
+__all__ = ["REPLACEMENTS", "Variant", "keep_only", "pixel_variant", "probabilities", "token_variant",
+           "zero_pixel_value"]

@@ -1,0 +1,234 @@
+"""The papers' deletion and perturbation protocols, one class each: which copies of an input to score, and how.
+
+A preset turns (an explanation, one method's map, the target) into perturbed copies (``variants``) and, once their
+probabilities are known, into per-instance metrics and curves (``score``). Every parameter is a field, recorded in
+the result. The definitions are ``docs/METHODS.md``'s (faithfulness metrics); where a paper is ambiguous the
+authors' released code decides, and the docstring says which.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Any, ClassVar
+
+import numpy as np
+import torch
+
+from .perturb import Variant, keep_only, pixel_variant, token_variant, zero_pixel_value
+
+Curve = tuple[str, list[float], list[float]]  # (name, x, values)
+
+
+@dataclass
+class Preset:
+    name: ClassVar[str] = ""
+    modality: ClassVar[str] = "text"
+    replace: str = "delete"
+
+    def params(self) -> dict[str, Any]:
+        return {"preset": self.name, **asdict(self)}
+
+    def skip(self, e: Any) -> str:
+        """A reason to leave the input out ("" to keep it)."""
+        return ""
+
+    def variants(self, e: Any, values: np.ndarray, target: int, token_ids: dict[str, int]) -> list[Variant]:
+        raise NotImplementedError
+
+    def score(self, p0: float, probs: np.ndarray, e: Any, values: np.ndarray) -> tuple[dict[str, float], list[Curve]]:
+        """p0: p_t of the unperturbed input; probs [len(variants)]: p_t of each copy."""
+        raise NotImplementedError
+
+
+def _tiny() -> float:
+    return float(np.finfo(np.float64).tiny)
+
+
+def attcat_steps(n: int) -> list[int]:
+    """k = the de-duplicated round(g·N), g in linspace(0, 1, 10), the first entry (0) dropped (AttCAT's scripts)."""
+    ks = list(dict.fromkeys(int(round(g * n)) for g in np.linspace(0, 1, 10)))
+    return [k for k in ks if k > 0]
+
+
+def attcat_positions(values: np.ndarray, special: np.ndarray, k: int) -> list[int]:
+    """The top-k non-special tokens by ``np.argsort(-map)`` on the float32 map, walking the ranking but stopping
+    before its last position (their loop ends at i = N − 1: the lowest-ranked token is never deleted)."""
+    ranking = np.argsort(-np.asarray(values, dtype=np.float32))
+    chosen: list[int] = []
+    for i in range(len(ranking) - 1):
+        j = int(ranking[i])
+        if not special[j]:
+            chosen.append(j)
+            if len(chosen) == k:
+                break
+    return chosen
+
+
+def top_non_special(values: np.ndarray, special: np.ndarray, k: int) -> list[int]:
+    """The k non-special tokens with the largest values (stable order on ties)."""
+    order = [int(j) for j in np.argsort(-np.asarray(values, dtype=np.float64), kind="stable") if not special[j]]
+    return order[:k]
+
+
+@dataclass
+class AttCAT2022(Preset):
+    """AOPC and LOdds (Qiang et al. 2022, released notebooks). k over ``attcat_steps(N)`` with N all tokens (special
+    included), the top-k non-special tokens by ``attcat_positions``, deleted ("delete", their ``aopc_*``) or
+    replaced by [PAD] ("pad", their ``aopc_*_del``; attention mask left at 1) or [MASK].
+    AOPC = mean over steps |p_t(x) − p_t(x^(k))| (absolute, as the authors take it); LOdds = mean over steps
+    log(p_t(x^(k)) / p_t(x)) (lower is better; p floored at the smallest float64). Inputs shorter than
+    ``min_tokens`` are skipped and AttCAT is explained with [CLS]/[SEP] masked out of the explanation pass
+    (``mask_special``), as their scripts do; their target is the true label (``target="label"``)."""
+
+    name: ClassVar[str] = "attcat2022"
+    min_tokens: int = 10
+    mask_special: bool = True
+
+    def skip(self, e: Any) -> str:
+        return f"shorter than {self.min_tokens} tokens" if e.num_tokens < self.min_tokens else ""
+
+    def variants(self, e, values, target, token_ids):
+        ks = attcat_steps(e.num_tokens)
+        return [token_variant(e.model_inputs, attcat_positions(values, e.special, k), self.replace, token_ids)
+                for k in ks]
+
+    def score(self, p0, probs, e, values):
+        ks = attcat_steps(e.num_tokens)
+        x = [k / e.num_tokens for k in ks]
+        aopc = float(np.mean(np.abs(p0 - probs)))
+        lodds = float(np.mean(np.log(np.maximum(probs, _tiny()) / max(p0, _tiny()))))
+        return {"aopc": aopc, "lodds": lodds}, [("p_target", x, [float(p) for p in probs])]
+
+
+@dataclass
+class Eraser(Preset):
+    """ERASER's comprehensiveness and sufficiency (DeYoung et al. 2020) over the bins q ∈ ``bins`` %: the top
+    k = ceil(q·L/100) non-special tokens (L = their number; at least one), t = the predicted class.
+    comprehensiveness = mean over bins of p_t(x) − p_t(x without the top k); sufficiency = mean over bins of
+    p_t(x) − p_t(x with only the top k, special tokens kept). Deletion by default."""
+
+    name: ClassVar[str] = "eraser"
+    bins: tuple[float, ...] = (1, 5, 10, 20, 50)
+
+    def _ks(self, e) -> list[int]:
+        L = int((~e.special).sum())
+        return [min(L, max(1, math.ceil(q * L / 100))) for q in self.bins]
+
+    def variants(self, e, values, target, token_ids):
+        out = []
+        for k in self._ks(e):
+            top = top_non_special(values, e.special, k)
+            out.append(token_variant(e.model_inputs, top, self.replace, token_ids))
+            out.append(keep_only(e.model_inputs, top, e.special, self.replace, token_ids))
+        return out
+
+    def score(self, p0, probs, e, values):
+        comp, suff = p0 - probs[0::2], p0 - probs[1::2]
+        x = [q / 100 for q in self.bins]
+        return ({"comprehensiveness": float(comp.mean()), "sufficiency": float(suff.mean())},
+                [("comprehensiveness", x, comp.tolist()), ("sufficiency", x, suff.tolist())])
+
+
+@dataclass
+class Ferret(Preset):
+    """ferret's AOPC comprehensiveness / sufficiency (Attanasio et al. 2023): the ERASER differences averaged over
+    every k = 1..L non-special tokens instead of bins."""
+
+    name: ClassVar[str] = "ferret"
+
+    def variants(self, e, values, target, token_ids):
+        L = int((~e.special).sum())
+        out = []
+        for k in range(1, L + 1):
+            top = top_non_special(values, e.special, k)
+            out.append(token_variant(e.model_inputs, top, self.replace, token_ids))
+            out.append(keep_only(e.model_inputs, top, e.special, self.replace, token_ids))
+        return out
+
+    def score(self, p0, probs, e, values):
+        comp, suff = p0 - probs[0::2], p0 - probs[1::2]
+        x = [k / len(comp) for k in range(1, len(comp) + 1)]
+        return ({"aopc_comprehensiveness": float(comp.mean()), "aopc_sufficiency": float(suff.mean())},
+                [("comprehensiveness", x, comp.tolist()), ("sufficiency", x, suff.tolist())])
+
+
+@dataclass
+class DIG(Preset):
+    """DIG's log-odds (Sanyal & Ren 2021, released ``metrics.eval_log_odds``): the top int(N · top / 100) tokens
+    by ``torch.topk`` over all N tokens (special ones included, as their code does) get the word embedding of
+    [PAD] (their ``base_token_emb``; position and segment embeddings kept); log-odds = log p_t(x̃) − log p_t(x),
+    t = the predicted class. Lower is better."""
+
+    name: ClassVar[str] = "dig"
+    replace: str = "baseline"
+    top: float = 20.0
+
+    def variants(self, e, values, target, token_ids):
+        k = int(e.num_tokens * self.top / 100)
+        positions = torch.topk(torch.as_tensor(np.asarray(values, np.float32)), k).indices.tolist() if k else []
+        return [token_variant(e.model_inputs, positions, self.replace, token_ids)]
+
+    def score(self, p0, probs, e, values):
+        return {"log_odds": float(np.log(max(probs[0], _tiny())) - np.log(max(p0, _tiny())))}, []
+
+
+@dataclass
+class Chefer2021(Preset):
+    """Chefer et al.'s ViT perturbation test (CVPR 2021, released ``pertubation_eval_from_hdf5.py``): the map
+    bilinearly upsampled to the model's input size; for p in ``steps`` the top ("positive") or bottom
+    ("negative") p-fraction of pixels set to 0 in [0, 1] space; top-1 accuracy against the label at each p; AUC
+    over p by the trapezoid rule (x = p). Positive: lower is better; negative: higher is better."""
+
+    name: ClassVar[str] = "chefer2021"
+    modality: ClassVar[str] = "image"
+    replace: str = "zero"
+    steps: tuple[float, ...] = (0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9)
+    label: list[int] = field(default_factory=list)  # filled per instance by the driver
+
+    def _order(self, e, values) -> np.ndarray:
+        from .localisation import upsample
+
+        S = int(e.model_inputs["pixel_values"].shape[-1])
+        pixels = upsample(e, np.asarray(values, np.float32), (S, S)).ravel()
+        return np.argsort(-pixels, kind="stable")
+
+    def variants(self, e, values, target, token_ids):
+        order = self._order(e, values)
+        pix = e.model_inputs["pixel_values"]
+        zero = zero_pixel_value(e.explainer.processor, pix.device)
+        out = []
+        for sign in ("positive", "negative"):
+            ranked = order if sign == "positive" else order[::-1]
+            for p in self.steps:
+                out.append(pixel_variant(pix, ranked[: int(len(order) * p)], zero))
+        return out
+
+    def score(self, p0, probs, e, values):  # probs here: 1.0 where top-1 == label, else 0.0
+        n = len(self.steps)
+        pos, neg = probs[:n], probs[n:]
+        x = list(self.steps)
+        return ({"positive_auc": float(np.trapezoid(pos, x)), "negative_auc": float(np.trapezoid(neg, x))},
+                [("positive", x, pos.tolist()), ("negative", x, neg.tolist())])
+
+
+PRESETS: dict[str, type[Preset]] = {p.name: p for p in (AttCAT2022, Eraser, Ferret, DIG, Chefer2021)}
+
+
+def make_preset(name: str, replace: str | None = None, **params: Any) -> Preset:
+    """The preset ``name`` with its parameters (unknown parameters are an error)."""
+    if name not in PRESETS and name != "localisation":
+        raise ValueError(f"unknown preset {name!r}; the presets are: {', '.join([*PRESETS, 'localisation'])}")
+    cls = PRESETS[name]
+    fields = set(cls.__dataclass_fields__) - {"label"}
+    unknown = sorted(set(params) - fields)
+    if unknown:
+        raise TypeError(f"preset {name!r} has no parameter {', '.join(unknown)}; its parameters: "
+                        f"{', '.join(sorted(fields))}")
+    if replace is not None:
+        params["replace"] = replace
+    return cls(**params)
+
+
+__all__ = ["PRESETS", "AttCAT2022", "Chefer2021", "DIG", "Eraser", "Ferret", "Preset", "attcat_positions",
+           "attcat_steps", "make_preset"]
