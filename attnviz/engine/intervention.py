@@ -132,7 +132,8 @@ def intervened(model: nn.Module, adapter: Adapter, intervention: Intervention) -
     if not isinstance(intervention, Intervention):
         raise TypeError(f"expected an attnviz Intervention, got {type(intervention).__name__}")
     blocks = adapter.get_blocks(model)
-    heads = getattr(model.config, "num_attention_heads", None) or getattr(model.config, "n_heads", 0)
+    config: Any = model.config
+    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 0
     _check(intervention, len(blocks), int(heads))
     _register()
     block_of = {id(m): b for b, block in enumerate(blocks) for m in block.modules()}

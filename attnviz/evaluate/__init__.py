@@ -7,7 +7,9 @@ three experiments adapted to Transformers; ``class_specificity`` and ``sanity`` 
 ``.table``, ``.per_instance``, ``.plot()`` (bokeh) and ``.figure()`` (matplotlib), and saves to parquet or CSV.
 """
 
+from .checks import class_specificity, sanity
 from .faithfulness import faithfulness
+from .jain_wallace import adversarial, agreement, permutation
 from .localisation import MaskHitRates, average_precision, mask_hit_rates, segmentation_scores, upsample
 from .presets import PRESETS
 from .results import (
@@ -21,5 +23,6 @@ from .results import (
 )
 
 __all__ = ["PRESETS", "AdversarialResult", "AgreementResult", "ClassSpecificityResult", "EvaluationResult",
-           "FaithfulnessResult", "MaskHitRates", "PermutationResult", "SanityResult", "average_precision",
-           "faithfulness", "mask_hit_rates", "segmentation_scores", "upsample"]
+           "FaithfulnessResult", "MaskHitRates", "PermutationResult", "SanityResult", "adversarial", "agreement",
+           "average_precision", "class_specificity", "faithfulness", "mask_hit_rates", "permutation", "sanity",
+           "segmentation_scores", "upsample"]

@@ -1,0 +1,314 @@
+"""Jain & Wallace (2019), "Attention is not Explanation", adapted to Transformers.
+
+Their model has one attention layer over a BiLSTM's states. A Transformer has B blocks of H heads, so the
+adaptation says which attention is intervened on (docs/METHODS.md, "Jain & Wallace on Transformers"): by default
+the last block's [CLS] row, every head alike (``block=-1, rows="cls"``); ``rows="all"`` intervenes on every query
+row, ``block=b`` on another block. The rest of the forward runs unchanged (``engine.intervention``).
+
+- ``agreement``: Kendall τ between a map (raw last layer, rollout, flow; any method) and (a) gradient importance
+  with every block's attention detached, (b) leave-one-out importance (the token deleted); the first and last
+  tokens excluded; also the top-k Kendall distance, k = max(10, 10% of the mean length).
+- ``permutation``: the chosen attention weights permuted over the non-special positions 1..L−2, 100 times; per
+  instance the median total variation distance ½Σ|p − p′| and the median mean-over-classes |Δσ|, against the
+  instance's max attention (head-mean of the intervened row).
+- ``adversarial``: k = 5 candidate distributions for the intervened row, optimised with Adam (500 steps, lr
+  0.01) on −JSD(α, α̃) + 500·ReLU(Σ_c|Δσ_c| − ε) − mean pairwise JSD between candidates, from log(uniform) +
+  N(0, 3²) logits; candidates whose output change exceeds ``select`` (0.05) are dropped; the max JSD per instance
+  (natural log, ≤ ln 2) against max attention. α̃ is one distribution over all N keys, written into every head's
+  row; α is the head-mean of the original row.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from ..engine.intervention import Intervention, intervened
+from .faithfulness import _bar, check_inputs, check_methods, resolve_targets
+from .perturb import Variant, probabilities, token_variant
+from .results import AdversarialResult, AgreementResult, PermutationResult
+from .stats import kendall, topk_kendall_distance, total_variation
+
+ROWS = ("cls", "all")
+
+
+def _check_text(explainer, what: str) -> None:
+    if explainer.modality != "text":
+        raise ValueError(f"{what} deletes and permutes tokens: it measures text models, and this explainer is for "
+                         f"{explainer.modality}")
+
+
+def _block(explainer, block: int | None) -> int:
+    B = len(explainer.adapter.get_blocks(explainer.model))
+    b = B - 1 if block is None else block
+    if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or not -B <= b < B:
+        raise ValueError(f"block must be a block index in [0, {B - 1}] (or negative from the end), got {block!r}")
+    return int(b) % B
+
+
+def _rows(rows: str) -> str:
+    if rows not in ROWS:
+        raise ValueError(f"rows must be one of {ROWS}, got {rows!r}")
+    return rows
+
+
+# ---------------------------------------------------------------------------------------------- agreement
+def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.ndarray:
+    """Jain & Wallace's gradient importance for one input (a batch of one): g_j = Σ_c |Σ_d ∂σ_c/∂e_{j,d} · e_{j,d}|
+    with every block's attention detached (a constant in the backward pass), normalised to sum 1. [N]."""
+    from ..engine.capture import cast_inputs
+
+    model, adapter = explainer.model, explainer.adapter
+    embedded: list[torch.Tensor] = []
+
+    def make_leaf(_module, _inputs, output):
+        output = output.detach().requires_grad_(True)
+        embedded.append(output)
+        return output
+
+    handle = adapter.get_input_embedding(model).register_forward_hook(make_leaf)
+    try:
+        with intervened(model, adapter, Intervention(detach=True)), torch.enable_grad():
+            logits = model(**cast_inputs(model, model_inputs), return_dict=True).logits.float()
+            probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+            emb = embedded[-1]
+            total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
+            for c in range(probs.shape[-1]):
+                (grad,) = torch.autograd.grad(probs[0, c], emb, retain_graph=c < probs.shape[-1] - 1)
+                total += (grad[0] * emb[0]).sum(-1).abs().double()
+    finally:
+        handle.remove()
+    g = total.detach().cpu().numpy()
+    return g / g.sum() if g.sum() > 0 else g
+
+
+def loo_importance(explainer, e: Any, forward_batch: int = 64) -> np.ndarray:
+    """Leave-one-out importance [N]: mean over classes |σ(ŷ(x)) − σ(ŷ(x without j))|, token j deleted; 0 at the
+    first and last positions (never deleted)."""
+    N = e.num_tokens
+    variants = [Variant({k: v[0] for k, v in e.model_inputs.items()})]
+    variants += [token_variant(e.model_inputs, [j], "delete", {}) for j in range(1, N - 1)]
+    probs = probabilities(explainer, variants, forward_batch)
+    out = np.zeros(N)
+    out[1:N - 1] = np.abs(probs[1:] - probs[0]).mean(axis=1)
+    return out
+
+
+def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_layer", "rollout", "flow"),
+              target: Any = "predicted", *, labels: Sequence[int] | None = None, k: int | None = None,
+              options: dict[str, dict] | None = None, forward_batch: int = 64, progress: bool | None = None,
+              bootstrap: int = 1000, seed: int = 0) -> AgreementResult:
+    """Per instance and method: ``tau_gradient``, ``tau_loo`` (Kendall τ over positions 1..L−2) and
+    ``topk_gradient``, ``topk_loo`` (top-k Kendall distance, k = max(10, 10% of the mean length) unless given).
+    Text models."""
+    _check_text(explainer, "agreement")
+    items = check_inputs(explainer, inputs)
+    names = check_methods(explainer, methods)
+    options = dict(options or {})
+    targets = resolve_targets(explainer, len(items), target, labels)
+    rows: list[dict] = []
+    partial = False
+    bar = _bar(len(items), progress)
+    lengths: list[int] = []
+    try:
+        for i, (item, t) in enumerate(zip(items, targets)):
+            e = explainer.explain(item, target=t, keep_graph=False)
+            N = e.num_tokens
+            lengths.append(N)
+            kk = k or max(10, int(round(0.1 * float(np.mean(lengths)))))
+            g = gradient_importance(explainer, e.model_inputs)
+            loo = loo_importance(explainer, e, forward_batch)
+            for m in names:
+                a = e.map(m, target=e.target, **options.get(m, {}))
+                inner = slice(1, N - 1)
+                for ref_name, ref in (("gradient", g), ("loo", loo)):
+                    rows.append({"instance": i, "method": m, "metric": f"tau_{ref_name}",
+                                 "value": kendall(a[inner], ref[inner]), "length": N})
+                    rows.append({"instance": i, "method": m, "metric": f"topk_{ref_name}",
+                                 "value": topk_kendall_distance(a[inner], ref[inner], kk), "length": N})
+            bar.update(1)
+    except KeyboardInterrupt:
+        partial = True
+        warnings.warn(f"interrupted: the result holds the {len(lengths)} instances finished so far", stacklevel=2)
+    finally:
+        bar.close()
+    params = {"experiment": "agreement", "methods": names, "target": target if isinstance(target, str) else "given",
+              "k": k or "max(10, 10% of the mean length)", "excluded": "first and last tokens",
+              "gradient": "Σ_c |Σ_d ∂σ_c/∂e · e|, attention detached in every block", "loo": "token deleted",
+              "bootstrap": bootstrap, "seed": seed, "instances": len(items)}
+    return AgreementResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
+
+
+# ---------------------------------------------------------------------------------------------- permutation
+def permute_rows(A: torch.Tensor, perm: torch.Tensor, rows: str) -> torch.Tensor:
+    """A [b, H, N, N] with the chosen query rows' columns permuted: A'[b, h, r, j] = A[b, h, r, perm[b, j]].
+
+    perm [b, N] (a permutation of 0..N−1 per copy; identity where nothing moves). rows: "cls" (row 0) or "all"."""
+    index = perm[:, None, None, :].expand(A.shape[0], A.shape[1], 1 if rows == "cls" else A.shape[2], A.shape[3])
+    out = A.clone()
+    if rows == "cls":
+        out[:, :, :1, :] = torch.gather(A[:, :, :1, :], 3, index)
+    else:
+        out = torch.gather(A, 3, index)
+    return out
+
+
+def random_permutations(n: int, N: int, rng: np.random.Generator) -> np.ndarray:
+    """n permutations [n, N] of 0..N−1 that move only positions 1..N−2 (the first and last tokens stay)."""
+    perms = np.tile(np.arange(N), (n, 1))
+    for p in perms:
+        p[1:N - 1] = rng.permutation(np.arange(1, N - 1))
+    return perms
+
+
+def _intervened_probs(explainer, model_inputs: dict[str, torch.Tensor], block: int, fn, copies: int) -> np.ndarray:
+    """Probabilities [copies, C] of ``copies`` copies of one input with block ``block``'s attention A -> fn(A)."""
+    from ..engine.capture import cast_inputs
+
+    batch = {k: v.expand(copies, *v.shape[1:]) for k, v in model_inputs.items()}
+    with intervened(explainer.model, explainer.adapter, Intervention(attention={block: fn})), torch.no_grad():
+        logits = explainer.model(**cast_inputs(explainer.model, batch), return_dict=True).logits.float()
+    probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+    return probs.cpu().numpy().astype(np.float64)
+
+
+def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, block: int | None = None,
+                rows: str = "cls", forward_batch: int = 100, seed: int = 0, progress: bool | None = None,
+                bootstrap: int = 1000) -> PermutationResult:
+    """Jain & Wallace's permutation experiment (module docstring). Per instance: ``median_tvd`` and
+    ``median_delta`` over the permutations, and the column ``max_attention``."""
+    _check_text(explainer, "permutation")
+    items = check_inputs(explainer, inputs)
+    b, rows = _block(explainer, block), _rows(rows)
+    if n_permutations < 1:
+        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    rng = np.random.default_rng(seed)
+    records: list[dict] = []
+    partial = False
+    bar = _bar(len(items), progress)
+    done = 0
+    try:
+        for i, item in enumerate(items):
+            e = explainer.explain(item, keep_graph=False)
+            N = e.num_tokens
+            A = e.capture.A[b].mean(0)  # [N, N], head mean
+            row = A[0] if rows == "cls" else A
+            max_att = float(row[..., 1:N - 1].max()) if N > 2 else float("nan")
+            base = _intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0]
+            perms = torch.as_tensor(random_permutations(n_permutations, N, rng))
+            tvd, delta = [], []
+            for start in range(0, n_permutations, forward_batch):
+                chunk = perms[start:start + forward_batch].to(e.capture.A.device)
+                probs = _intervened_probs(explainer, e.model_inputs, b,
+                                          lambda A_, p=chunk: permute_rows(A_, p, rows), len(chunk))
+                tvd.extend(total_variation(probs, base[None]).tolist())
+                delta.extend(np.abs(probs - base[None]).mean(axis=1).tolist())
+            for metric, values in (("median_tvd", tvd), ("median_delta", delta)):
+                records.append({"instance": i, "method": "attention", "metric": metric,
+                                "value": float(np.median(values)), "max_attention": max_att, "length": N})
+            done += 1
+            bar.update(1)
+    except KeyboardInterrupt:
+        partial = True
+        warnings.warn(f"interrupted: the result holds the {done} instances finished so far", stacklevel=2)
+    finally:
+        bar.close()
+    params = {"experiment": "permutation", "block": b, "rows": rows, "heads": "all",
+              "n_permutations": n_permutations, "positions": "1..L-2", "seed": seed, "bootstrap": bootstrap,
+              "instances": len(items)}
+    return PermutationResult(per_instance=pd.DataFrame(records), params=params, partial=partial)
+
+
+# ---------------------------------------------------------------------------------------------- adversarial
+def _jsd_t(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
+    m = (p + q) / 2
+    kl = lambda x, y: (x * (torch.log(x.clamp_min(1e-12)) - torch.log(y.clamp_min(1e-12)))).sum(-1)  # noqa: E731
+    return (kl(p, m) + kl(q, m)) / 2
+
+
+def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps: int = 500, lr: float = 0.01,
+                epsilon: float = 0.01, select: float = 0.05, init_std: float = 3.0, penalty: float = 500.0,
+                block: int | None = None, seed: int = 0, progress: bool | None = None,
+                bootstrap: int = 1000) -> AdversarialResult:
+    """Jain & Wallace's adversarial attention (module docstring; the authors' settings are the defaults). Per
+    instance: ``max_jsd`` of the kept candidates (NaN when every candidate changed the output by more than
+    ``select``), ``kept`` candidates, and the column ``max_attention``."""
+    _check_text(explainer, "adversarial")
+    items = check_inputs(explainer, inputs)
+    b = _block(explainer, block)
+    gen = torch.Generator().manual_seed(seed)
+    records: list[dict] = []
+    partial = False
+    bar = _bar(len(items), progress if progress is not None else True)
+    done = 0
+    try:
+        for i, item in enumerate(items):
+            e = explainer.explain(item, keep_graph=False)
+            records.extend(_adversarial_one(explainer, e, i, b, candidates, steps, lr, epsilon, select, init_std,
+                                            penalty, gen))
+            done += 1
+            bar.update(1)
+    except KeyboardInterrupt:
+        partial = True
+        warnings.warn(f"interrupted: the result holds the {done} instances finished so far", stacklevel=2)
+    finally:
+        bar.close()
+    params = {"experiment": "adversarial", "block": b, "row": "cls", "heads": "all (one distribution)",
+              "candidates": candidates, "steps": steps, "lr": lr, "epsilon": epsilon, "select": select,
+              "init_std": init_std, "penalty": penalty, "seed": seed, "bootstrap": bootstrap,
+              "instances": len(items)}
+    return AdversarialResult(per_instance=pd.DataFrame(records), params=params, partial=partial)
+
+
+def _adversarial_one(explainer, e, i, b, k, steps, lr, epsilon, select, init_std, penalty, gen) -> list[dict]:
+    from ..engine.capture import cast_inputs
+
+    model = explainer.model
+    N = e.num_tokens
+    device = e.capture.A.device
+    alpha = e.capture.A[b].mean(0)[0].double()  # [N] original row, head mean
+    alpha = alpha / alpha.sum()
+    base = torch.as_tensor(_intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0], device=device)
+    theta = (torch.log(torch.full((k, N), 1.0 / N, dtype=torch.float64))
+             + init_std * torch.randn(k, N, generator=gen, dtype=torch.float64)).to(device).requires_grad_(True)
+    optimiser = torch.optim.Adam([theta], lr=lr)
+    batch = cast_inputs(model, {key: v.expand(k, *v.shape[1:]) for key, v in e.model_inputs.items()})
+    pairs = [(x, y) for x in range(k) for y in range(x + 1, k)]
+
+    def replace(A_: torch.Tensor, cand: torch.Tensor) -> torch.Tensor:
+        out = A_.clone()
+        out[:, :, 0, :] = cand[:, None, :].to(A_.dtype)
+        return out
+
+    def run(cand: torch.Tensor) -> torch.Tensor:
+        with intervened(model, explainer.adapter, Intervention(attention={b: lambda A_: replace(A_, cand)})):
+            logits = model(**batch, return_dict=True).logits.double()
+        return torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+
+    for _ in range(steps):
+        with torch.enable_grad():
+            cand = torch.softmax(theta, -1)
+            change = (run(cand) - base[None]).abs().sum(-1)  # [k]
+            spread = torch.stack([_jsd_t(cand[x], cand[y]) for x, y in pairs]).mean() if pairs else 0.0
+            loss = (-_jsd_t(alpha[None], cand) + penalty * torch.relu(change - epsilon)).sum() - spread
+            (grad,) = torch.autograd.grad(loss, theta)
+        theta.grad = grad
+        optimiser.step()
+    with torch.no_grad():
+        cand = torch.softmax(theta, -1)
+        change = (run(cand) - base[None]).abs().sum(-1).cpu().numpy()
+        divergence = _jsd_t(alpha[None], cand).cpu().numpy()
+    kept = change <= select
+    max_att = float(alpha[1:N - 1].max()) if N > 2 else float("nan")
+    value = float(divergence[kept].max()) if kept.any() else float("nan")
+    return [{"instance": i, "method": "attention", "metric": "max_jsd", "value": value, "kept": int(kept.sum()),
+             "max_attention": max_att, "length": N}]
+
+
+__all__ = ["adversarial", "agreement", "gradient_importance", "loo_importance", "permutation", "permute_rows",
+           "random_permutations"]
