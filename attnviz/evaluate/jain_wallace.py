@@ -30,7 +30,7 @@ import torch
 
 from ..engine.intervention import Intervention, intervened
 from .faithfulness import _bar, check_inputs, check_methods, resolve_targets
-from .perturb import Variant, probabilities, token_variant
+from .perturb import Variant, probabilities, token_variant, wide
 from .results import AdversarialResult, AgreementResult, PermutationResult
 from .stats import kendall, topk_kendall_distance, total_variation
 
@@ -74,7 +74,7 @@ def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.
     handle = adapter.get_input_embedding(model).register_forward_hook(make_leaf)
     try:
         with intervened(model, adapter, Intervention(detach=True)), torch.enable_grad():
-            logits = model(**cast_inputs(model, model_inputs), return_dict=True).logits.float()
+            logits = wide(model(**cast_inputs(model, model_inputs), return_dict=True).logits)
             probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
             emb = embedded[-1]
             total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
@@ -172,7 +172,7 @@ def _intervened_probs(explainer, model_inputs: dict[str, torch.Tensor], block: i
 
     batch = {k: v.expand(copies, *v.shape[1:]) for k, v in model_inputs.items()}
     with intervened(explainer.model, explainer.adapter, Intervention(attention={block: fn})), torch.no_grad():
-        logits = explainer.model(**cast_inputs(explainer.model, batch), return_dict=True).logits.float()
+        logits = wide(explainer.model(**cast_inputs(explainer.model, batch), return_dict=True).logits)
     probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
     return probs.cpu().numpy().astype(np.float64)
 

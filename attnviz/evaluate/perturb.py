@@ -64,7 +64,7 @@ def pixel_variant(pixel_values: torch.Tensor, pixels: np.ndarray, zero_value: to
     x = pixel_values[0].clone()
     S = x.shape[-1]
     flat = x.view(x.shape[0], -1)
-    idx = torch.as_tensor(np.asarray(pixels, dtype=np.int64), device=x.device)
+    idx = torch.as_tensor(np.array(pixels, dtype=np.int64), device=x.device)  # a copy: no negative strides
     flat[:, idx] = zero_value.to(x)[:, None]
     return Variant({"pixel_values": flat.view(x.shape[0], S, S)})
 
@@ -118,13 +118,18 @@ def probabilities(explainer, variants: Sequence[Variant], batch_size: int = 64,
             try:
                 if swaps:
                     handle = embedding.register_forward_hook(_swap_hook(embedding, swaps, baseline_token, pad_id))
-                logits = model(**batch, return_dict=True).logits.float()
+                logits = wide(model(**batch, return_dict=True).logits)
             finally:
                 if handle is not None:
                     handle.remove()
         probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
         out.append(probs.cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, len(explainer.label_names)), np.float32)
+
+
+def wide(logits: torch.Tensor) -> torch.Tensor:
+    """float64 logits stay float64 (reference tests); anything else becomes float32."""
+    return logits.double() if logits.dtype == torch.float64 else logits.float()
 
 
 def _swap_hook(embedding, swaps, baseline_token: int | None, pad_id: int):

@@ -38,7 +38,7 @@ def kendall_of_orders(a: np.ndarray, b: np.ndarray) -> float:
 
 def topk_kendall_distance(a: np.ndarray, b: np.ndarray, k: int, p: float = 0.5) -> float:
     """Fagin, Kumar & Sivakumar's (2003) Kendall distance K^(p) between the top-k lists of two score vectors,
-    normalised to [0, 1] by its maximum k² (0: the same top k in the same order; 1: disjoint top k).
+    normalised to [0, 1] by its maximum k² + p·k(k−1) (0: the same top k in the same order; 1: disjoint top k).
 
     For each pair of items in the union of the two top-k lists: 1 if both lists rank both items and disagree on
     their order, or one list ranks both and the other ranks only the one the first puts lower, or each list ranks
@@ -53,7 +53,7 @@ def topk_kendall_distance(a: np.ndarray, b: np.ndarray, k: int, p: float = 0.5) 
     for ii, i in enumerate(union):
         for j in union[ii + 1:]:
             total += _pair_penalty(rank_a, rank_b, i, j, p)
-    return total / (k * k) if k else 0.0
+    return total / (k * k + p * k * (k - 1)) if k else 0.0
 
 
 def _pair_penalty(ra: dict, rb: dict, i: int, j: int, p: float) -> float:
