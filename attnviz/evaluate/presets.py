@@ -47,8 +47,16 @@ def _tiny() -> float:
 
 def attcat_steps(n: int) -> list[int]:
     """k = the de-duplicated round(g·N), g in linspace(0, 1, 10), the first entry (0) dropped (AttCAT's scripts)."""
-    ks = list(dict.fromkeys(int(round(g * n)) for g in np.linspace(0, 1, 10)))
-    return [k for k in ks if k > 0]
+    return [k for _, k in attcat_fractions(n)]
+
+
+def attcat_fractions(n: int) -> list[tuple[float, int]]:
+    """(g, k) for each step of ``attcat_steps``: g the nominal fraction that first gives k (the curves' x, the
+    same for every input whatever its length)."""
+    seen: dict[int, float] = {}
+    for g in np.linspace(0, 1, 10):
+        seen.setdefault(int(round(g * n)), float(g))
+    return [(g, k) for k, g in seen.items() if k > 0]
 
 
 def attcat_positions(values: np.ndarray, special: np.ndarray, k: int) -> list[int]:
@@ -94,8 +102,7 @@ class AttCAT2022(Preset):
                 for k in ks]
 
     def score(self, p0, probs, e, values):
-        ks = attcat_steps(e.num_tokens)
-        x = [k / e.num_tokens for k in ks]
+        x = [g for g, _ in attcat_fractions(e.num_tokens)]
         aopc = float(np.mean(np.abs(p0 - probs)))
         lodds = float(np.mean(np.log(np.maximum(probs, _tiny()) / max(p0, _tiny()))))
         return {"aopc": aopc, "lodds": lodds}, [("p_target", x, [float(p) for p in probs])]
