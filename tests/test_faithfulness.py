@@ -453,3 +453,18 @@ def test_interrupt_returns_the_instances_so_far_and_results_round_trip(text64, t
         pd.testing.assert_frame_equal(back.table, table)
         assert len(back.curves) == len(full.curves)
     assert set(full.scores(0)) == {"rollout", "gae"} and "aopc" in full.scores(0)["gae"]
+
+
+def test_compare_view_shows_the_evaluation_scores_of_its_input(text64):
+    model, tok, explainer = text64
+    result = ev.faithfulness(explainer, TEXTS[:2], ["rollout", "gae"], min_tokens=5, progress=False)
+    e = explainer.explain(TEXTS[1])
+    view = result.compare_view(e, 1)
+    assert list(view.methods) == ["rollout", "gae"]
+    assert view.scores["gae"]["aopc"] == pytest.approx(value(result, 1, "gae", "aopc"))
+    assert set(view.scores["rollout"]) == {"aopc", "lodds"}
+    figure = result.figure()
+    assert len(figure.axes) == 3  # the curve and the two metrics
+    plot = result.plot()
+    html = plot.to_html()
+    assert "cdn.bokeh.org" not in html and "Bokeh" in html  # BokehJS inlined: draws offline

@@ -54,8 +54,17 @@ class EvaluationResult:
         rows = self.per_instance[self.per_instance["instance"] == instance]
         out: dict[str, dict[str, float]] = {}
         for row in rows.itertuples():
-            out.setdefault(str(row.method), {})[str(row.metric)] = float(row.value)
+            if np.isfinite(row.value):  # a NaN (e.g. a constant map's τ) is left out, not sent as a number
+                out.setdefault(str(row.method), {})[str(row.metric)] = float(row.value)
         return out
+
+    def compare_view(self, explanation: Any, instance: int, **kwargs: Any):
+        """A CompareView of ``explanation`` (the explanation of input ``instance``) with this result's methods and
+        that input's scores beside each map."""
+        from ..widgets import CompareView
+
+        methods = kwargs.pop("methods", [m for m in self.methods if m in explanation.method_names()])
+        return CompareView(explanation, methods=methods, scores=self.scores(instance), **kwargs)
 
     def __repr__(self) -> str:
         n = self.per_instance["instance"].nunique() if len(self.per_instance) else 0
