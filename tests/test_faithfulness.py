@@ -465,6 +465,7 @@ def test_compare_view_shows_the_evaluation_scores_of_its_input(text64):
     assert set(view.scores["rollout"]) == {"aopc", "lodds"}
     figure = result.figure()
     assert len(figure.axes) == 3  # the curve and the two metrics
+    assert figure._repr_png_()[:8] == b"\x89PNG\r\n\x1a\n"  # draws inline in a notebook
     plot = result.plot()
     html = plot.to_html()
     assert "cdn.bokeh.org" not in html and "Bokeh" in html  # BokehJS inlined: draws offline

@@ -105,3 +105,13 @@ def test_errors(text_e):
         plot(text_e, "nope")
     with pytest.raises(TypeError, match="Explanation"):
         plot("text", "gae")
+
+
+def test_a_returned_figure_draws_inline_without_pyplot():
+    from attnviz import Explainer
+    from attnviz.testing import tiny_model
+
+    e = Explainer(*tiny_model("bert")).explain("the movie was charming")
+    fig = e.plot("gae")
+    png = fig._repr_png_()  # what IPython shows for the cell's value (a plain Figure shows its repr text only)
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000

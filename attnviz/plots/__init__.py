@@ -17,6 +17,8 @@ from matplotlib.figure import Figure
 from matplotlib.font_manager import FontProperties
 from matplotlib.patches import Rectangle
 
+from .figure import InlineFigure
+
 __all__ = ["plot"]
 
 TEXT_CMAP, IMAGE_CMAP, SIGNED_CMAP = "Reds", "inferno", "RdBu_r"
@@ -69,8 +71,7 @@ def _norm(values: np.ndarray, signed: bool, skip: np.ndarray | None = None) -> N
 def _figure(ax: Any, width: float, height: float):
     if ax is not None:
         return ax.figure, ax
-    fig = Figure(figsize=(width, height), layout="constrained")
-    FigureCanvasAgg(fig)
+    fig = InlineFigure(figsize=(width, height), layout="constrained")
     return fig, fig.add_subplot()
 
 

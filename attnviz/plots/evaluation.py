@@ -189,7 +189,7 @@ def _bokeh_scatter(result, width, height):
 
 # ---------------------------------------------------------------------------------------------- matplotlib
 def matplotlib_figure(result, width: float = 10.0):
-    from matplotlib.figure import Figure
+    from .figure import InlineFigure
 
     kind = result.kind
     panels: list[tuple[str, Any]] = []
@@ -207,7 +207,7 @@ def matplotlib_figure(result, width: float = 10.0):
         raise ValueError(f"nothing to plot: the {kind} result is empty")
     cols = min(2, len(panels))
     rows = (len(panels) + cols - 1) // cols
-    fig = Figure(figsize=(width, 3.6 * rows), layout="constrained")
+    fig = InlineFigure(figsize=(width, 3.6 * rows), layout="constrained")
     fig.suptitle(_title(result))
     for k, (what, data) in enumerate(panels):
         ax = fig.add_subplot(rows, cols, k + 1)
