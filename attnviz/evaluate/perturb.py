@@ -101,16 +101,41 @@ def _collate(variants: Sequence[Variant], pad_id: int) -> dict[str, torch.Tensor
 def probabilities(explainer, variants: Sequence[Variant], batch_size: int = 64,
                   baseline_token: int | None = None) -> np.ndarray:
     """Class probabilities [len(variants), C] of every variant, ``batch_size`` per forward (no gradient, eval mode,
-    the model's own attention kernel; the model's lock held). Embedding swaps use the word embedding of
-    ``baseline_token``."""
+    the model's own attention kernel; the model's lock held). Identical variants are scored once. Embedding swaps
+    use the word embedding of ``baseline_token``."""
+    if not variants:
+        return np.zeros((0, len(explainer.label_names)), np.float32)
+    unique, index = deduplicate(variants)
+    return _probabilities(explainer, unique, batch_size, baseline_token)[index]
+
+
+def deduplicate(variants: Sequence[Variant]) -> tuple[list[Variant], np.ndarray]:
+    """The distinct variants (methods often delete the same tokens: raw and last_layer, rollout and rule (i), the
+    last steps of most rankings), and for each variant the index of its copy among them."""
+    keys: dict[tuple, int] = {}
+    unique: list[Variant] = []
+    index = np.empty(len(variants), dtype=np.int64)
+    for i, v in enumerate(variants):
+        key = (tuple((k, t.shape, t.cpu().numpy().tobytes()) for k, t in sorted(v.tensors.items())),
+               tuple(v.baseline))
+        if key not in keys:
+            keys[key] = len(unique)
+            unique.append(v)
+        index[i] = keys[key]
+    return unique, index
+
+
+def _probabilities(explainer, variants: Sequence[Variant], batch_size: int, baseline_token: int | None) -> np.ndarray:
     from ..engine.capture import cast_inputs
 
     model = explainer.model
     pad_id = int(getattr(explainer.processor, "pad_token_id", None) or 0)
     out = []
     embedding = explainer.adapter.get_input_embedding(model)
-    for start in range(0, len(variants), batch_size):
-        chunk = variants[start:start + batch_size]
+    # similar lengths in one batch: less padding
+    order = sorted(range(len(variants)), key=lambda i: _length(variants[i]))
+    for start in range(0, len(order), batch_size):
+        chunk = [variants[i] for i in order[start:start + batch_size]]
         batch = cast_inputs(model, _collate(chunk, pad_id))
         swaps = [(i, v.baseline) for i, v in enumerate(chunk) if v.baseline]
         handle = None
@@ -124,7 +149,14 @@ def probabilities(explainer, variants: Sequence[Variant], batch_size: int = 64,
                     handle.remove()
         probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
         out.append(probs.cpu().numpy())
-    return np.concatenate(out) if out else np.zeros((0, len(explainer.label_names)), np.float32)
+    result = np.empty((len(variants), out[0].shape[1]), dtype=out[0].dtype)
+    result[np.asarray(order)] = np.concatenate(out)
+    return result
+
+
+def _length(v: Variant) -> int:
+    t = v.tensors.get("input_ids")
+    return int(t.shape[0]) if t is not None else 0
 
 
 def wide(logits: torch.Tensor) -> torch.Tensor:
