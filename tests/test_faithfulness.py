@@ -107,10 +107,10 @@ def test_eraser_and_ferret_match_the_literal_formulas(text64):
         words = [j for j in np.argsort(-m, kind="stable") if not e.special[j]]
         L = len(words)
 
-        def comp_suff(k):
+        def comp_suff(k, words=words, ids=ids, special=e.special, p0=p0, t=t):
             top = set(words[:k])
             without = [x for j, x in enumerate(ids) if j not in top]
-            only = [x for j, x in enumerate(ids) if j in top or e.special[j]]
+            only = [x for j, x in enumerate(ids) if j in top or special[j]]
             return p0 - p_of(model, without, t), p0 - p_of(model, only, t)
 
         bins = [comp_suff(min(L, max(1, math.ceil(q * L / 100)))) for q in (1, 5, 10, 20, 50)]
@@ -311,7 +311,8 @@ def test_an_empty_intervention_is_the_models_own_eager_forward_and_heads_zero_th
     with intervened(model, explainer.adapter, Intervention(zero_heads={0: (1,)})), torch.no_grad():
         zeroed = model(input_ids=ids).logits
     torch.testing.assert_close(zeroed, manual, rtol=0, atol=1e-12)
-    with pytest.raises(RuntimeError, match="boom"), intervened(model, explainer.adapter, Intervention(zero_heads={0: (1,)})):
+    zero = Intervention(zero_heads={0: (1,)})
+    with pytest.raises(RuntimeError, match="boom"), intervened(model, explainer.adapter, zero):
         raise RuntimeError("boom")
     assert_same_state(before, model_state(model))
     with pytest.raises(ValueError, match="block 7 does not exist"):
@@ -375,7 +376,7 @@ def test_deleting_nothing_changes_nothing_and_random_maps_score_the_random_basel
     rng = np.random.default_rng(0)
     texts = TEXTS * 3
     aopcs = []
-    from attnviz.engine.methods import MethodInfo, _REGISTRY, register
+    from attnviz.engine.methods import _REGISTRY, MethodInfo, register
 
     for seed in range(6):
         def random_map(trace, heads, seed=seed):

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from .distributed import gather, shard
 from .localisation import localisation_scores
 from .perturb import REPLACEMENTS, Variant, probabilities
 from .presets import PRESETS, Chefer2021, Preset, make_preset
@@ -87,7 +88,7 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
                  target: Any = "predicted", *, labels: Sequence[int] | None = None,
                  masks: Sequence[np.ndarray] | None = None, replace: str | None = None,
                  options: dict[str, dict] | None = None, chunk_size: int = 16, forward_batch: int = 64,
-                 progress: bool | None = None, bootstrap: int = 1000, seed: int = 0,
+                 progress: bool | None = None, bootstrap: int = 1000, seed: int = 0, distributed: bool = False,
                  **preset_params: Any) -> FaithfulnessResult:
     """Faithfulness of each method's maps over ``inputs``, by one paper's protocol.
 
@@ -97,7 +98,9 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     [h, w] per input: the target's object). ``**preset_params`` override the preset's fields (e.g. ``bins``,
     ``min_tokens``), all recorded in ``result.params``. replace: "delete", "pad", "mask" or "baseline" (text).
     target: "predicted", "label" (the authors' AttCAT protocol, with ``labels``), a class, or one per input.
-    options: ``{method: {option: value}}`` passed to ``Explanation.map``.
+    options: ``{method: {option: value}}`` passed to ``Explanation.map``. distributed: split the inputs across the
+    processes of an ``accelerate launch`` (or torch.distributed) run, each on its own device, and merge the
+    results on every process (``evaluate.distributed``).
     -> ``FaithfulnessResult`` (``.table``, ``.per_instance``, ``.curves``, ``.plot()``, ``.figure()``)."""
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
@@ -117,11 +120,13 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     rows: list[dict] = []
     curve_rows: list[dict] = []
     skipped: list[dict] = []
-    bar = _bar(len(items), progress)
+    mine, world = shard(len(items), distributed)
+    params["processes"] = world
+    bar = _bar(len(mine), progress)
     partial = False
     try:
-        for start in range(0, len(items), chunk_size):
-            chunk = list(range(start, min(start + chunk_size, len(items))))
+        for start in range(0, len(mine), chunk_size):
+            chunk = mine[start:start + chunk_size]
             _evaluate_chunk(explainer, spec, items, chunk, targets, labels, names, options, token_ids,
                             forward_batch, rows, curve_rows, skipped)
             bar.update(len(chunk))
@@ -132,9 +137,14 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
                       stacklevel=2)
     finally:
         bar.close()
+    if world > 1:
+        rows, curve_rows, skipped, partial = gather(rows, curve_rows, skipped, partial)
     params["skipped"] = skipped
     per_instance = pd.DataFrame(rows, columns=["instance", "method", "metric", "value", "target"])
     curves = pd.DataFrame(curve_rows, columns=["instance", "method", "curve", "x", "value"])
+    if world > 1:  # the same order as one process gives
+        per_instance = per_instance.sort_values("instance", kind="stable").reset_index(drop=True)
+        curves = curves.sort_values("instance", kind="stable").reset_index(drop=True)
     return FaithfulnessResult(per_instance=per_instance, curves=curves, params=params, partial=partial)
 
 
