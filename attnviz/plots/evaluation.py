@@ -74,7 +74,7 @@ def _title(result) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- bokeh
-def bokeh_figure(result, width: int = 460, height: int = 320) -> InteractivePlot:
+def bokeh_figure(result, width: int = 380, height: int = 300) -> InteractivePlot:
     from bokeh.layouts import column, row
 
     kind = result.kind
@@ -103,7 +103,8 @@ def _bokeh_curves(result, width, height) -> list:
     for curve, frame in means.groupby("curve", sort=False):
         ylabel = "Spearman ρ with the original" if result.kind == "sanity" else str(curve)
         xlabel = "stages randomised from the top" if result.kind == "sanity" else "fraction perturbed"
-        fig = figure(width=width + 140, height=height, title=f"{_title(result)} — {curve}", x_axis_label=xlabel,
+        title = "Spearman ρ per randomisation stage" if result.kind == "sanity" else f"mean {curve} curve"
+        fig = figure(width=width + 120, height=height, title=title, x_axis_label=xlabel,
                      y_axis_label=ylabel, tools="pan,wheel_zoom,box_zoom,reset,save")
         items = []
         for i, m in enumerate(methods):
@@ -121,7 +122,7 @@ def _bokeh_curves(result, width, height) -> list:
 
 
 def _bokeh_bars(result, width, height) -> list:
-    from bokeh.models import ColumnDataSource, HoverTool, Whisker
+    from bokeh.models import ColumnDataSource, HoverTool, Range1d, Whisker
     from bokeh.plotting import figure
 
     table = result.table
@@ -132,8 +133,14 @@ def _bokeh_bars(result, width, height) -> list:
         src = ColumnDataSource({"method": methods, "value": table[metric].to_numpy(),
                                 "lo": table[f"{metric} lo"].to_numpy(), "hi": table[f"{metric} hi"].to_numpy(),
                                 "n": table["n"].to_numpy(), "colour": [colour(i) for i in range(len(methods))]})
-        fig = figure(x_range=methods, width=width, height=height, title=f"{metric} (mean, 95% bootstrap interval)",
-                     tools="save,reset", y_axis_label=metric)
+        span = np.concatenate([table[metric].to_numpy(), table[f"{metric} lo"].to_numpy(),
+                               table[f"{metric} hi"].to_numpy(), [0.0]]).astype(np.float64)
+        span = span[np.isfinite(span)]
+        lo, hi = float(span.min()), float(span.max())
+        pad = 0.08 * (hi - lo or 1.0)
+        fig = figure(x_range=methods, y_range=Range1d(lo - pad if lo < 0 else 0.0, hi + pad if hi > 0 else 0.0),
+                     width=width, height=height, title=f"{metric}: mean, 95% interval", tools="save,reset",
+                     y_axis_label=metric)
         fig.vbar(x="method", top="value", width=0.7, source=src, color="colour", alpha=0.8)
         fig.add_layout(Whisker(source=src, base="method", lower="lo", upper="hi", line_color="#333333"))
         fig.xaxis.major_label_orientation = 0.9
@@ -153,7 +160,7 @@ def _bokeh_histograms(result, width, height) -> list:
         sub = rows[rows["metric"] == metric]
         if sub.empty:
             continue
-        fig = figure(width=width + 140, height=height, title=f"Kendall τ: map vs {metric[4:]} importance",
+        fig = figure(width=width + 120, height=height, title=f"Kendall τ: map vs {metric[4:]}",
                      x_axis_label="Kendall τ", y_axis_label="instances", x_range=(-1, 1), tools="save,reset")
         edges = np.linspace(-1, 1, 21)
         items = []
@@ -178,7 +185,8 @@ def _bokeh_scatter(result, width, height):
     label = "median output change (TVD)" if metric == "median_tvd" else "max JSD of an equivalent attention"
     src = ColumnDataSource({"x": sub["max_attention"].to_numpy(), "y": sub["value"].to_numpy(),
                             "instance": sub["instance"].to_numpy(), "length": sub["length"].to_numpy()})
-    fig = figure(width=width + 140, height=height, title=f"{_title(result)}: {label} against max attention",
+    title = "output change under permutation" if metric == "median_tvd" else "adversarial attention"
+    fig = figure(width=width + 120, height=height, title=f"{title} ({_title(result)})",
                  x_axis_label="max attention of the instance", y_axis_label=label,
                  tools="pan,wheel_zoom,box_zoom,reset,save")
     fig.scatter("x", "y", source=src, size=7, alpha=0.7, color=colour(0))

@@ -27,7 +27,8 @@ PLOTS = {
     "agreement": "evaluate.agreement(explainer, texts).plot()",
     "permutation": "evaluate.permutation(explainer, texts, n_permutations=10).plot()",
     "adversarial": "evaluate.adversarial(explainer, texts[:2], steps=5).plot()",
-    "class_specificity": 'evaluate.class_specificity(explainer, texts, [0, 1, 0, 1], methods=["gae", "rollout"]).plot()',
+    "class_specificity": ('evaluate.class_specificity(explainer, texts, [0, 1, 0, 1], methods=["gae", "rollout"])'
+                          ".plot()"),
     "sanity": 'evaluate.sanity(explainer, texts[:2], methods=["gae", "rollout"]).plot()',
 }
 
