@@ -311,6 +311,8 @@ def test_an_empty_intervention_is_the_models_own_eager_forward_and_heads_zero_th
     with intervened(model, explainer.adapter, Intervention(zero_heads={0: (1,)})), torch.no_grad():
         zeroed = model(input_ids=ids).logits
     torch.testing.assert_close(zeroed, manual, rtol=0, atol=1e-12)
+    with explainer.intervene(zero_heads={0: (1,)}), torch.no_grad():  # the same, from the explainer
+        assert torch.equal(model(input_ids=ids).logits, zeroed)
     zero = Intervention(zero_heads={0: (1,)})
     with pytest.raises(RuntimeError, match="boom"), intervened(model, explainer.adapter, zero):
         raise RuntimeError("boom")

@@ -59,7 +59,7 @@ def test_text_plot_exports(text_e, method):
 def test_text_plot_title_and_colour_scale(text_e):
     fig = plot(text_e, "attcat", target=1)
     ax = fig.axes[0]
-    assert ax.get_title(loc="left").startswith("attcat · class 'fine' (p = ")
+    assert ax.get_title(loc="left").startswith("AttCAT (Qiang et al. 2022) · class 'fine' (p = ")
     lo, hi = fig.axes[1].get_xlim()  # the horizontal colorbar spans the colour range
     assert lo == pytest.approx(-hi) and hi > 0  # signed: symmetric around zero
     texts = [t.get_text() for t in ax.texts]
@@ -89,7 +89,7 @@ def test_image_plot_exports(image_e):
     assert img.shape[0] > 200
     assert saved(fig, "pdf").startswith(b"%PDF")
     assert "<svg" in saved(fig, "svg").decode()
-    assert "gae · class" in fig.axes[0].get_title()
+    assert "GAE (Chefer, Gur & Wolf, ICCV 2021) · class" in fig.axes[0].get_title()
 
 
 def test_draws_into_a_given_axes(image_e, text_e):
@@ -115,3 +115,31 @@ def test_a_returned_figure_draws_inline_without_pyplot():
     fig = e.plot("gae")
     png = fig._repr_png_()  # what IPython shows for the cell's value (a plain Figure shows its repr text only)
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+
+
+def test_pdf_export_embeds_truetype_fonts_and_titles_use_readable_names():
+    import io
+
+    from attnviz import Explainer
+    from attnviz.testing import tiny_model
+
+    e = Explainer(*tiny_model("bert")).explain("the movie was charming")
+    fig = e.plot("chefer")
+    assert fig.axes[0].get_title(loc="left").startswith("Chefer et al. 2021 (LRP)")
+    buf = io.BytesIO()
+    fig.savefig(buf, format="pdf")
+    pdf = buf.getvalue()
+    assert b"/FontFile2" in pdf and b"/CIDFontType2" in pdf and b"/Type3" not in pdf  # TrueType (Type 42)
+
+
+def test_methods_print_as_a_table_not_function_addresses():
+    import attnviz
+
+    table = attnviz.methods()
+    text = repr(table)
+    assert "function" not in text and " at 0x" not in text
+    assert text.splitlines()[0].split() == ["name", "title", "family", "class-specific", "signed"]
+    assert "Chefer et al. 2021 (LRP)" in text and "lrp_full" in text
+    html = table._repr_html_()
+    assert html.startswith("<table>") and "AttCAT (Qiang et al. 2022)" in html and "class-specific" in html
+    assert " at 0x" not in repr(table["gae"]) and "GAE" in repr(table["gae"])

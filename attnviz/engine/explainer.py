@@ -146,6 +146,18 @@ class Explainer:
         with prepared(self.model, eager):
             yield
 
+    def intervene(self, intervention: Any = None, **kwargs: Any):
+        """A context manager running the model with an intervention on its attention (``engine.intervention``):
+        ``with explainer.intervene(zero_heads={5: (3,)}): model(...)``, or pass an ``Intervention``. The model is
+        left exactly as it was afterwards, also after an exception."""
+        from .intervention import Intervention, intervened
+
+        if intervention is None:
+            intervention = Intervention(**kwargs)
+        elif kwargs:
+            raise TypeError("pass an Intervention or its fields as keyword arguments, not both")
+        return intervened(self.model, self.adapter, intervention)
+
     def encode(self, inputs: list[Any]) -> Encoded:
         if self.modality == "text":
             return encode_text(self.processor, self.model.config, inputs)

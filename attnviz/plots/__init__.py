@@ -46,7 +46,7 @@ def plot(e: Any, method: str, target: int | str | None = None, layer: int | None
     t = e.target if target is None else e.explainer.resolve_target(target, e.predicted)
     B = e.num_layers
     block = B - 1 if layer is None else layer % B
-    title = f"{method} · class {e.label_names[t]!r} (p = {float(e.probs[t]):.3f})"
+    title = f"{info.display_name} · class {e.label_names[t]!r} (p = {float(e.probs[t]):.3f})"
     if block != B - 1:
         title += f" · through block {block}"
     signed = bool(info.signed)

@@ -1,6 +1,6 @@
-"""The evaluation's bokeh figures in JupyterLab, offline (issue 9): every kind of result displayed with
+"""The evaluation's bokeh figures in JupyterLab and Notebook 7, offline (issue 9): every kind of result displayed with
 ``result.plot()`` draws its canvases with real content. BokehJS comes INLINE from the kernel: the page fixture fails
-on any request beyond localhost and on console errors. Screenshots: ``test-artifacts/browser/lab-evaluation-*``.
+on any request beyond localhost and on console errors. Screenshots: ``test-artifacts/browser/{lab,nb7}-evaluation-*``.
 """
 
 from __future__ import annotations
@@ -54,8 +54,9 @@ CANVAS_INFO = """() => [...document.querySelectorAll('.jp-OutputArea-output')].m
 }).filter((x) => x.canvases > 0)"""
 
 
-def test_lab_draws_every_evaluation_plot_offline(page, jupyter_server):
-    nb = NotebookPage(page, jupyter_server, "lab", "lab-evaluation")
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_every_evaluation_plot_draws_offline(page, jupyter_server, ui):
+    nb = NotebookPage(page, jupyter_server, ui, f"{'lab' if ui == 'lab' else 'nb7'}-evaluation")
     nb.open([SETUP, *PLOTS.values()])
     page.wait_for_function(f"(() => ({CANVAS_INFO})().length >= {len(PLOTS)})()", timeout=KERNEL_TIMEOUT_MS)
     page.wait_for_timeout(500)  # let bokeh finish its last paint

@@ -33,6 +33,42 @@ class MethodInfo:
     uses_heads: bool = True
     modalities: tuple[str, ...] = ("text", "image")
     last: Callable[..., torch.Tensor] | None = None
+    title: str = ""  # the readable name figures and tables show, e.g. "Chefer et al. 2021 (LRP)"
+
+    @property
+    def display_name(self) -> str:
+        return self.title or self.name
+
+    def __repr__(self) -> str:
+        flags = [self.family, "class-specific" if self.class_specific else "class-agnostic"]
+        if self.signed:
+            flags.append("signed")
+        return f"<method {self.name!r}: {self.display_name}; {', '.join(flags)}>"
+
+
+class MethodTable(dict):
+    """``{name: MethodInfo}`` with a readable table as its repr (text and HTML, for notebooks)."""
+
+    COLUMNS = ("name", "title", "family", "class-specific", "signed", "description")
+
+    def rows(self) -> list[tuple[str, ...]]:
+        return [(i.name, i.display_name, i.family, "yes" if i.class_specific else "no", "yes" if i.signed else "no",
+                 i.description) for i in self.values()]
+
+    def __repr__(self) -> str:
+        rows = [self.COLUMNS[:-1], *[r[:-1] for r in self.rows()]]
+        widths = [max(len(r[k]) for r in rows) for k in range(len(rows[0]))]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+        lines.insert(1, "  ".join("-" * w for w in widths))
+        return "\n".join(lines) + "\n(descriptions: attnviz.methods()[name].description, or the HTML table)"
+
+    def _repr_html_(self) -> str:
+        from html import escape
+
+        head = "".join(f"<th style='text-align:left'>{escape(c)}</th>" for c in self.COLUMNS)
+        body = "".join("<tr>" + "".join(f"<td style='text-align:left'>{escape(v)}</td>" for v in r) + "</tr>"
+                       for r in self.rows())
+        return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def _flow(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
@@ -76,28 +112,30 @@ def register(info: MethodInfo) -> MethodInfo:
 
 for _info in (
     MethodInfo("raw", "attention", "raw attention of one block, [CLS] row, mean over the selected heads",
-               attention.raw, class_specific=False),
+               attention.raw, class_specific=False, title="Raw attention ([CLS] row)"),
     MethodInfo("last_layer", "attention", "raw attention of the last block, [CLS] row (row l: block l)",
-               attention.raw, class_specific=False),
+               attention.raw, class_specific=False, title="Last-layer attention"),
     MethodInfo("rollout", "attention", "attention rollout (Abnar & Zuidema 2020): product of (A + I)/2 over blocks",
-               attention.rollout, class_specific=False),
+               attention.rollout, class_specific=False, title="Attention rollout (Abnar & Zuidema 2020)"),
     MethodInfo("flow", "attention", "attention flow (Abnar & Zuidema 2020): max-flow from [CLS] (option source=, "
                "row='max') to each input token",
-               _flow, class_specific=False, last=_flow_last),
+               _flow, class_specific=False, last=_flow_last, title="Attention flow (Abnar & Zuidema 2020)"),
     MethodInfo("redistribution", "attention",
                "token-relevance redistribution rules i-iv (Sawaki & Murata 2025); option rule='i'..'iv'",
-               redistribution.redistribution, class_specific=False),
+               redistribution.redistribution, class_specific=False,
+               title="Token relevance redistribution (Sawaki & Murata 2025)"),
     MethodInfo("attn_gradcam", "gradient", "Grad-CAM on the attention of each block (Chefer's baseline)",
-               gradient.attn_gradcam),
+               gradient.attn_gradcam, title="Attention Grad-CAM"),
     MethodInfo("gae", "gradient", "generic attention explainability (Chefer et al. ICCV 2021): Σ (∇A ⊙ A)⁺ rollout",
-               gradient.gae),
+               gradient.gae, title="GAE (Chefer, Gur & Wolf, ICCV 2021)"),
     MethodInfo("attcat", "gradient", "AttCAT (Qiang et al. 2022): hidden state x gradient, weighted by attention",
-               gradient.attcat, signed=True),
+               gradient.attcat, signed=True, title="AttCAT (Qiang et al. 2022)"),
     MethodInfo("grad_input", "gradient", "gradient x input on the input embeddings (same map at every layer)",
-               gradient.grad_input, signed=True, uses_heads=False),
+               gradient.grad_input, signed=True, uses_heads=False, title="Gradient × input"),
     MethodInfo("integrated_gradients", "gradient",
                "integrated gradients on the input embeddings via captum (n_steps forward+backward passes)",
-               gradient.integrated_gradients, signed=True, uses_heads=False),
+               gradient.integrated_gradients, signed=True, uses_heads=False,
+               title="Integrated gradients (Sundararajan et al. 2017)"),
 ):
     register(_info)
 
@@ -112,9 +150,10 @@ def get(name: str) -> MethodInfo:
     return _REGISTRY[name]
 
 
-def methods() -> dict[str, MethodInfo]:
-    """Every registered method by name (``{name: info}``; ``info.description`` is a one-line summary)."""
-    return dict(_REGISTRY)
+def methods() -> MethodTable:
+    """Every registered method by name (``{name: info}``; ``info.description`` is a one-line summary); shown as a
+    table in a notebook."""
+    return MethodTable(_REGISTRY)
 
 
-__all__ = ["MethodInfo", "Trace", "get", "methods", "register"]
+__all__ = ["MethodInfo", "MethodTable", "Trace", "get", "methods", "register"]
