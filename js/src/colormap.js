@@ -183,6 +183,49 @@ export function fmt(v) {
   return v.toFixed(a < 1 ? 4 : 3).replace(/\.?0+$/, "") || "0";
 }
 
+const SUPERSCRIPT = /** @type {Record<string, string>} */ ({ "-": "⁻", "+": "", 0: "⁰", 1: "¹", 2: "²", 3: "³",
+  4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" });
+
+/**
+ * Three significant digits, without e-notation: 0.123, 41.2, 3.16×10⁻⁷.
+ * @param {number} v
+ */
+export function sig3(v) {
+  if (!Number.isFinite(v)) return String(v);
+  if (v === 0) return "0";
+  const a = Math.abs(v);
+  if (a >= 1e-3 && a < 1e4) return String(Number(v.toPrecision(3)));
+  const [mantissa, exponent] = v.toExponential(2).split("e");
+  return `${mantissa}×10${[...exponent].map((c) => SUPERSCRIPT[c] ?? c).join("")}`;
+}
+
+/**
+ * A hover value a person can read: three significant digits and the share of the map's largest |value|,
+ * e.g. "3.16×10⁻⁷ (42% of max)".
+ * @param {number} v
+ * @param {ArrayLike<number>} values the whole map
+ */
+export function readable(v, values) {
+  if (!Number.isFinite(v)) return String(v);
+  let max = 0;
+  for (let i = 0; i < values.length; i++) {
+    const a = Math.abs(values[i]);
+    if (Number.isFinite(a) && a > max) max = a;
+  }
+  return max > 0 ? `${sig3(v)} (${Math.round((100 * v) / max)}% of max)` : sig3(v);
+}
+
+/**
+ * A label cut to ``max`` characters with an ellipsis (the full text goes in a tooltip): a 10 kB class name must
+ * not make the page thousands of pixels wide.
+ * @param {string} text
+ * @param {number} [max]
+ */
+export function shortLabel(text, max = 48) {
+  const s = String(text);
+  return s.length > max ? `${s.slice(0, max - 1)}…` : s;
+}
+
 /** A categorical palette, one colour per attention head (d3's category10 then tableau extras, then HSL). */
 const HEAD = ["1f77b4", "ff7f0e", "2ca02c", "d62728", "9467bd", "8c564b", "e377c2", "7f7f7f", "bcbd22", "17becf",
   "393b79", "e7ba52", "637939", "ad494a", "a55194", "6b6ecf"];

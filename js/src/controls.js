@@ -3,7 +3,7 @@
  * Controls shared by the views: pickers, the layer slider, the B x H head grid, the legend, the prediction line,
  * the PNG button. Each returns its element and an `update` function; listeners go through the view's Disposer.
  */
-import { NAMES, css, fmt, gradientCss } from "./colormap.js";
+import { NAMES, css, fmt, gradientCss, shortLabel } from "./colormap.js";
 import { control, download, h } from "./dom.js";
 import { sendPng } from "./model.js";
 
@@ -203,7 +203,8 @@ export function prediction(doc) {
    */
   function update(labels, probs, predicted, target, multiLabel = false, warning = "") {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
-    const name = (/** @type {number} */ i) => `${labels[i] ?? i}`;
+    const full = (/** @type {number} */ i) => `${labels[i] ?? i}`;
+    const name = (/** @type {number} */ i) => shortLabel(full(i));
     /** @type {HTMLElement[]} */
     let said;
     if (multiLabel) {
@@ -211,21 +212,21 @@ export function prediction(doc) {
         .sort((a, b) => b[0] - a[0] || a[1] - b[1]).map(([, i]) => i);
       said = [h(doc, "span", { text: "present (p ≥ 0.5): " })];
       present.forEach((i, k) => said.push(
-        h(doc, "b", { class: "attnviz-predicted", text: name(i) }),
+        h(doc, "b", { class: "attnviz-predicted", text: name(i), title: full(i) }),
         h(doc, "span", { text: ` (${p(i)})${k < present.length - 1 ? ", " : ""}` }),
       ));
       if (!present.length) said.push(h(doc, "span", { class: "attnviz-predicted-none", text: "none" }));
     } else {
       said = [
         h(doc, "span", { text: "predicted: " }),
-        h(doc, "b", { class: "attnviz-predicted", text: name(predicted) }),
+        h(doc, "b", { class: "attnviz-predicted", text: name(predicted), title: full(predicted) }),
         h(doc, "span", { text: ` (p = ${p(predicted)})` }),
       ];
     }
     el.replaceChildren(
       ...said,
       h(doc, "span", { class: "attnviz-sep", text: " · explaining: " }),
-      h(doc, "b", { class: "attnviz-target", text: `${labels[target] ?? target}` }),
+      h(doc, "b", { class: "attnviz-target", text: name(target), title: full(target) }),
       h(doc, "span", { text: ` (p = ${p(target)})` }),
       ...(warning
         ? [h(doc, "span", { class: "attnviz-prediction-warning", attrs: { role: "alert" }, text: ` ⚠ ${warning}` })]
@@ -348,7 +349,8 @@ export function methodOptions(names, info) {
  * @param {ArrayLike<number>} probs
  */
 export function classOptions(labels, probs) {
-  return (labels ?? []).map((l, i) => ({ value: String(i), text: probs && probs.length > i ? `${l} (${Number(probs[i]).toFixed(2)})` : l }));
+  return (labels ?? []).map((l, i) => ({ value: String(i), title: String(l),
+    text: probs && probs.length > i ? `${shortLabel(l)} (${Number(probs[i]).toFixed(2)})` : shortLabel(l) }));
 }
 
 export { css };

@@ -10,7 +10,7 @@
  * patch_attention [B, gh, gw], attention_patch, error, revision, _static.
  */
 import { row } from "./codec.js";
-import { fmt, pick, rangeOf } from "./colormap.js";
+import { pick, rangeOf, readable } from "./colormap.js";
 import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls } from "./controls.js";
 import { control, h } from "./dom.js";
 import { patchAt } from "./layout.js";
@@ -96,7 +96,8 @@ export function render({ model, el }) {
       cursor = cursor ? { r: clamp(start.r + dr, 0, gh - 1), c: clamp(start.c + dc, 0, gw - 1) } : start;
       const { tensor } = current();
       const layer = tensor ? clamp(Number(model.get("layer")), 0, tensor.shape[0] - 1) : 0;
-      const v = tensor ? fmt(row(tensor, layer)[cursor.r * gw + cursor.c]) : "";
+      const values = tensor ? row(tensor, layer) : [];
+      const v = tensor ? readable(values[cursor.r * gw + cursor.c], values) : "";
       readout.textContent = `patch (${cursor.r}, ${cursor.c}): ${v} (Enter: show its attention)`;
       root.setAttribute("data-cursor", `${cursor.r},${cursor.c}`);
     } else if ((e.key === "Enter" || e.key === " ") && cursor && kernel) {
@@ -112,7 +113,8 @@ export function render({ model, el }) {
     if (!p || !tensor) return;
     const [, gw] = model.get("patch_grid");
     const layer = clamp(Number(model.get("layer")), 0, tensor.shape[0] - 1);
-    readout.textContent = `patch (${p.r}, ${p.c}): ${fmt(row(tensor, layer)[p.r * gw + p.c])}`;
+    const values = row(tensor, layer);
+    readout.textContent = `patch (${p.r}, ${p.c}): ${readable(values[p.r * gw + p.c], values)}`;
   });
 
   function syncControls() {

@@ -10,7 +10,7 @@
  * ignore_special, colormap.
  */
 import { row } from "./codec.js";
-import { pick } from "./colormap.js";
+import { pick, shortLabel } from "./colormap.js";
 import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls, toggle } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
@@ -40,7 +40,7 @@ export function render({ model, el }) {
   const save = saveButton(doc, d, model, {
     name: () => `attnviz-${model.get("method")}-block${model.get("layer")}.png`,
     draw: () => shown && tokensCanvas(doc, {
-      title: `${model.get("method")} · ${(model.get("label_names") ?? [])[model.get("target")] ?? ""} · through block ${model.get("layer")}`,
+      title: `${model.get("method")} · ${shortLabel((model.get("label_names") ?? [])[model.get("target")] ?? "")} · through block ${model.get("layer")}`,
       units: tokens.units, values: shown.values, segments: model.get("unit_segments") ?? [], cmap: shown.cmap,
       range: shown.range, neutral: shown.neutral,
     }),

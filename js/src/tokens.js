@@ -3,7 +3,7 @@
  * Coloured token rows, shared by TextView and CompareView: one span per token (or word), grouped by segment of a
  * sentence pair, coloured from one row of the maps, the value on hover. Also the PNG rendering of the same.
  */
-import { color, css, fmt, rangeOf, textColor, unit } from "./colormap.js";
+import { color, css, fmt, rangeOf, readable, textColor, unit } from "./colormap.js";
 import { context2d, h } from "./dom.js";
 import { wrapBoxes } from "./layout.js";
 
@@ -53,7 +53,7 @@ export function tokenRows(doc) {
     const drawn = [];
     spans.forEach((span, i) => {
       const v = values[i];
-      span.title = `${units[i]}: ${fmt(v)}`;
+      span.title = `${units[i]}: ${readable(v, values)}`;
       span.setAttribute("data-value", String(v));
       if (neutral && neutral[i]) {
         span.style.background = "";

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { color, fmt, headColor, lut, NAMES, pick, rangeOf, textColor, unionRange, unit } from "../src/colormap.js";
+import { color, fmt, headColor, lut, NAMES, pick, rangeOf, readable, shortLabel, sig3, textColor, unionRange, unit } from "../src/colormap.js";
 
 describe("colormaps", () => {
   test("ends are matplotlib's ends", () => {
@@ -57,5 +57,26 @@ describe("ranges", () => {
     expect(fmt(0)).toBe("0");
     expect(fmt(12345)).toBe("1.23e+4");
     expect(fmt(-0.0001234)).toBe("-1.23e-4");
+  });
+});
+
+
+describe("readable numbers and labels", () => {
+  test("three significant digits, no e-notation, and the share of the largest value", () => {
+    expect(sig3(0.123456)).toBe("0.123");
+    expect(sig3(41.234)).toBe("41.2");
+    expect(sig3(3.1623e-7)).toBe("3.16×10⁻⁷");
+    expect(sig3(-2.5e5)).toBe("-2.50×10⁵");
+    expect(readable(3.1623e-7, [7.5e-7, 3.1623e-7, 0])).toBe("3.16×10⁻⁷ (42% of max)");
+    expect(readable(-0.5, [1, -0.5])).toBe("-0.5 (-50% of max)");
+    expect(readable(0, [0, 0])).toBe("0");
+    expect(readable(Number.NaN, [1])).toBe("NaN");
+  });
+
+  test("a long label is cut with an ellipsis", () => {
+    const long = "x".repeat(10_000);
+    expect(shortLabel(long)).toHaveLength(48);
+    expect(shortLabel(long).endsWith("…")).toBe(true);
+    expect(shortLabel("sandal")).toBe("sandal");
   });
 });

@@ -46,6 +46,21 @@ describe("TextView render", () => {
     expect(el.querySelector(".attnviz-prediction-warning")).toBeNull();
   });
 
+  test("a 10 kB class label is cut with an ellipsis and kept whole in the tooltip; hover values are readable", () => {
+    const long = "a very long label ".repeat(600);
+    const model = fakeModel({ ...textState(), label_names: ["neg", long] });
+    render({ model, el });
+    const predicted = el.querySelector(".attnviz-predicted");
+    expect(predicted.textContent.length).toBeLessThanOrEqual(48);
+    expect(predicted.title).toBe(long);
+    const options = [...el.querySelectorAll(".attnviz-class option")];
+    expect(options[1].textContent.length).toBeLessThan(60);
+    expect(options[1].title).toBe(long);
+    const token = el.querySelectorAll(".attnviz-token")[1];
+    expect(token.title).toMatch(/% of max\)$/);
+    expect(token.title).not.toMatch(/e-\d/);
+  });
+
   test("markup in tokens, labels and descriptions stays text", () => {
     const model = fakeModel(textState());
     render({ model, el });
