@@ -83,21 +83,25 @@ def test_attn_gradcam_matches_the_authors_code(arch):
             alpha = grad.mean(dim=(1, 2), keepdim=True)
             c = (cam * alpha).mean(0).clamp(min=0)
             expected = ((c - c.min()) / (c.max() - c.min()))[0].numpy()
-        if np.isnan(expected).any():  # the authors' 0/0: we return zeros (and warn)
-            with pytest.warns(UserWarning, match="clamps to zero"):
-                assert np.array_equal(e.map("attn_gradcam"), np.zeros(e.num_tokens))
+        if np.isnan(expected).any():  # the authors' 0/0: we return zeros (and say so in the diagnostics)
+            assert np.array_equal(e.map("attn_gradcam"), np.zeros(e.num_tokens))
+            assert "clamps to zero" in e.diagnostics["attn_gradcam"]["note"]
             continue
         assert np.allclose(e.map("attn_gradcam"), expected, atol=ATOL)
         compared += 1
     assert compared >= 1
 
 
-def test_attn_gradcam_all_zero_returns_zeros_and_warns(monkeypatch):
+def test_attn_gradcam_all_zero_returns_zeros_and_says_so(monkeypatch):
+    import warnings
+
     e = Explainer(*tiny_model("bert")).explain(SENTENCE)
     e._gradients(e.target).A.zero_()
-    with pytest.warns(UserWarning, match="clamps to zero"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no warning box with an install path in a class's notebook
         out = e.map("attn_gradcam")
     assert np.array_equal(out, np.zeros_like(out))
+    assert e.diagnostics["attn_gradcam"]["zero_blocks"] == list(range(e.num_layers))
 
 
 @pytest.mark.parametrize("arch", ["bert", "vit"])

@@ -5,8 +5,6 @@ All are class-specific: they read d y_t / d (tensor) from ``trace.grads`` (one b
 
 from __future__ import annotations
 
-import warnings
-
 import torch
 
 from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
@@ -17,7 +15,7 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
 
     α_h = mean of ∇A[h] (ViT: over the [CLS]-row patch entries; text: over the whole N x N);
     cam = ReLU(mean_h α_h · A[h]), min-max normalised, [CLS] row. Where everything clamps to zero the authors'
-    min-max divides 0 by 0: we return zeros and warn. [B, N].
+    min-max divides 0 by 0: we return zeros and say so in ``explanation.diagnostics["attn_gradcam"]``. [B, N].
     """
     A, dA = trace.capture.A, trace.grads.A
     p = trace.num_prefix_tokens
@@ -34,9 +32,10 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
         out = (cam[:, 0, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
     empty = (hi <= lo).view(-1)
     out[empty] = 0
-    if bool(empty[-1]):
-        warnings.warn("attn_gradcam: every value clamps to zero in the last block (the authors' min-max would give "
-                      "NaN); returning zeros", stacklevel=3)
+    if bool(empty.any()):  # a correct answer (no positive evidence), not an error: said in the diagnostics
+        trace.context.diagnostics["attn_gradcam"] = {
+            "zero_blocks": [int(b) for b in torch.nonzero(empty).view(-1).tolist()],
+            "note": "every value clamps to zero in these blocks (the authors' min-max would give NaN): zeros"}
     return out
 
 
