@@ -10,7 +10,7 @@
  * threshold, _static. Traits written: layer, heads, mode.
  */
 import { floatToHalf, halfBits, halfTable } from "./codec.js";
-import { css, headColor } from "./colormap.js";
+import { css, headColor, sig3, textColor } from "./colormap.js";
 import { checksum, context2d, control, download, h } from "./dom.js";
 import { cellOrigin, gridHit, gridLayout, headViewHit, headViewLayout, pool, rowY } from "./layout.js";
 import { copyHeads, sendPng, update } from "./model.js";
@@ -24,6 +24,42 @@ export const LEVELS = 8;
  * 3,000 one-pixel lines reach the screen in about one frame, 12,500 in about 70 ms, 30,000 in about 140 ms.
  */
 export const LINE_BUDGET = 6000;
+
+/** The head view's geometry (layout.js headViewLayout options): the top margin holds the column titles. */
+export const HEAD_LAYOUT = { width: 560, labelW: 110, top: 20 };
+/** The model view's margins (layout.js gridLayout options): room for the axis titles and the numbers. */
+export const GRID_MARGINS = { left: 48, top: 34 };
+
+/** What the two token columns of the head view are: each line goes from a query token to a key token. */
+export const COLUMN_TITLES = ["attends from (query)", "to (key)"];
+/** The model view's axes: one row per block, one column per head. */
+export const AXIS_TITLES = ["head →", "block ↓"];
+
+/**
+ * The largest weight (in the tensor's stored units) of the kept heads of one block: what a blank head view says.
+ * @param {Uint16Array} bits float16 bits of [B, H, N, N]
+ * @param {number[]} shape
+ * @param {number} layer
+ * @param {boolean[]} kept
+ */
+export function strongestWeight(bits, shape, layer, kept) {
+  const [, H, N] = shape;
+  let best = 0;
+  for (let hd = 0; hd < H; hd++) {
+    if (!kept[hd]) continue;
+    const base = (layer * H + hd) * N * N;
+    for (let k = 0; k < N * N; k++) {
+      const b = bits[base + k];
+      if (b < 0x7c00 && b > best) best = b;  // positive float16 bits order like their values
+    }
+  }
+  return halfTable()[best];
+}
+
+/** @param {number} v */
+function strongestLabel(v) {
+  return sig3(v);
+}
 const HIST = new Uint32Array(0x7c00);
 
 /**
@@ -176,7 +212,7 @@ export function render({ model, el }) {
 
   function layout() {
     const a = attention();
-    return headViewLayout(a ? a.shape[2] : 0, { width: 560, labelW: 110 });
+    return headViewLayout(a ? a.shape[2] : 0, HEAD_LAYOUT);
   }
 
   function syncToolbar() {
@@ -191,7 +227,8 @@ export function render({ model, el }) {
     if (swatches.childElementCount !== H) {
       swatches.replaceChildren(...Array.from({ length: H }, (_, j) => control(h(doc, "button", {
         class: "attnviz-head-swatch", text: String(j), title: `head ${j} (shift-click: only this head)`,
-        attrs: { type: "button", "data-head": j }, style: { "--attnviz-head": css(headColor(j)) },
+        attrs: { type: "button", "data-head": j },
+        style: { "--attnviz-head": css(headColor(j)), "--attnviz-head-text": textColor(headColor(j)) },
       }))));
     }
     swatches.querySelectorAll(".attnviz-head-swatch").forEach((s) => {
@@ -278,7 +315,24 @@ export function render({ model, el }) {
         ctx.fillRect(L.xLeft - 3, L.top, 2, N * L.rowH);
         ctx.fillRect(L.xRight + 1, L.top, 2, N * L.rowH);
       }
+      ctx.fillStyle = "#555";
+      ctx.font = "bold 11px sans-serif";
+      ctx.textBaseline = "middle";
+      ctx.textAlign = "left";  // the query title is wider than the label column: start it at the left edge
+      ctx.fillText(COLUMN_TITLES[0], 2, L.top / 2);
+      ctx.fillText(COLUMN_TITLES[1], L.xRight + 4, L.top / 2);
     }
+    if (!plan.count && !focus) {
+      const strongest = strongestWeight(a.bits, a.shape, layer, kept) * a.scale;
+      linesNote.textContent = kept.some(Boolean)
+        ? `no line drawn: no weight of the ${kept.filter(Boolean).length} heads shown reaches the threshold ${threshold} `
+          + `in block ${layer} (the largest is ${strongestLabel(strongest)}). Lower it: AttentionView(e, threshold=...)`
+        : "no line drawn: every head of this block is switched off (click a head swatch to show it)";
+      root.setAttribute("data-blank-reason", kept.some(Boolean) ? "threshold" : "heads");
+      return { mode: "head", layer, "num-tokens": N, lines: 0, "lines-hidden": 0, "heads-on": kept.filter(Boolean).length,
+        focus: "", checksum: checksum([layer, kept.map(Number).join(""), threshold, "blank"]) };
+    }
+    root.removeAttribute("data-blank-reason");
     linesNote.textContent = plan.hidden
       ? `showing the strongest ${plan.count.toLocaleString("en")} of ${(plan.count + plan.hidden).toLocaleString("en")} lines `
         + `above the threshold ${threshold}; hover a token to see all of its lines`
@@ -301,7 +355,7 @@ export function render({ model, el }) {
   function modelGrid() {
     const a = attention();
     const [B, H] = a ? a.shape : [0, 0];
-    return gridLayout(B, H, { cell: H > 12 ? 44 : 56 });
+    return gridLayout(B, H, { cell: H > 12 ? 44 : 56, ...GRID_MARGINS });
   }
 
   function ensureThumbs() {
@@ -350,9 +404,14 @@ export function render({ model, el }) {
       ctx.font = "11px sans-serif";
       ctx.textBaseline = "middle";
       ctx.textAlign = "center";
-      for (let hd = 0; hd < H; hd++) ctx.fillText(String(hd), cellOrigin(G, 0, hd).x + G.cell / 2, G.top / 2);
+      for (let hd = 0; hd < H; hd++) ctx.fillText(String(hd), cellOrigin(G, 0, hd).x + G.cell / 2, G.top - 9);
       ctx.textAlign = "right";
       for (let l = 0; l < B; l++) ctx.fillText(String(l), G.left - 6, cellOrigin(G, l, 0).y + G.cell / 2);
+      ctx.font = "bold 11px sans-serif";
+      ctx.textAlign = "left";
+      ctx.fillText(AXIS_TITLES[0], G.left, 8);
+      ctx.fillText(AXIS_TITLES[1], 2, G.top - 9);
+      ctx.font = "11px sans-serif";
       const tile = doc.createElement("canvas");
       tile.width = th.t;
       tile.height = th.t;

@@ -1,8 +1,9 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { encodeHalf, halfBits, halfTable } from "../src/codec.js";
-import { headViewPlan, LEVELS, render } from "../src/attention_view.js";
+import { AXIS_TITLES, COLUMN_TITLES, GRID_MARGINS, HEAD_LAYOUT, headViewPlan, LEVELS, render, strongestWeight } from "../src/attention_view.js";
 import { rowY, headViewLayout, gridLayout, cellOrigin } from "../src/layout.js";
-import { attention, fakeModel, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
+import { attention, fakeModel, push, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
+import { headColor, textColor } from "../src/colormap.js";
 
 function state(B, H, N, over = {}) {
   const tokens = Array.from({ length: N }, (_, i) => (i === 2 ? XSS : `t${i}`));
@@ -102,6 +103,34 @@ describe("AttentionView", () => {
     expect(unsuppressed(el)).toEqual([]);
   });
 
+  test("a blank head view says why and how to change it; columns and axes are titled; swatches stay legible", () => {
+    const rec = recordingCanvas(vi);
+    const model = fakeModel(state(2, 12, 6, { threshold: 1.0 }));
+    render({ model, el });
+    expect(root().getAttribute("data-lines")).toBe("0");
+    expect(root().getAttribute("data-blank-reason")).toBe("threshold");
+    const note = el.querySelector(".attnviz-lines-note").textContent;
+    expect(note).toMatch(/no weight of the 12 heads shown reaches the threshold 1 in block 0 \(the largest is 0\.\d+\)/);
+    expect(note).toContain("AttentionView(e, threshold=...)");
+    expect(rec.calls.fillText).toEqual(expect.arrayContaining(COLUMN_TITLES));
+    // the largest weight the note names is the block's largest weight over the kept heads
+    const bits = halfBits(model.state.attention);
+    const table = halfTable();
+    let best = 0;
+    for (let k = 0; k < 12 * 36; k++) if (bits[k] < 0x7c00) best = Math.max(best, table[bits[k]]);
+    expect(strongestWeight(bits, [2, 12, 6, 6], 0, Array(12).fill(true))).toBe(best);
+    // every swatch's text contrasts with its head colour when pressed (head 11 is a light yellow: dark text)
+    const swatches = [...el.querySelectorAll(".attnviz-head-swatch")];
+    swatches.forEach((s, j) => expect(s.style.getPropertyValue("--attnviz-head-text")).toBe(textColor(headColor(j))));
+    expect(textColor(headColor(11))).toBe("#111");
+    push(model, { heads: Array.from({ length: 2 }, () => Array(12).fill(false)) });
+    expect(root().getAttribute("data-blank-reason")).toBe("heads");
+    expect(el.querySelector(".attnviz-lines-note").textContent).toContain("every head of this block is switched off");
+    push(model, { mode: "model" });
+    expect(rec.calls.fillText).toEqual(expect.arrayContaining(AXIS_TITLES));
+    rec.restore();
+  });
+
   test("slider, head toggles and hover change the drawing without the kernel recomputing", () => {
     const model = fakeModel(state(2, 3, 10));
     render({ model, el });
@@ -119,7 +148,7 @@ describe("AttentionView", () => {
     expect(model.state.heads[1]).toEqual([false, false, true]);
     const canvas = el.querySelector(".attnviz-head-canvas");
     canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 560, height: 500 });
-    const L = headViewLayout(10, { width: 560, labelW: 110 });
+    const L = headViewLayout(10, HEAD_LAYOUT);
     const all = Number(root().getAttribute("data-lines"));
     canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 20, clientY: rowY(L, 4) }));
     expect(root().getAttribute("data-focus")).toBe("left:4");
@@ -144,7 +173,7 @@ describe("AttentionView", () => {
     expect(rec.calls.drawImage).toBeGreaterThanOrEqual(6);
     const canvas = el.querySelector(".attnviz-model-canvas");
     canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
-    const o = cellOrigin(gridLayout(2, 3, { cell: 56 }), 1, 2);
+    const o = cellOrigin(gridLayout(2, 3, { cell: 56, ...GRID_MARGINS }), 1, 2);
     canvas.dispatchEvent(new MouseEvent("click", { clientX: o.x + 3, clientY: o.y + 3 }));
     expect(model.state.mode).toBe("head");
     expect(model.state.layer).toBe(1);
@@ -159,7 +188,7 @@ describe("AttentionView", () => {
     el.querySelector(".attnviz-mode-model").click();
     const canvas = el.querySelector(".attnviz-model-canvas");
     canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
-    const o = cellOrigin(gridLayout(2, 3, { cell: 56 }), 1, 2);
+    const o = cellOrigin(gridLayout(2, 3, { cell: 56, ...GRID_MARGINS }), 1, 2);
     canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: o.x + 3, clientY: o.y + 3 }));
     expect(el.querySelector(".attnviz-readout").textContent).toContain("block 1, head 2 (click to open)");
     canvas.dispatchEvent(new MouseEvent("click", { clientX: o.x + 3, clientY: o.y + 3 }));
@@ -170,7 +199,7 @@ describe("AttentionView", () => {
   test("512 tokens: rows of 3 px, no labels, one block scanned per draw", () => {
     const model = fakeModel(state(1, 2, 512, { threshold: 0.01 }));
     render({ model, el });
-    expect(rec.calls.fillText.length).toBe(0);
+    expect(rec.calls.fillText).toEqual(COLUMN_TITLES);  // no token labels at 3 px rows: only the column titles
     const hidden = Number(root().getAttribute("data-lines-hidden"));
     expect(Number(root().getAttribute("data-lines"))).toBeLessThanOrEqual(6000);
     if (hidden) expect(el.querySelector(".attnviz-lines-note").textContent).toMatch(/^showing the strongest 6,000 of/);

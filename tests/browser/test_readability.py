@@ -32,3 +32,25 @@ def test_lab_long_labels_are_cut_and_hover_values_are_readable(page, jupyter_ser
     title = root.locator(".attnviz-token").nth(2).get_attribute("title")
     assert "% of max)" in title and "e-" not in title
     nb.shot(root, "long-label")
+
+
+HEAD_VIEW_CELLS = ['''
+from attnviz import AttentionView, Explainer
+from attnviz.testing import tiny_model
+model, tok = tiny_model("bert", heads=12, hidden=48)
+e = Explainer(model, tok).explain("the movie was unbelievably charming")
+''', "AttentionView(e, threshold=1.0)", "AttentionView(e, mode='model')"]
+
+
+def test_lab_head_view_is_never_blank_without_a_note_and_its_axes_are_titled(page, jupyter_server):
+    nb = NotebookPage(page, jupyter_server, "lab", "lab-head-view")
+    nb.open(HEAD_VIEW_CELLS)
+    page.wait_for_selector(".attnviz.attnviz-attention-view[data-blank-reason='threshold']", timeout=90_000)
+    blank = page.locator(".attnviz.attnviz-attention-view").nth(0)
+    blank.scroll_into_view_if_needed()
+    note = blank.locator(".attnviz-lines-note").inner_text()
+    assert "reaches the threshold 1" in note and "threshold=" in note
+    nb.shot(blank, "blank-with-note")
+    grid = nb.widget("attention", 1)
+    assert nb.attrs(grid)["mode"] == "model"
+    nb.shot(grid, "model-view-axes")
