@@ -277,3 +277,13 @@ def test_attcat_mask_special_reruns_with_special_tokens_masked():
     assert np.allclose(masked, expected.detach().numpy(), atol=1e-5)
     with pytest.raises(ValueError, match="text"):
         Explainer(*tiny_model("vit")).explain(sample_image()).map("attcat", mask_special=True)
+
+
+def test_every_method_points_to_its_definition_in_the_repository():
+    from pathlib import Path
+
+    from attnviz.engine import methods
+
+    assert (Path(__file__).resolve().parents[1] / "docs" / "METHODS.md").is_file()
+    missing = [name for name, info in methods().items() if "docs/METHODS.md" not in (info.fn.__doc__ or "")]
+    assert not missing, missing

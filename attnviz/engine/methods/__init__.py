@@ -73,7 +73,9 @@ class MethodTable(dict):
 
 def _flow(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
     """Attention flow from token ``source`` (default [CLS]); ``row="max"``: for each input token the largest flow
-    from any output token (the max over rows, as rollout's ``row="max"``), renormalised to sum 1. [B, N]."""
+    from any output token (the max over rows, as rollout's ``row="max"``), renormalised to sum 1. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     from .flow import flow_maps, flow_maps_max
 
     source = _flow_source(trace, source, row)

@@ -8,7 +8,9 @@ from .common import Trace, cls_rows_of_product, full_products, head_mean
 
 
 def raw(trace: Trace, heads: torch.Tensor, query: int = 0) -> torch.Tensor:
-    """Row l = mean_h A^(l)[h, query, :] (the [CLS] row by default). [B, N]."""
+    """Row l = mean_h A^(l)[h, query, :] (the [CLS] row by default). [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     N = trace.num_tokens
     if not 0 <= query < N:
         raise ValueError(f"query must be a token index in [0, {N - 1}], got {query}")
@@ -25,7 +27,9 @@ def augmented(A: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
 def rollout(trace: Trace, heads: torch.Tensor, start_layer: int = 0, row: int | str = 0) -> torch.Tensor:
     """J_l = Â_l ⋯ Â_start (later blocks on the left); row l = J_l[row] or, with row="max", max_i J_l[i, :].
 
-    start_layer=0 as in Abnar & Zuidema; Chefer's ViT evaluation uses start_layer=1. [B, N]."""
+    start_layer=0 as in Abnar & Zuidema; Chefer's ViT evaluation uses start_layer=1. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     B = trace.num_blocks
     if not 0 <= start_layer < B:
         raise ValueError(f"start_layer must be in [0, {B - 1}], got {start_layer}")

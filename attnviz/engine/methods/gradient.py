@@ -16,6 +16,8 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     α_h = mean of ∇A[h] (ViT: over the [CLS]-row patch entries; text: over the whole N x N);
     cam = ReLU(mean_h α_h · A[h]), min-max normalised, [CLS] row. Where everything clamps to zero the authors'
     min-max divides 0 by 0: we return zeros and say so in ``explanation.diagnostics["attn_gradcam"]``. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code.
     """
     A, dA = trace.capture.A, trace.grads.A
     p = trace.num_prefix_tokens
@@ -41,7 +43,9 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
 
 def gae(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     """Chefer et al. (ICCV 2021): R = I; for each block in forward order R <- R + Ā_b R,
-    Ā_b = mean_h((∇A^(b) ⊙ A^(b))⁺). No row normalisation. Row l = R after block l, [CLS] row. [B, N]."""
+    Ā_b = mean_h((∇A^(b) ⊙ A^(b))⁺). No row normalisation. Row l = R after block l, [CLS] row. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     A, dA = trace.capture.A, trace.grads.A
     N = A.shape[-1]
     Abar = head_mean((dA * A).clamp(min=0), heads)  # [B, N, N]
@@ -80,7 +84,9 @@ def _masked_special_pass(trace: Trace) -> tuple[torch.Tensor, torch.Tensor, torc
 def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False, mask_special: bool = False) -> torch.Tensor:
     """AttCAT_j = Σ_l T_l[j]. Row l = the running sum over blocks 0..l (per_layer=True: block l's own term).
     Signed, no clamp, no normalisation. mask_special=True (text): the authors' evaluation protocol, which masks
-    [CLS]/[SEP] in the attention mask of the explanation pass (one more forward+backward). [B, N]."""
+    [CLS]/[SEP] in the attention mask of the explanation pass (one more forward+backward). [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     if mask_special:
         if trace.modality != "text":
             raise ValueError("mask_special applies to text models")
@@ -91,7 +97,9 @@ def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False, mask_spec
 
 
 def grad_input(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
-    """Σ_d e_{j,d} · ∂y_t/∂e_{j,d} on the input (word-piece or patch) embeddings. Same map at every row. [B, N]."""
+    """Σ_d e_{j,d} · ∂y_t/∂e_{j,d} on the input (word-piece or patch) embeddings. Same map at every row. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     return repeat_rows((trace.capture.emb * trace.grads.emb).sum(-1), trace.num_blocks)
 
 
@@ -100,7 +108,9 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     """Integrated gradients (Sundararajan et al. 2017) on the input embedding layer, via captum's
     LayerIntegratedGradients. Baseline: text = the input with every non-special token replaced by [PAD];
     image = an all-zero normalised image. Completeness: Σ_j map_j ≈ y_t(x) − y_t(baseline); captum's
-    convergence delta is stored in ``explanation.diagnostics``. Same map at every row. [B, N]."""
+    convergence delta is stored in ``explanation.diagnostics``. Same map at every row. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     from captum.attr import LayerIntegratedGradients
 
     from ..capture import cast_inputs

@@ -93,7 +93,9 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
     M_b = I + Ā_b (rows normalised when ``normalize``), C = M_l ⋯ M_s (later blocks on the left), map = C[0, :].
 
     Row l is C through block l. start_layer: s, or "last" (text default) for M_l alone at row l, so the last row is
-    the released BERT code's start_layer = B − 1. None picks the authors' defaults (module docstring). [B, N]."""
+    the released BERT code's start_layer = B − 1. None picks the authors' defaults (module docstring). [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     B = trace.num_blocks
     image = trace.modality == "image"
     if start_layer is None:
@@ -119,7 +121,9 @@ def lrp_full(trace: Trace, heads: torch.Tensor, seed: str = "onehot", cls_entry:
     normalising positive and negative parts separately, Add the plain z-rule) carried to the input. Text: Σ over
     the hidden dimension at the embedding output; images: z^B on the patch embedding, Σ over RGB and each patch's
     pixels. cls_entry="zero" as Chefer's BERT ``generate_full_lrp`` (images: the prefix tokens have no pixels).
-    Signed; the same map at every row. [B, N]."""
+    Signed; the same map at every row. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     m = relevance(trace, "lrp", seed, to_input=True, division=division).input
     assert m is not None
     rows = repeat_rows(m, trace.num_blocks)
@@ -131,7 +135,9 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
     """Partial LRP (Voita et al. 2019, as in Chefer's baselines): mean over the selected heads of R(A^(l))⁺, [CLS]
     row. Row l uses block l; the last row (block B) is the method. rules="lrp" as Chefer's ViT baseline
     (``ViT_orig_LRP``, method "last_layer"); rules="chefer" as his BERT ``generate_LRP_last_layer``; both zero the
-    [CLS] entry. [B, N]."""
+    [CLS] entry. [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     R_A = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division).attention
     rows = head_mean(R_A.clamp(min=0)[:, :, 0, :], heads)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))

@@ -2,7 +2,7 @@
 
 Every rule maps the relevance R of a layer's output to its input(s), given the input(s) recorded in the forward
 pass. Shapes: a Linear takes x [..., D_in] and R [..., D_out]; everything else is elementwise or a matmul. Two rule
-sets exist (see ``../shared/METHODS.md``, LRP family):
+sets exist (see docs/METHODS.md, LRP family):
 
 - ``"chefer"`` (Chefer et al. 2021, released ``layers_ours.py``): Linear with alpha = 1, beta = 0 and one joint
   normaliser Z = W⁺x⁺ + W⁻x⁻; Add with the abs-rescaling that keeps Σ relevance.
