@@ -472,3 +472,24 @@ def test_compare_view_shows_the_evaluation_scores_of_its_input(text64):
     plot = result.plot()
     html = plot.to_html()
     assert "cdn.bokeh.org" not in html and "Bokeh" in html  # BokehJS inlined: draws offline
+
+
+def test_an_interrupt_in_the_per_instance_experiments_keeps_the_instances_so_far(text64, monkeypatch):
+    import importlib
+
+    jw = importlib.import_module("attnviz.evaluate.jain_wallace")
+    model, tok, explainer = text64
+    real, calls = jw._intervened_probs, []
+
+    def interrupted(*args, **kwargs):
+        calls.append(1)
+        if len(calls) == 3:  # the base pass and the permuted pass of instance 0, then instance 1's base pass
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(jw, "_intervened_probs", interrupted)
+    before = model_state(model)
+    with pytest.warns(UserWarning, match="interrupted: the result holds the 1 instances finished so far"):
+        result = ev.permutation(explainer, TEXTS, n_permutations=5, progress=False)
+    assert result.partial and set(result.per_instance.instance) == {0}
+    assert_same_state(before, model_state(model))  # the interrupt came inside an intervention: undone

@@ -116,7 +116,11 @@ class ForwardCapture:
     embeddings: torch.Tensor
 
 
+LOW_PRECISION = (torch.float16, torch.bfloat16)
+
+
 def model_float_dtype(model: nn.Module) -> torch.dtype:
+    """The dtype of the model's first floating parameter (float32 when it has none)."""
     for p in model.parameters():
         if p.is_floating_point():
             return p.dtype

@@ -11,28 +11,20 @@ import torch
 from torch import nn
 
 from .adapters import adapter_for
-from .capture import capture_forward, capture_gradients, prepared
+from .capture import LOW_PRECISION, capture_forward, capture_gradients, model_float_dtype, prepared
 from .explanation import Explanation, _Graph
 from .guard import fingerprint, model_lock
 from .inputs import Encoded, encode_images, encode_text
 from .inputs import _max_length as max_length
 from .memory import ModelShape, default_budget, plan_batches
 from .methods.common import Capture, compute_dtype
-
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
+from .progress import progress_bar
 
 
 def _model_device(model: nn.Module) -> torch.device:
     for p in model.parameters():
         return p.device
     return torch.device("cpu")
-
-
-def _model_dtype(model: nn.Module) -> torch.dtype:
-    for p in model.parameters():
-        if p.is_floating_point():
-            return p.dtype
-    return torch.float32
 
 
 def _uncompiled(model: nn.Module) -> nn.Module:
@@ -99,8 +91,8 @@ class Explainer:
             raise ValueError(f"memory_budget must be a positive number of bytes, got {memory_budget!r}")
         self.batch_size = batch_size if batch_size == "auto" else int(batch_size)
         self.memory_budget = memory_budget
-        self.dtype = _model_dtype(model)
-        if self.dtype in _LOW_PRECISION:
+        self.dtype = model_float_dtype(model)
+        if self.dtype in LOW_PRECISION:
             warnings.warn(f"the model is {self.dtype}: its forward and backward run in {self.dtype}, so attention "
                           f"and gradient maps carry {self.dtype}'s precision (about 3 significant digits); the LRP "
                           "methods run their relevance pass in float32 on upcast weights", stacklevel=2)
@@ -194,7 +186,7 @@ class Explainer:
             targets = [self.check_target(target)] * len(items)
         sizes = self._batch_sizes(items)
         out: list[Explanation] = []
-        bar = _progress_bar(len(items), progress if progress is not None else len(sizes) > 1)
+        bar = progress_bar(len(items), progress if progress is not None else len(sizes) > 1)
         start = 0
         try:
             for size in sizes:
@@ -328,25 +320,6 @@ def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShap
     heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 1
     hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None) or 768
     return ModelShape(len(adapter.get_blocks(model)), int(heads), int(hidden), dtype)
-
-
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _progress_bar(total: int, show: bool):
-    """tqdm's notebook bar in Jupyter, a text bar elsewhere (tqdm.auto); nothing when not shown."""
-    if not show:
-        return _NoBar()
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:
-        return _NoBar()
-    return tqdm(total=total, desc="explaining", unit="input", leave=False)
 
 
 def _slice_capture(forward, i: int, n: int, prefix: int) -> Capture:

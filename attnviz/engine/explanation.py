@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import warnings
 from typing import TYPE_CHECKING, Any
@@ -85,24 +86,33 @@ class _Context:
         return getattr(self._explanation._live().processor, "pad_token_id", None) or 0
 
 
+@functools.cache
+def _option_spec(fn: Any) -> dict[str, tuple[bool, bool]]:
+    """A method's options (its parameters after ``trace`` and ``heads``): name -> (boolean, may be None). Read once
+    per method: ``maps`` runs on every head toggle."""
+    spec = {}
+    for name, param in list(inspect.signature(fn).parameters.items())[2:]:
+        if param.kind not in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
+            continue
+        annotation = str(param.annotation)
+        spec[name] = (isinstance(param.default, bool) or annotation.startswith("bool"), "None" in annotation)
+    return spec
+
+
 def check_options(info: Any, options: dict[str, Any]) -> None:
-    """A method's options, validated at the entry: known names only, and True/False for the boolean ones."""
-    params = inspect.signature(info.fn).parameters
-    known = [name for name in list(params)[2:] if params[name].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD
-             or params[name].kind is inspect.Parameter.KEYWORD_ONLY]
+    """A method's options, validated at the entry: known names only, one value each, True/False for the flags."""
+    spec = _option_spec(info.fn)
     for name, value in options.items():
-        if name not in known:
-            raise TypeError(f"{info.name} has no option {name!r}; its options are: {', '.join(known) or 'none'}")
+        if name not in spec:
+            raise TypeError(f"{info.name} has no option {name!r}; its options are: {', '.join(spec) or 'none'}")
         try:
             hash(value)
         except TypeError:
             raise TypeError(f"{info.name}: option {name} must be one value (a string, number or bool), got "
                             f"{type(value).__name__} {value!r:.60}") from None
-        default = params[name].default
-        annotation = str(params[name].annotation)
-        if isinstance(default, bool) or annotation.startswith("bool"):
-            if not (isinstance(value, (bool, np.bool_)) or (value is None and "None" in annotation)):
-                raise TypeError(f"{info.name}: option {name} must be True or False, got {value!r}")
+        boolean, optional = spec[name]
+        if boolean and not (isinstance(value, (bool, np.bool_)) or (value is None and optional)):
+            raise TypeError(f"{info.name}: option {name} must be True or False, got {value!r}")
 
 
 def _finite_checked(values: np.ndarray, method: str) -> np.ndarray:

@@ -13,7 +13,6 @@
 from __future__ import annotations
 
 import copy
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -22,7 +21,8 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from .faithfulness import _bar, check_inputs, check_methods
+from ..engine.progress import run_each
+from .faithfulness import check_inputs, check_methods, show_progress
 from .results import ClassSpecificityResult, SanityResult
 from .stats import kendall, kendall_of_orders
 
@@ -48,23 +48,17 @@ def class_specificity(explainer, inputs: Sequence[Any], labels: Sequence[int], m
     options = dict(options or {})
     tau = kendall_of_orders if variant == "attcat2022" else kendall
     rows: list[dict] = []
-    partial = False
-    bar = _bar(len(items), progress)
-    try:
-        for i, (item, label) in enumerate(zip(items, labels)):
-            t = explainer.check_target(int(label))
-            e = explainer.explain(item, target=t)
-            for m in names:
-                own = e.map(m, target=t, **options.get(m, {}))
-                others = [tau(own, e.map(m, target=c, **options.get(m, {}))) for c in range(classes) if c != t]
-                rows.append({"instance": i, "method": m, "metric": "tau", "value": float(np.nanmean(others))
-                             if np.isfinite(others).any() else float("nan"), "target": t})
-            bar.update(1)
-    except KeyboardInterrupt:
-        partial = True
-        warnings.warn("interrupted: the result holds the instances finished so far", stacklevel=2)
-    finally:
-        bar.close()
+
+    def one(i: int) -> None:
+        t = explainer.check_target(int(labels[i]))
+        e = explainer.explain(items[i], target=t)
+        for m in names:
+            own = e.map(m, target=t, **options.get(m, {}))
+            others = [tau(own, e.map(m, target=c, **options.get(m, {}))) for c in range(classes) if c != t]
+            value = float(np.nanmean(others)) if np.isfinite(others).any() else float("nan")
+            rows.append({"instance": i, "method": m, "metric": "tau", "value": value, "target": t})
+
+    partial = run_each(len(items), one, show_progress(len(items), progress))
     params = {"experiment": "class_specificity", "variant": variant, "methods": names, "options": options,
               "class_agnostic_methods": agnostic, "bootstrap": bootstrap, "seed": seed, "instances": len(items)}
     return ClassSpecificityResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
@@ -108,7 +102,7 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
     options = dict(options or {})
     with torch.no_grad():
         model = copy.deepcopy(explainer.model)  # the user's model is never re-initialised
-    shadow = Explainer(model, explainer.processor, batch_size=explainer.batch_size)
+    shadow = Explainer(model, explainer.processor, batch_size=explainer.batch_size)  # explains the copy each stage
     originals = explainer.explain(items, keep_graph=False, progress=False)
     targets = [e.target for e in originals]
     reference = [{m: e.map(m, **options.get(m, {})) for m in names} for e in originals]
@@ -118,26 +112,16 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
     for i in range(len(items)):
         for m in names:
             curve_rows.append({"instance": i, "method": m, "curve": "spearman", "x": 0.0, "value": 1.0})
-    bar = _bar(len(stages), progress)
-    partial = False
-    done = 0
-    try:
-        for depth, (_name, modules) in enumerate(stages, start=1):
-            _reinitialise(model, modules)
-            shadow = Explainer(model, explainer.processor, batch_size=explainer.batch_size)
-            now = shadow.explain(items, target=targets, keep_graph=False, progress=False)
-            for i, e in enumerate(now):
-                for m in names:
-                    rho = spearmanr(reference[i][m], e.map(m, **options.get(m, {}))).statistic
-                    curve_rows.append({"instance": i, "method": m, "curve": "spearman", "x": float(depth),
-                                       "value": float(rho)})
-            done = depth
-            bar.update(1)
-    except KeyboardInterrupt:
-        partial = True
-        warnings.warn(f"interrupted after {done} of {len(stages)} randomisation stages", stacklevel=2)
-    finally:
-        bar.close()
+
+    def stage(k: int) -> None:
+        _reinitialise(model, stages[k][1])
+        now = shadow.explain(items, target=targets, keep_graph=False, progress=False)
+        curve_rows.extend({"instance": i, "method": m, "curve": "spearman", "x": float(k + 1),
+                           "value": float(spearmanr(reference[i][m], e.map(m, **options.get(m, {}))).statistic)}
+                          for i, e in enumerate(now) for m in names)  # a whole stage or none of it
+
+    partial = run_each(len(stages), stage, show_progress(len(stages), progress), what="randomisation stages")
+    done = int(max(row["x"] for row in curve_rows))
     curves = pd.DataFrame(curve_rows)
     last = curves[curves["x"] == curves["x"].max()]
     per_instance = pd.DataFrame({"instance": last["instance"], "method": last["method"], "metric": "spearman_final",
@@ -145,7 +129,6 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
     params = {"experiment": "sanity", "stages": [s for s, _ in stages][:max(done, 0)], "seed": seed,
               "methods": names, "options": options, "init": "model._init_weights (Hugging Face), seeded",
               "target": "the original model's prediction", "bootstrap": bootstrap, "instances": len(items)}
-    del shadow
     return SanityResult(per_instance=per_instance.reset_index(drop=True), curves=curves, params=params,
                         partial=partial)
 

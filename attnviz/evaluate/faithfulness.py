@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from ..engine.progress import progress_bar
 from .distributed import gather, shard
 from .localisation import localisation_scores
 from .perturb import REPLACEMENTS, Variant, probabilities
@@ -122,7 +123,7 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     skipped: list[dict] = []
     mine, world = shard(len(items), distributed)
     params["processes"] = world
-    bar = _bar(len(mine), progress)
+    bar = progress_bar(len(mine), show_progress(len(mine), progress), "evaluating")
     partial = False
     try:
         for start in range(0, len(mine), chunk_size):
@@ -208,21 +209,9 @@ def _evaluate_chunk(explainer, spec: Preset, items, chunk, targets, labels, name
                               for x, y in zip(xs, ys))
 
 
-class _NoBar:
-    def update(self, n: int) -> None:
-        pass
-
-    def close(self) -> None:
-        pass
-
-
-def _bar(total: int, progress: bool | None):
-    show = total > 8 if progress is None else bool(progress)
-    if not show:
-        return _NoBar()
-    from tqdm.auto import tqdm
-
-    return tqdm(total=total, desc="evaluating", unit="input", leave=False)
+def show_progress(total: int, progress: bool | None) -> bool:
+    """Whether to show a bar: asked for, or by default when there are more than a few inputs."""
+    return total > 8 if progress is None else bool(progress)
 
 
 __all__ = ["check_inputs", "check_methods", "default_methods", "faithfulness", "resolve_targets"]

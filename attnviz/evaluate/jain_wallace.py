@@ -20,7 +20,6 @@ row, ``block=b`` on another block. The rest of the forward runs unchanged (``eng
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -29,7 +28,8 @@ import pandas as pd
 import torch
 
 from ..engine.intervention import Intervention, intervened
-from .faithfulness import _bar, check_inputs, check_methods, resolve_targets
+from ..engine.progress import run_each
+from .faithfulness import check_inputs, check_methods, resolve_targets, show_progress
 from .perturb import Variant, probabilities, token_variant, wide
 from .results import AdversarialResult, AgreementResult, PermutationResult
 from .stats import kendall, topk_kendall_distance, total_variation
@@ -112,31 +112,25 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
     options = dict(options or {})
     targets = resolve_targets(explainer, len(items), target, labels)
     rows: list[dict] = []
-    partial = False
-    bar = _bar(len(items), progress)
     lengths: list[int] = []
-    try:
-        for i, (item, t) in enumerate(zip(items, targets)):
-            e = explainer.explain(item, target=t, keep_graph=False)
-            N = e.num_tokens
-            lengths.append(N)
-            kk = k or max(10, int(round(0.1 * float(np.mean(lengths)))))
-            g = gradient_importance(explainer, e.model_inputs)
-            loo = loo_importance(explainer, e, forward_batch)
-            for m in names:
-                a = e.map(m, target=e.target, **options.get(m, {}))
-                inner = slice(1, N - 1)
-                for ref_name, ref in (("gradient", g), ("loo", loo)):
-                    rows.append({"instance": i, "method": m, "metric": f"tau_{ref_name}",
-                                 "value": kendall(a[inner], ref[inner]), "length": N})
-                    rows.append({"instance": i, "method": m, "metric": f"topk_{ref_name}",
-                                 "value": topk_kendall_distance(a[inner], ref[inner], kk), "length": N})
-            bar.update(1)
-    except KeyboardInterrupt:
-        partial = True
-        warnings.warn(f"interrupted: the result holds the {len(lengths)} instances finished so far", stacklevel=2)
-    finally:
-        bar.close()
+
+    def one(i: int) -> None:
+        e = explainer.explain(items[i], target=targets[i], keep_graph=False)
+        N = e.num_tokens
+        lengths.append(N)
+        kk = k or max(10, int(round(0.1 * float(np.mean(lengths)))))
+        g = gradient_importance(explainer, e.model_inputs)
+        loo = loo_importance(explainer, e, forward_batch)
+        inner = slice(1, N - 1)
+        for m in names:
+            a = e.map(m, target=e.target, **options.get(m, {}))
+            for ref_name, ref in (("gradient", g), ("loo", loo)):
+                rows.append({"instance": i, "method": m, "metric": f"tau_{ref_name}",
+                             "value": kendall(a[inner], ref[inner]), "length": N})
+                rows.append({"instance": i, "method": m, "metric": f"topk_{ref_name}",
+                             "value": topk_kendall_distance(a[inner], ref[inner], kk), "length": N})
+
+    partial = run_each(len(items), one, show_progress(len(items), progress))
     params = {"experiment": "agreement", "methods": names, "target": target if isinstance(target, str) else "given",
               "k": k or "max(10, 10% of the mean length)", "excluded": "first and last tokens",
               "gradient": "Σ_c |Σ_d ∂σ_c/∂e · e|, attention detached in every block", "loo": "token deleted",
@@ -189,35 +183,27 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
         raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
     rng = np.random.default_rng(seed)
     records: list[dict] = []
-    partial = False
-    bar = _bar(len(items), progress)
-    done = 0
-    try:
-        for i, item in enumerate(items):
-            e = explainer.explain(item, keep_graph=False)
-            N = e.num_tokens
-            A = e.capture.A[b].mean(0)  # [N, N], head mean
-            row = A[0] if rows == "cls" else A
-            max_att = float(row[..., 1:N - 1].max()) if N > 2 else float("nan")
-            base = _intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0]
-            perms = torch.as_tensor(random_permutations(n_permutations, N, rng))
-            tvd, delta = [], []
-            for start in range(0, n_permutations, forward_batch):
-                chunk = perms[start:start + forward_batch].to(e.capture.A.device)
-                probs = _intervened_probs(explainer, e.model_inputs, b,
-                                          lambda A_, p=chunk: permute_rows(A_, p, rows), len(chunk))
-                tvd.extend(total_variation(probs, base[None]).tolist())
-                delta.extend(np.abs(probs - base[None]).mean(axis=1).tolist())
-            for metric, values in (("median_tvd", tvd), ("median_delta", delta)):
-                records.append({"instance": i, "method": "attention", "metric": metric,
-                                "value": float(np.median(values)), "max_attention": max_att, "length": N})
-            done += 1
-            bar.update(1)
-    except KeyboardInterrupt:
-        partial = True
-        warnings.warn(f"interrupted: the result holds the {done} instances finished so far", stacklevel=2)
-    finally:
-        bar.close()
+
+    def one(i: int) -> None:
+        e = explainer.explain(items[i], keep_graph=False)
+        N = e.num_tokens
+        A = e.capture.A[b].mean(0)  # [N, N], head mean
+        row = A[0] if rows == "cls" else A
+        max_att = float(row[..., 1:N - 1].max()) if N > 2 else float("nan")
+        base = _intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0]
+        perms = torch.as_tensor(random_permutations(n_permutations, N, rng))
+        tvd, delta = [], []
+        for start in range(0, n_permutations, forward_batch):
+            chunk = perms[start:start + forward_batch].to(e.capture.A.device)
+            probs = _intervened_probs(explainer, e.model_inputs, b,
+                                      lambda A_, p=chunk: permute_rows(A_, p, rows), len(chunk))
+            tvd.extend(total_variation(probs, base[None]).tolist())
+            delta.extend(np.abs(probs - base[None]).mean(axis=1).tolist())
+        for metric, values in (("median_tvd", tvd), ("median_delta", delta)):
+            records.append({"instance": i, "method": "attention", "metric": metric,
+                            "value": float(np.median(values)), "max_attention": max_att, "length": N})
+
+    partial = run_each(len(items), one, show_progress(len(items), progress))
     params = {"experiment": "permutation", "block": b, "rows": rows, "heads": "all",
               "n_permutations": n_permutations, "positions": "1..L-2", "seed": seed, "bootstrap": bootstrap,
               "instances": len(items)}
@@ -243,21 +229,13 @@ def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps:
     b = _block(explainer, block)
     gen = torch.Generator().manual_seed(seed)
     records: list[dict] = []
-    partial = False
-    bar = _bar(len(items), progress if progress is not None else True)
-    done = 0
-    try:
-        for i, item in enumerate(items):
-            e = explainer.explain(item, keep_graph=False)
-            records.extend(_adversarial_one(explainer, e, i, b, candidates, steps, lr, epsilon, select, init_std,
-                                            penalty, gen))
-            done += 1
-            bar.update(1)
-    except KeyboardInterrupt:
-        partial = True
-        warnings.warn(f"interrupted: the result holds the {done} instances finished so far", stacklevel=2)
-    finally:
-        bar.close()
+
+    def one(i: int) -> None:
+        e = explainer.explain(items[i], keep_graph=False)
+        records.extend(_adversarial_one(explainer, e, i, b, candidates, steps, lr, epsilon, select, init_std,
+                                        penalty, gen))
+
+    partial = run_each(len(items), one, True if progress is None else bool(progress))  # slow: a bar by default
     params = {"experiment": "adversarial", "block": b, "row": "cls", "heads": "all (one distribution)",
               "candidates": candidates, "steps": steps, "lr": lr, "epsilon": epsilon, "select": select,
               "init_std": init_std, "penalty": penalty, "seed": seed, "bootstrap": bootstrap,

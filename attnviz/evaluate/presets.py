@@ -108,8 +108,36 @@ class AttCAT2022(Preset):
         return {"aopc": aopc, "lodds": lodds}, [("p_target", x, [float(p) for p in probs])]
 
 
+class _ComprehensivenessSufficiency(Preset):
+    """What ERASER and ferret share: for each k of ``_ks``, x without its top-k non-special tokens
+    (comprehensiveness: p_t(x) − p_t(x without them)) and x with only them, special tokens kept (sufficiency:
+    p_t(x) − p_t(only them)); each metric is the mean over the ks."""
+
+    metric_names: ClassVar[tuple[str, str]] = ("comprehensiveness", "sufficiency")
+
+    def _ks(self, e) -> list[int]:
+        raise NotImplementedError
+
+    def _xs(self, e) -> list[float]:
+        raise NotImplementedError
+
+    def variants(self, e, values, target, token_ids):
+        out = []
+        for k in self._ks(e):
+            top = top_non_special(values, e.special, k)
+            out.append(token_variant(e.model_inputs, top, self.replace, token_ids))
+            out.append(keep_only(e.model_inputs, top, e.special, self.replace, token_ids))
+        return out
+
+    def score(self, p0, probs, e, values):
+        comp, suff = p0 - probs[0::2], p0 - probs[1::2]
+        x = self._xs(e)
+        return ({self.metric_names[0]: float(comp.mean()), self.metric_names[1]: float(suff.mean())},
+                [("comprehensiveness", x, comp.tolist()), ("sufficiency", x, suff.tolist())])
+
+
 @dataclass
-class Eraser(Preset):
+class Eraser(_ComprehensivenessSufficiency):
     """ERASER's comprehensiveness and sufficiency (DeYoung et al. 2020) over the bins q ∈ ``bins`` %: the top
     k = ceil(q·L/100) non-special tokens (L = their number; at least one), t = the predicted class.
     comprehensiveness = mean over bins of p_t(x) − p_t(x without the top k); sufficiency = mean over bins of
@@ -122,42 +150,24 @@ class Eraser(Preset):
         L = int((~e.special).sum())
         return [min(L, max(1, math.ceil(q * L / 100))) for q in self.bins]
 
-    def variants(self, e, values, target, token_ids):
-        out = []
-        for k in self._ks(e):
-            top = top_non_special(values, e.special, k)
-            out.append(token_variant(e.model_inputs, top, self.replace, token_ids))
-            out.append(keep_only(e.model_inputs, top, e.special, self.replace, token_ids))
-        return out
-
-    def score(self, p0, probs, e, values):
-        comp, suff = p0 - probs[0::2], p0 - probs[1::2]
-        x = [q / 100 for q in self.bins]
-        return ({"comprehensiveness": float(comp.mean()), "sufficiency": float(suff.mean())},
-                [("comprehensiveness", x, comp.tolist()), ("sufficiency", x, suff.tolist())])
+    def _xs(self, e) -> list[float]:
+        return [q / 100 for q in self.bins]
 
 
 @dataclass
-class Ferret(Preset):
+class Ferret(_ComprehensivenessSufficiency):
     """ferret's AOPC comprehensiveness / sufficiency (Attanasio et al. 2023): the ERASER differences averaged over
     every k = 1..L non-special tokens instead of bins."""
 
     name: ClassVar[str] = "ferret"
+    metric_names: ClassVar[tuple[str, str]] = ("aopc_comprehensiveness", "aopc_sufficiency")
 
-    def variants(self, e, values, target, token_ids):
-        L = int((~e.special).sum())
-        out = []
-        for k in range(1, L + 1):
-            top = top_non_special(values, e.special, k)
-            out.append(token_variant(e.model_inputs, top, self.replace, token_ids))
-            out.append(keep_only(e.model_inputs, top, e.special, self.replace, token_ids))
-        return out
+    def _ks(self, e) -> list[int]:
+        return list(range(1, int((~e.special).sum()) + 1))
 
-    def score(self, p0, probs, e, values):
-        comp, suff = p0 - probs[0::2], p0 - probs[1::2]
-        x = [k / len(comp) for k in range(1, len(comp) + 1)]
-        return ({"aopc_comprehensiveness": float(comp.mean()), "aopc_sufficiency": float(suff.mean())},
-                [("comprehensiveness", x, comp.tolist()), ("sufficiency", x, suff.tolist())])
+    def _xs(self, e) -> list[float]:
+        ks = self._ks(e)
+        return [k / len(ks) for k in ks]
 
 
 @dataclass

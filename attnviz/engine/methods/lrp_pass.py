@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from ..adapters import Adapter, resolve
-from ..capture import cast_inputs
+from ..capture import LOW_PRECISION, cast_inputs
 from . import lrp_rules as rules_
 
 ROLES = ("query", "key", "value", "attn_out", "ln1", "ffn_in", "ffn_out", "ln2")
@@ -110,11 +110,8 @@ def _optional(model: nn.Module, paths: tuple[str, ...]) -> nn.Module | None:
         return None
 
 
-_LOW_PRECISION = (torch.float16, torch.bfloat16)
-
-
 def _low_precision(model: nn.Module) -> bool:
-    return any(p.dtype in _LOW_PRECISION for p in model.parameters())
+    return any(p.dtype in LOW_PRECISION for p in model.parameters())
 
 
 def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bool):
@@ -122,7 +119,7 @@ def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bo
     (``torch.func.functional_call``: the user's module keeps its own half-precision tensors)."""
     if not upcast:
         return model(**cast_inputs(model, model_inputs), return_dict=True)
-    state = {name: (t.float() if t.is_floating_point() and t.dtype in _LOW_PRECISION else t)
+    state = {name: (t.float() if t.is_floating_point() and t.dtype in LOW_PRECISION else t)
              for name, t in [*model.named_parameters(), *model.named_buffers()]}
     inputs = {k: (v.float() if v.is_floating_point() else v) for k, v in model_inputs.items()}
     return torch.func.functional_call(model, state, args=(), kwargs={**inputs, "return_dict": True,
