@@ -33,6 +33,10 @@ def bundle(name: str) -> Path:
     return path
 
 
+#: The colour-scale modes of the relevance views (js/src/colormap.js SCALES).
+COLOR_SCALES = ("auto", "map", "zero", "symmetric", "blocks", "rank")
+
+
 class Index(traitlets.Int):
     """An Int that also takes numpy integers (``np.argmax`` results, array elements)."""
 
@@ -188,6 +192,12 @@ class ExplainedView(View):
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
     signed = Bool(False, help="whether values can be negative: diverging colormap (read only)").tag(sync=True)
     colormap = Unicode("auto", help="auto, reds, blues, viridis, magma, inferno, greys, jet, rdbu").tag(sync=True)
+    color_scale = traitlets.Enum(
+        list(COLOR_SCALES), "auto",
+        help="how values map to colours (browser-side, shown in the legend): 'map' (this map's min to max), "
+             "'zero' (from zero), 'symmetric' (around zero), 'blocks' (one range over every block, so sliding shows "
+             "relevance build up), 'rank' (percentile); 'auto': symmetric for signed methods, per map for the "
+             "attention family and for near-uniform maps, from zero otherwise").tag(sync=True)
     maps = Tensor(help="float16 [B, ...]: row l = the method through blocks 0..l (read only)").tag(sync=True)
 
     COLORMAPS: ClassVar[tuple[str, ...]] = ("auto", "reds", "blues", "viridis", "magma", "inferno", "greys", "jet",

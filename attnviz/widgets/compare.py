@@ -16,26 +16,28 @@ DEFAULT_METHODS = ("rollout", "gae", "chefer", "attcat")
 class CompareView(ExplainedView):
     """Several methods side by side for one text or image input.
 
-    ``CompareView(e, methods=None, target=None, layer=None, heads=None, shared_scale=False, scores=None,
-    word_level=False, ignore_special=True, colormap="auto", opacity=0.6, size=224, options=None)``
+    ``CompareView(e, methods=None, target=None, layer=None, heads=None, shared_scale=False, color_scale="auto",
+    scores=None, word_level=False, ignore_special=True, colormap="auto", opacity=0.6, size=224, options=None,
+    scale=None)``
 
     ``scores`` is ``{method: number | {metric: number}}``, shown beside each method when present (the evaluation
     code fills it, e.g. per-input faithfulness). ``options`` is ``{method: {option: value}}``. Answered in the
-    browser: layer, shared_scale, colormap, opacity, size. Answered by the kernel: methods, target, heads, options,
+    browser: layer, shared_scale, color_scale, colormap, opacity, size. Answered by the kernel: methods, target, heads, options,
     word_level (new ``maps``: one float16 [B, U] or [B, gh, gw] tensor per method, ``revision + 1``).
     """
 
     _esm = bundle("compare_view")
     bundle_name = "compare_view"
-    settable = ("methods", "target", "layer", "heads", "shared_scale", "scores", "word_level", "ignore_special",
-                "colormap", "opacity", "size", "options")
+    settable = ("methods", "target", "layer", "heads", "shared_scale", "color_scale", "scores", "word_level",
+                "ignore_special", "colormap", "opacity", "size", "options")
 
     kind = Enum(["text", "image"], "text", help="text or image input (read only)").tag(sync=True)
     methods = List(Unicode(), help="the methods compared, in order").tag(sync=True)
     maps = TensorList(help="one float16 tensor [B, ...] per method (read only)").tag(sync=True)
     signed = List(Bool(), help="per method: diverging colormap (read only)").tag(sync=True)  # type: ignore[assignment]
     scores = Dict(help="{method: number | {metric: number}}, shown when present").tag(sync=True)
-    shared_scale = Bool(False, help="one colour scale for every method").tag(sync=True)
+    shared_scale = Bool(False, help="one scale comparable across methods: every panel coloured by rank (percentile), "
+                                     "since methods have different units").tag(sync=True)
     units = List(Unicode()).tag(sync=True)
     unit_segments = List(Int()).tag(sync=True)
     unit_special = List(Bool()).tag(sync=True)

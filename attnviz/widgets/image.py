@@ -18,7 +18,7 @@ class ImageView(ExplainedView):
     pickers, a layer slider and a B x H head grid; clicking a patch shows the attention from that patch.
 
     ``ImageView(e, method="gae", target=None, layer=None, heads=None, opacity=0.6, size=320, colormap="auto",
-    selected_patch=-1, options=None)``
+    color_scale="auto", selected_patch=-1, options=None, scale=None)``
 
     Answered in the browser: layer, opacity, size, colormap. Answered by the kernel: method, target, heads, options
     (new ``maps`` [B, gh, gw]) and selected_patch (``patch_attention`` [B, gh, gw]: the attention from that patch in
@@ -27,7 +27,7 @@ class ImageView(ExplainedView):
 
     _esm = bundle("image_view")
     bundle_name = "image_view"
-    settable = ("method", "target", "layer", "heads", "opacity", "size", "colormap", "selected_patch", "options")
+    settable = ("method", "target", "layer", "heads", "opacity", "size", "colormap", "color_scale", "selected_patch", "options")
 
     image = Tensor(dtype="uint8", help="uint8 [h, w, 3]: the image as the model saw it (read only)").tag(sync=True)
     patch_grid = List(Int(), help="[gh, gw] (read only)").tag(sync=True)

@@ -18,7 +18,7 @@ class TextView(ExplainedView):
     aggregation.
 
     ``TextView(e, method="gae", target=None, layer=None, heads=None, word_level=False, word_reduce="sum",
-    ignore_special=True, colormap="auto", options=None)``
+    ignore_special=True, colormap="auto", color_scale="auto", options=None, scale=None)``
 
     Answered in the browser: layer, colormap, ignore_special (from the [B, U] maps already sent). Answered by the
     kernel: method, target, heads, options, word_level, word_reduce (new ``maps`` [B, U] float16, ``revision + 1``).
@@ -26,7 +26,7 @@ class TextView(ExplainedView):
 
     _esm = bundle("text_view")
     bundle_name = "text_view"
-    settable = ("method", "target", "layer", "heads", "word_level", "word_reduce", "ignore_special", "colormap",
+    settable = ("method", "target", "layer", "heads", "word_level", "word_reduce", "ignore_special", "colormap", "color_scale",
                 "options")
 
     tokens = List(Unicode(), help="the model's tokens [N] (read only)").tag(sync=True)

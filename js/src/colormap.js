@@ -6,7 +6,11 @@
  */
 
 /** @typedef {[number, number, number]} RGB */
-/** @typedef {{lo: number, hi: number, signed: boolean}} Range */
+/**
+ * The range a map is drawn over. `mode` is the colour-scale mode it came from (see SCALES); a rank scale carries the
+ * sorted finite values (|values| when signed) so `unit` can give each value its percentile.
+ * @typedef {{lo: number, hi: number, signed: boolean, mode?: string, sorted?: Float64Array}} Range
+ */
 
 /** @type {Record<string, string[]>} */
 const STOPS = {
@@ -140,13 +144,171 @@ export function unionRange(ranges) {
 }
 
 /**
- * value -> [0, 1] position on the map for a range.
+ * value -> [0, 1] position on the map for a range (on a rank scale: the value's percentile; signed, 0.5 +- half the
+ * percentile of |v|, so white stays zero).
  * @param {Range} range
  * @param {number} v
  */
 export function unit(range, v) {
+  if (range.sorted) {
+    const s = range.sorted;
+    if (!s.length || !Number.isFinite(v)) return range.signed ? 0.5 : 0;
+    const q = percentile(s, range.signed ? Math.abs(v) : v);
+    return range.signed ? 0.5 + 0.5 * Math.sign(v) * q : q;
+  }
   const t = (v - range.lo) / (range.hi - range.lo);
   return Math.max(0, Math.min(1, t));
+}
+
+/**
+ * The share of `sorted` strictly below v plus half of the ties, rescaled so the smallest value maps to 0 and the
+ * largest to 1 (a map with n distinct values uses the whole colour range).
+ * @param {Float64Array} sorted ascending
+ * @param {number} v
+ */
+function percentile(sorted, v) {
+  const n = sorted.length;
+  if (n === 1) return 1;
+  let lo = 0;
+  let hi = n;
+  while (lo < hi) { const m = (lo + hi) >> 1; if (sorted[m] < v) lo = m + 1; else hi = m; }
+  let up = lo;
+  while (up < n && sorted[up] === v) up++;
+  const mid = (lo + Math.max(lo, up - 1)) / 2;
+  return Math.max(0, Math.min(1, mid / (n - 1)));
+}
+
+/** The colour-scale modes every view offers (the `color_scale` trait); "auto" picks one per method family. */
+export const SCALES = ["auto", "map", "zero", "symmetric", "blocks", "rank"];
+/** What the legend says for each mode. */
+export const SCALE_TITLES = /** @type {Record<string, string>} */ ({
+  map: "per map, min to max",
+  zero: "from zero",
+  symmetric: "symmetric around 0",
+  blocks: "fixed across blocks",
+  rank: "rank (percentile)",
+});
+/** A map whose smallest value is at least this share of its largest is near-uniform: "auto" never paints it from 0. */
+export const NEAR_UNIFORM = 0.5;
+
+/**
+ * The concrete mode "auto" stands for. Signed methods: symmetric (white is zero). Attention-family maps (raw,
+ * rollout, flow: rows of a distribution, often near-uniform): per map. Other unsigned maps: from zero, unless the map
+ * is near-uniform (min >= NEAR_UNIFORM * max), which from zero would paint all maximum: then per map.
+ * @param {string} mode
+ * @param {{signed: boolean, family?: string, values?: ArrayLike<number>, skip?: ArrayLike<boolean | number>}} c
+ */
+export function resolveScale(mode, c) {
+  if (mode && mode !== "auto") return mode;
+  if (c.signed) return "symmetric";
+  if (c.family === "attention") return "map";
+  if (c.values) {
+    const r = extent(c.values, c.skip);
+    if (r && r.lo > 0 && r.lo >= NEAR_UNIFORM * r.hi) return "map";
+  }
+  return "zero";
+}
+
+/**
+ * @param {ArrayLike<number>} values
+ * @param {ArrayLike<boolean | number>} [skip]
+ * @returns {{lo: number, hi: number} | null}
+ */
+function extent(values, skip) {
+  let lo = Infinity;
+  let hi = -Infinity;
+  for (let i = 0; i < values.length; i++) {
+    if (skip && skip[i]) continue;
+    const v = values[i];
+    if (!Number.isFinite(v)) continue;
+    if (v < lo) lo = v;
+    if (v > hi) hi = v;
+  }
+  return lo === Infinity ? null : { lo, hi };
+}
+
+/**
+ * The range one map is drawn over under a colour-scale mode.
+ *   map: [min, max] of this map (a near-uniform map shows its structure; the legend prints the range);
+ *   zero: [min(0, min), max];  symmetric: [-m, m], m = max |v|;
+ *   blocks: like zero (or symmetric) over `all`, every block's values, so sliding the layer shows relevance build up;
+ *   rank: each value's percentile in this map (for comparing methods with different units).
+ * Signed maps always keep zero in the middle: map and zero become symmetric for them. Entries where `skip[i]`
+ * (special tokens left out) do not set the range. A flat map gets a unit-width range.
+ * @param {ArrayLike<number>} values
+ * @param {string} mode one of SCALES (resolve "auto" first with resolveScale)
+ * @param {boolean} signed
+ * @param {{skip?: ArrayLike<boolean | number>, all?: ArrayLike<number>[]}} [opts] all: every block's map (mode blocks)
+ * @returns {Range}
+ */
+export function scaleRange(values, mode, signed, opts = {}) {
+  const skip = opts.skip;
+  if (mode === "rank") {
+    /** @type {number[]} */
+    const kept = [];
+    for (let i = 0; i < values.length; i++) {
+      if (skip && skip[i]) continue;
+      const v = values[i];
+      if (Number.isFinite(v)) kept.push(signed ? Math.abs(v) : v);
+    }
+    const sorted = Float64Array.from(kept).sort();
+    return { lo: signed ? -1 : 0, hi: 1, signed, mode, sorted };
+  }
+  if (mode === "blocks" && opts.all) {
+    /** @type {{lo: number, hi: number} | null} */
+    let r = null;
+    for (const rowValues of opts.all) {
+      const e = extent(rowValues, skip);
+      if (e) r = r ? { lo: Math.min(r.lo, e.lo), hi: Math.max(r.hi, e.hi) } : e;
+    }
+    return withMode(fromExtent(r, signed, false), mode);
+  }
+  const r = extent(values, skip);
+  return withMode(fromExtent(r, signed, mode === "map" && !signed), mode);
+}
+
+/**
+ * @param {{lo: number, hi: number} | null} r
+ * @param {boolean} signed
+ * @param {boolean} minToMax
+ * @returns {Range}
+ */
+function fromExtent(r, signed, minToMax) {
+  if (!r) return { lo: signed ? -1 : 0, hi: 1, signed };
+  if (signed) {
+    const m = Math.max(Math.abs(r.lo), Math.abs(r.hi)) || 1;
+    return { lo: -m, hi: m, signed };
+  }
+  let lo = minToMax ? r.lo : Math.min(0, r.lo);
+  let hi = r.hi;
+  if (hi <= lo) {
+    if (minToMax && hi > 0) lo = 0;  // a flat positive map: from zero, so it is drawn as what it is (all equal)
+    else hi = lo + 1;
+  }
+  return { lo, hi, signed };
+}
+
+/**
+ * @param {Range} r
+ * @param {string} mode
+ * @returns {Range}
+ */
+function withMode(r, mode) {
+  return { ...r, mode };
+}
+
+/**
+ * The legend's text for a range: the mode and the values at both ends, e.g. "per map, min to max: 0.052 to 0.06".
+ * @param {Range} range
+ */
+export function scaleText(range) {
+  const title = SCALE_TITLES[range.mode ?? ""] ?? "";
+  if (range.sorted) {
+    const s = range.sorted;
+    const span = s.length ? `${sig3(s[0])} to ${sig3(s[s.length - 1])}` : "no values";
+    return `${title}: ${range.signed ? "|values| " : ""}${span}`;
+  }
+  return title ? `${title}: ${sig3(range.lo)} to ${sig3(range.hi)}` : `${sig3(range.lo)} to ${sig3(range.hi)}`;
 }
 
 /**
@@ -196,7 +358,7 @@ export function sig3(v) {
   const a = Math.abs(v);
   if (a >= 1e-3 && a < 1e4) return String(Number(v.toPrecision(3)));
   const [mantissa, exponent] = v.toExponential(2).split("e");
-  return `${mantissa}×10${[...exponent].map((c) => SUPERSCRIPT[c] ?? c).join("")}`;
+  return `${Number(mantissa)}×10${[...exponent].map((c) => SUPERSCRIPT[c] ?? c).join("")}`;
 }
 
 /**

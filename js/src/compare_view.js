@@ -1,17 +1,17 @@
 // @ts-check
 /**
  * CompareView: several methods side by side for one input (tokens for text, overlays for images), each with its
- * own colour scale or one shared scale, and the per-method score when the evaluation code has filled `scores`.
+ * own colour scale or one shared rank scale, and the per-method score when the evaluation code has filled `scores`.
  * Layer slider and shared scale are answered here; class, heads and the list of methods go to the kernel.
  *
  * Traits read: kind, methods, available_methods, method_info, maps (list, one {dtype, shape [B, U] or [B, gh, gw],
- * buffer, scale} per method), signed (list), scores {method: number | {metric: number}}, shared_scale, layer,
+ * buffer, scale} per method), signed (list), scores {method: number | {metric: number}}, shared_scale, color_scale, layer,
  * heads, uses_heads, target, label_names, probs, predicted, units, unit_segments, unit_special, ignore_special,
  * image, patch_grid, opacity, size, colormap, error, revision, _static.
  */
 import { decodeFloat, row } from "./codec.js";
-import { fmt, pick, rangeOf } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, picker, prediction, statusLine, syncClassControls, toggle } from "./controls.js";
+import { fmt, pick, resolveScale, scaleRange } from "./colormap.js";
+import { classPicker, headGrid, layerSlider, legend, picker, prediction, scalePicker, statusLine, syncClassControls, toggle } from "./controls.js";
 import { checksum, context2d, control, download, h } from "./dom.js";
 import { sendPng, update } from "./model.js";
 import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
@@ -21,17 +21,22 @@ import { clamp, createView } from "./view.js";
 /** @typedef {import("./colormap.js").Range} Range */
 
 /**
- * The scale each panel is drawn on. Shared: one magnitude m for all panels, [-m, m] for signed methods and
- * [min(0, lo), m] for the others, so equal colours mean equal values across panels.
- * @param {Range[]} ranges
- * @param {boolean} shared
+ * The range each panel is drawn on. Methods have different units (attention weights sum to one, LRP relevance
+ * conserves the logit, gradients are per unit of embedding), so one value range would blank all panels but the one
+ * with the largest values. Shared therefore means rank: every panel coloured by each value's percentile in its own
+ * map, so equal colours mean equal standing across methods. Not shared: each panel on the view's colour scale,
+ * "auto" resolved per method family.
+ * @param {ArrayLike<number>[]} rows this block's map of each method
+ * @param {{signed: boolean, family?: string}[]} kinds
+ * @param {{shared: boolean, mode?: string, skip?: ArrayLike<boolean | number>, all?: (i: number) => ArrayLike<number>[]}} opts
  * @returns {Range[]}
  */
-export function panelRanges(ranges, shared) {
-  if (!shared || !ranges.length) return ranges;
-  const m = Math.max(...ranges.map((r) => Math.max(Math.abs(r.lo), Math.abs(r.hi))));
-  const lo = Math.min(0, ...ranges.filter((r) => !r.signed).map((r) => r.lo));
-  return ranges.map((r) => (r.signed ? { lo: -m, hi: m, signed: true } : { lo, hi: m, signed: false }));
+export function panelRanges(rows, kinds, opts) {
+  return rows.map((values, i) => {
+    const { signed, family } = kinds[i];
+    const mode = opts.shared ? "rank" : resolveScale(opts.mode ?? "auto", { signed, family, values, skip: opts.skip });
+    return scaleRange(values, mode, signed, { skip: opts.skip, all: mode === "blocks" && opts.all ? opts.all(i) : undefined });
+  });
 }
 
 /**
@@ -54,7 +59,10 @@ export function render({ model, el }) {
   const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
   const target = classPicker(doc, d, toKernel);
-  const shared = toggle(doc, d, { label: "shared scale", cls: "attnviz-shared-scale", title: "one colour scale for every method", onChange: (v) => update(model, { shared_scale: v }) });
+  const shared = toggle(doc, d, { label: "shared scale (rank)", cls: "attnviz-shared-scale",
+    title: "colour every method by percentile, so colours compare across methods whose units differ",
+    onChange: (v) => update(model, { shared_scale: v }) });
+  const scale = scalePicker(doc, d, (v) => update(model, { color_scale: v }));
   const add = picker(doc, d, { label: "add", cls: "attnviz-add-method", onChange: (v) => {
     if (v) toKernel({ methods: [...(model.get("methods") ?? []), v] });
   } });
@@ -66,7 +74,7 @@ export function render({ model, el }) {
   target.select.disabled = add.select.disabled = !kernel;
   root.append(
     pred.el,
-    h(doc, "div", { class: "attnviz-toolbar", children: [target.el, shared.el, add.el, save] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [target.el, shared.el, scale.el, add.el, save] }),
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el] }),
     panels,
     grid.el,
@@ -129,6 +137,8 @@ export function render({ model, el }) {
   function syncControls() {
     syncClassControls(view, target, pred);
     shared.update(model.get("shared_scale"));
+    scale.update(model.get("color_scale"));
+    scale.select.disabled = Boolean(model.get("shared_scale"));
     const methods = model.get("methods") ?? [];
     const rest = (model.get("available_methods") ?? []).filter((/** @type {string} */ m) => !methods.includes(m));
     add.update([{ value: "", text: "…" }, ...rest.map((/** @type {string} */ m) => ({ value: m, text: m }))], "");
@@ -150,9 +160,12 @@ export function render({ model, el }) {
       const kind = model.get("kind");
       const neutral = kind !== "image" && model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
       const rows = maps.map((t) => row(t, Math.min(layer, t.shape[0] - 1)));
-      const ranges = panelRanges(rows.map((v, i) => rangeOf(v, Boolean(signed[i]), neutral)), Boolean(model.get("shared_scale")));
+      const info = model.get("method_info") ?? {};
+      const kinds = built.map((b, i) => ({ signed: Boolean(signed[i]), family: info?.[b.method]?.family }));
+      const ranges = panelRanges(rows, kinds, { shared: Boolean(model.get("shared_scale")), mode: model.get("color_scale"),
+        skip: neutral, all: (i) => Array.from({ length: maps[i].shape[0] }, (_, l) => row(maps[i], l)) });
       /** @type {(string | number)[]} */
-      const sums = [layer, String(Boolean(model.get("shared_scale")))];
+      const sums = [layer, String(Boolean(model.get("shared_scale"))), ranges.map((r) => r.mode).join(",")];
       shown = [];
       built.forEach((b, i) => {
         const cmap = pick(model.get("colormap"), Boolean(signed[i]), kind === "image" ? "image" : "text");
@@ -170,7 +183,7 @@ export function render({ model, el }) {
         }
       });
       return { layer, methods: built.map((b) => b.method).join(","), target: model.get("target"),
-        "shared-scale": String(Boolean(model.get("shared_scale"))), checksum: checksum(sums) };
+        "shared-scale": String(Boolean(model.get("shared_scale"))), scales: ranges.map((r) => r.mode).join(","), checksum: checksum(sums) };
     });
   }
 
@@ -217,7 +230,7 @@ export function render({ model, el }) {
   draw();
   d.on(model, "change:methods", () => { build(); syncControls(); draw(); });
   d.on(model, "change:units", () => { build(); draw(); });
-  for (const name of ["maps", "signed", "layer", "shared_scale", "colormap", "opacity", "size", "image", "ignore_special"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["maps", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special"]) d.on(model, `change:${name}`, draw);
   d.on(model, "change:layer", syncControls);
   for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();

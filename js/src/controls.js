@@ -3,7 +3,7 @@
  * Controls shared by the views: pickers, the layer slider, the B x H head grid, the legend, the prediction line,
  * the PNG button. Each returns its element and an `update` function; listeners go through the view's Disposer.
  */
-import { NAMES, css, fmt, gradientCss, shortLabel } from "./colormap.js";
+import { NAMES, SCALES, SCALE_TITLES, css, fmt, gradientCss, resolveScale, scaleRange, scaleText, shortLabel } from "./colormap.js";
 import { control, download, h } from "./dom.js";
 import { sendPng } from "./model.js";
 
@@ -162,7 +162,7 @@ export function headGrid(doc, d, opts) {
 }
 
 /**
- * A colour legend with its range.
+ * A colour legend with its range and the colour-scale mode it was drawn on ("per map, min to max: 0.052 to 0.06").
  * @param {Document} doc
  */
 export function legend(doc) {
@@ -170,21 +170,52 @@ export function legend(doc) {
   const lo = h(doc, "span", { class: "attnviz-legend-lo" });
   const mid = h(doc, "span", { class: "attnviz-legend-mid" });
   const hi = h(doc, "span", { class: "attnviz-legend-hi" });
-  const el = h(doc, "div", { class: "attnviz-legend", children: [bar, h(doc, "div", { class: "attnviz-legend-ticks", children: [lo, mid, hi] })] });
+  const mode = h(doc, "div", { class: "attnviz-legend-mode" });
+  const el = h(doc, "div", { class: "attnviz-legend", children: [bar, h(doc, "div", { class: "attnviz-legend-ticks", children: [lo, mid, hi] }), mode] });
   /**
    * @param {string} cmap
    * @param {Range} range
    */
   function update(cmap, range) {
     bar.style.background = gradientCss(cmap);
-    lo.textContent = fmt(range.lo);
+    const rank = Boolean(range.sorted);
+    lo.textContent = rank ? (range.signed ? "-100%" : "0%") : fmt(range.lo);
     mid.textContent = range.signed ? "0" : "";
-    hi.textContent = fmt(range.hi);
+    hi.textContent = rank ? "100%" : fmt(range.hi);
+    mode.textContent = scaleText(range);
+    el.title = mode.textContent;
     el.setAttribute("data-lo", String(range.lo));
     el.setAttribute("data-hi", String(range.hi));
     el.setAttribute("data-cmap", cmap);
+    el.setAttribute("data-scale", range.mode ?? "");
   }
   return { el, update };
+}
+
+/**
+ * The colour-scale picker (auto, per map, from zero, symmetric, fixed across blocks, rank).
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {(mode: string) => void} onChange
+ */
+export function scalePicker(doc, d, onChange) {
+  const p = picker(doc, d, { label: "scale", cls: "attnviz-color-scale", onChange });
+  const options = SCALES.map((m) => ({ value: m, text: m === "auto" ? "auto (per method)" : SCALE_TITLES[m] }));
+  /** @param {string} value */
+  const update = (value) => p.update(options, value || "auto");
+  return { el: p.el, select: p.select, update };
+}
+
+/**
+ * The range a view draws one block's map over: the model's `color_scale` (auto resolved per method family) applied
+ * to this block's values, or to every block's for "blocks".
+ * @param {Model} model
+ * @param {ArrayLike<number>} values this block's map
+ * @param {{signed: boolean, family?: string, skip?: ArrayLike<boolean | number>, all?: () => ArrayLike<number>[], mode?: string}} c
+ */
+export function viewRange(model, values, c) {
+  const mode = resolveScale(c.mode ?? model.get("color_scale") ?? "auto", { signed: c.signed, family: c.family, values, skip: c.skip });
+  return scaleRange(values, mode, c.signed, { skip: c.skip, all: mode === "blocks" && c.all ? c.all() : undefined });
 }
 
 /**

@@ -6,12 +6,12 @@
  * that patch in each block, mean over the kept heads) and the slider then walks through the blocks.
  *
  * Traits read: image {uint8 [h, w, 3]}, patch_grid, maps [B, gh, gw], signed, method, available_methods, method_info,
- * target, label_names, probs, predicted, layer, heads, uses_heads, colormap, opacity, size, selected_patch,
+ * target, label_names, probs, predicted, layer, heads, uses_heads, colormap, color_scale, opacity, size, selected_patch,
  * patch_attention [B, gh, gw], attention_patch, error, revision, _static.
  */
 import { row } from "./codec.js";
-import { pick, rangeOf, readable } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls } from "./controls.js";
+import { pick, readable } from "./colormap.js";
+import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, viewRange } from "./controls.js";
 import { control, h } from "./dom.js";
 import { patchAt } from "./layout.js";
 import { update } from "./model.js";
@@ -27,6 +27,7 @@ export function render({ model, el }) {
   const method = methodPicker(doc, d, toKernel);
   const target = classPicker(doc, d, toKernel);
   const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
+  const scale = scalePicker(doc, d, (v) => update(model, { color_scale: v }));
   const opacity = control(h(doc, "input", { class: "attnviz-opacity", attrs: { type: "range", min: 0, max: 1, step: 0.05, "aria-label": "opacity" } }));
   d.listen(opacity, "input", () => update(model, { opacity: Number(opacity.value) }));
   const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
@@ -47,7 +48,7 @@ export function render({ model, el }) {
 
   root.append(
     pred.el,
-    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el,
+    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, scale.el,
       h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "opacity" }), opacity] }), save] }),
     description,
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
@@ -120,6 +121,7 @@ export function render({ model, el }) {
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
     opacity.value = String(model.get("opacity") ?? 0.6);
+    scale.update(model.get("color_scale"));
   }
 
   let shownPatch = -1;
@@ -138,7 +140,8 @@ export function render({ model, el }) {
       slider.update(layer, B);
       const values = row(tensor, layer);
       const signed = patch < 0 && Boolean(model.get("signed"));
-      const range = rangeOf(values, signed);
+      const family = patch >= 0 ? "attention" : (model.get("method_info") ?? {})[model.get("method")]?.family;
+      const range = viewRange(model, values, { signed, family, all: () => Array.from({ length: B }, (_, l) => row(tensor, l)) });
       const name = pick(model.get("colormap"), signed, "image");
       const alpha = Number(model.get("opacity") ?? 0.6);
       const px = overlayPixels(values, gh, gw, size.w, size.h, name, range);
@@ -155,14 +158,14 @@ export function render({ model, el }) {
       clear.hidden = patch < 0;
       return {
         layer, method: model.get("method"), target: model.get("target"), "selected-patch": patch,
-        checksum: overlayChecksum(values, range, name, alpha, [layer, patch]),
+        scale: range.mode, checksum: overlayChecksum(values, range, name, alpha, [layer, patch, range.mode ?? ""]),
       };
     });
   }
 
   syncControls();
   draw();
-  for (const name of ["maps", "patch_attention", "attention_patch", "image", "size", "opacity", "signed", "colormap", "selected_patch"]) {
+  for (const name of ["maps", "patch_attention", "attention_patch", "image", "size", "opacity", "signed", "colormap", "color_scale", "selected_patch"]) {
     d.on(model, `change:${name}`, () => { draw(); syncControls(); });
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });

@@ -6,15 +6,15 @@
  *
  * Traits read: units, unit_segments, unit_special, maps {dtype, shape [B, U], buffer, scale}, signed, method,
  * available_methods, method_info, target, label_names, probs, predicted, layer, heads, uses_heads, word_level,
- * ignore_special, colormap, error, revision, _static. Traits written: layer, method, target, heads, word_level,
- * ignore_special, colormap.
+ * ignore_special, colormap, color_scale, error, revision, _static. Traits written: layer, method, target, heads,
+ * word_level, ignore_special, colormap, color_scale.
  */
 import { row } from "./codec.js";
 import { pick, shortLabel } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, statusLine, syncRelevanceControls, toggle } from "./controls.js";
+import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
-import { rowRange, tokenRows, tokensCanvas } from "./tokens.js";
+import { tokenRows, tokensCanvas } from "./tokens.js";
 import { clamp, createView } from "./view.js";
 
 /** @param {import("./model.js").RenderArgs} args */
@@ -25,6 +25,7 @@ export function render({ model, el }) {
   const method = methodPicker(doc, d, toKernel);
   const target = classPicker(doc, d, toKernel);
   const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
+  const scale = scalePicker(doc, d, (v) => update(model, { color_scale: v }));
   const words = toggle(doc, d, { label: "words", cls: "attnviz-word-level", title: "aggregate word pieces into words", onChange: (v) => toKernel({ word_level: v }) });
   const special = toggle(doc, d, { label: "hide special", cls: "attnviz-ignore-special", title: "leave [CLS]/[SEP] out of the colour range", onChange: (v) => update(model, { ignore_special: v }) });
   const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
@@ -50,7 +51,7 @@ export function render({ model, el }) {
 
   root.append(
     pred.el,
-    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, words.el, special.el, save] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, scale.el, words.el, special.el, save] }),
     description,
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
     tokens.el,
@@ -66,6 +67,7 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    scale.update(model.get("color_scale"));
     words.update(model.get("word_level"));
     special.update(model.get("ignore_special"));
   }
@@ -84,7 +86,8 @@ export function render({ model, el }) {
       const values = row(maps, layer);
       const signed = Boolean(model.get("signed"));
       const neutral = model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
-      const range = rowRange(values, signed, neutral);
+      const family = (model.get("method_info") ?? {})[model.get("method")]?.family;
+      const range = viewRange(model, values, { signed, family, skip: neutral, all: () => Array.from({ length: B }, (_, l) => row(maps, l)) });
       const name = pick(model.get("colormap"), signed, "text");
       const drawn = tokens.paint(values, name, range, neutral);
       leg.update(name, range);
@@ -92,7 +95,7 @@ export function render({ model, el }) {
       return {
         layer, method: model.get("method"), target: model.get("target"), "num-units": values.length,
         "word-level": String(Boolean(model.get("word_level"))),
-        checksum: checksum([layer, name, range.lo, range.hi, ...drawn]),
+        scale: range.mode, checksum: checksum([layer, name, range.mode ?? "", range.lo, range.hi, ...drawn]),
       };
     });
   }
@@ -103,7 +106,7 @@ export function render({ model, el }) {
   d.on(model, "change:units", () => { rebuild(); draw(); });
   d.on(model, "change:maps", draw);
   d.on(model, "change:layer", () => { draw(); syncControls(); });
-  for (const name of ["signed", "colormap", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
+  for (const name of ["signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
   for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
     d.on(model, `change:${name}`, syncControls);
   }

@@ -3,7 +3,7 @@
  * Coloured token rows, shared by TextView and CompareView: one span per token (or word), grouped by segment of a
  * sentence pair, coloured from one row of the maps, the value on hover. Also the PNG rendering of the same.
  */
-import { color, css, fmt, rangeOf, readable, textColor, unit } from "./colormap.js";
+import { color, css, fmt, rangeOf, readable, scaleText, textColor, unit } from "./colormap.js";
 import { context2d, h } from "./dom.js";
 import { wrapBoxes } from "./layout.js";
 
@@ -130,5 +130,7 @@ export function tokensCanvas(doc, spec) {
   ctx.fillStyle = "#111";
   ctx.fillText(fmt(spec.range.lo), 10, ly + 22);
   ctx.fillText(fmt(spec.range.hi), 190, ly + 22);
+  ctx.fillStyle = "#555";
+  ctx.fillText(scaleText(spec.range), 220, ly + 6);
   return canvas;
 }

@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { color, fmt, headColor, lut, NAMES, pick, rangeOf, readable, shortLabel, sig3, textColor, unionRange, unit } from "../src/colormap.js";
+import { color, fmt, headColor, lut, NAMES, pick, rangeOf, readable, resolveScale, scaleRange, scaleText, shortLabel, sig3, textColor, unionRange, unit } from "../src/colormap.js";
 
 describe("colormaps", () => {
   test("ends are matplotlib's ends", () => {
@@ -30,6 +30,59 @@ describe("colormaps", () => {
     const set = new Set(Array.from({ length: 16 }, (_, h) => headColor(h).join(",")));
     expect(set.size).toBe(16);
     expect(headColor(40).every((c) => c >= 0 && c <= 255)).toBe(true);
+  });
+});
+
+describe("colour-scale modes", () => {
+  // attention flow on the demo: every token between 0.052 and 0.060
+  const nearUniform = [0.052, 0.054, 0.06, 0.053, 0.058];
+  test("auto never paints a near-uniform map as all maximum", () => {
+    expect(resolveScale("auto", { signed: false, family: "gradient", values: nearUniform })).toBe("map");
+    expect(resolveScale("auto", { signed: false, family: "attention", values: [0, 1] })).toBe("map");
+    expect(resolveScale("auto", { signed: false, family: "gradient", values: [0, 0.2, 1] })).toBe("zero");
+    expect(resolveScale("auto", { signed: true, family: "lrp", values: nearUniform })).toBe("symmetric");
+    expect(resolveScale("rank", { signed: true })).toBe("rank");
+    const r = scaleRange(nearUniform, resolveScale("auto", { signed: false, values: nearUniform }), false);
+    const ts = nearUniform.map((v) => unit(r, v));
+    expect(Math.min(...ts)).toBe(0);
+    expect(Math.max(...ts)).toBe(1);
+    // from zero the same map spans only 0.87..1 of the colour range: what the issue saw as "all dark red"
+    const z = scaleRange(nearUniform, "zero", false);
+    expect(Math.min(...nearUniform.map((v) => unit(z, v)))).toBeGreaterThan(0.85);
+  });
+  test("the legend names the mode and prints the range", () => {
+    expect(scaleText(scaleRange(nearUniform, "map", false))).toBe("per map, min to max: 0.052 to 0.06");
+    expect(scaleText(scaleRange([-2, 1], "symmetric", true))).toBe("symmetric around 0: -2 to 2");
+    expect(scaleText(scaleRange([3e-6, 1e-6], "zero", false))).toBe("from zero: 0 to 3×10⁻⁶");
+    expect(scaleText(scaleRange([1, 5, 2], "rank", false))).toBe("rank (percentile): 1 to 5");
+  });
+  test("signed maps keep zero in the middle whatever the mode", () => {
+    for (const mode of ["map", "zero", "symmetric", "blocks"]) {
+      const r = scaleRange([-0.1, 0.4], mode, true, { all: [[-0.1, 0.4]] });
+      expect(unit(r, 0)).toBe(0.5);
+    }
+    const rank = scaleRange([-3, -1, 0.5, 2], "rank", true);
+    expect(unit(rank, 0)).toBe(0.5);
+    expect(unit(rank, -3)).toBe(0);
+    expect(unit(rank, 2)).toBeCloseTo(0.5 + 0.5 * (2 / 3));
+  });
+  test("fixed across blocks: block 0 (max 4e-6) is drawn faint next to block 5", () => {
+    const blocks = [[1e-6, 4e-6], [0.1, 0.2], [0.5, 1]];
+    const r0 = scaleRange(blocks[0], "blocks", false, { all: blocks });
+    expect(unit(r0, 4e-6)).toBeLessThan(1e-5);
+    const perMap = scaleRange(blocks[0], "zero", false);
+    expect(unit(perMap, 4e-6)).toBe(1);
+  });
+  test("rank: percentiles, ties share one, skipped entries left out", () => {
+    const r = scaleRange([10, 20, 20, 30, 999], "rank", false, { skip: [false, false, false, false, true] });
+    expect(unit(r, 10)).toBe(0);
+    expect(unit(r, 20)).toBeCloseTo(0.5);
+    expect(unit(r, 30)).toBe(1);
+    expect(unit(scaleRange([7], "rank", false), 7)).toBe(1);
+  });
+  test("a flat positive map is drawn as what it is, not as an artificial spread", () => {
+    const r = scaleRange([0.2, 0.2], "map", false);
+    expect([r.lo, r.hi]).toEqual([0, 0.2]);
   });
 });
 
@@ -66,7 +119,7 @@ describe("readable numbers and labels", () => {
     expect(sig3(0.123456)).toBe("0.123");
     expect(sig3(41.234)).toBe("41.2");
     expect(sig3(3.1623e-7)).toBe("3.16×10⁻⁷");
-    expect(sig3(-2.5e5)).toBe("-2.50×10⁵");
+    expect(sig3(-2.5e5)).toBe("-2.5×10⁵");
     expect(readable(3.1623e-7, [7.5e-7, 3.1623e-7, 0])).toBe("3.16×10⁻⁷ (42% of max)");
     expect(readable(-0.5, [1, -0.5])).toBe("-0.5 (-50% of max)");
     expect(readable(0, [0, 0])).toBe("0");

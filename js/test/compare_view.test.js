@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { encodeHalf } from "../src/codec.js";
+import { unit } from "../src/colormap.js";
 import { panelRanges, render, scoreText } from "../src/compare_view.js";
 import { fakeModel, maps, push, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
 
@@ -24,11 +25,23 @@ afterEach(() => el.remove());
 const root = () => el.querySelector(".attnviz-compare-view");
 
 describe("panelRanges and scores", () => {
-  test("shared: one magnitude; signed panels stay symmetric", () => {
-    const r = panelRanges([{ lo: 0, hi: 0.2, signed: false }, { lo: -3, hi: 3, signed: true }], true);
-    expect(r).toEqual([{ lo: 0, hi: 3, signed: false }, { lo: -3, hi: 3, signed: true }]);
-    const own = [{ lo: 0, hi: 0.2, signed: false }];
-    expect(panelRanges(own, false)).toBe(own);
+  test("shared means rank: methods of different units stay visible; not shared, each panel on its own scale", () => {
+    const rows = [[0.01, 0.02, 0.03], [-300, 100, 200]];
+    const kinds = [{ signed: false, family: "attention" }, { signed: true, family: "lrp" }];
+    const shared = panelRanges(rows, kinds, { shared: true });
+    expect(shared.map((r) => r.mode)).toEqual(["rank", "rank"]);
+    // under one value range (the old union) the first panel would be blank: 0.03 / 300 = 1e-4 of the scale
+    expect(unit(shared[0], 0.03)).toBe(1);
+    expect(unit(shared[0], 0.01)).toBe(0);
+    expect(unit(shared[1], -300)).toBe(0);
+    expect(unit(shared[1], 100)).toBe(0.5);
+    expect(unit(shared[1], 200)).toBe(0.75);
+    const own = panelRanges(rows, kinds, { shared: false });
+    expect(own.map((r) => r.mode)).toEqual(["map", "symmetric"]);
+    expect([own[0].lo, own[0].hi]).toEqual([0.01, 0.03]);
+    expect([own[1].lo, own[1].hi]).toEqual([-300, 300]);
+    const blocks = panelRanges([[0.5, 1]], [{ signed: false }], { shared: false, mode: "blocks", all: () => [[0, 0.1], [0.5, 1], [2, 4]] });
+    expect([blocks[0].lo, blocks[0].hi]).toEqual([0, 4]);
   });
   test("score text", () => {
     expect(scoreText(undefined)).toBe("");

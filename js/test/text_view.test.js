@@ -14,6 +14,25 @@ afterEach(() => el.remove());
 
 const root = () => el.querySelector(".attnviz-text-view");
 
+describe("TextView colour scale", () => {
+  test("a near-uniform map shows its structure by default; the legend names the mode and range; modes switch here", () => {
+    const values = [0.05, 0.052, 0.054, 0.06, 0.05, 0.056, 0.058, 0.05];
+    const model = fakeModel(textState({ maps: encodeHalf([...values, ...values], [2, 8]), method: "flow",
+      method_info: { flow: { description: "f", signed: false, family: "attention" } }, available_methods: ["flow"] }));
+    render({ model, el });
+    const colours = () => new Set([...el.querySelectorAll(".attnviz-token")].filter((s) => !s.classList.contains("attnviz-special")).map((s) => s.style.background));
+    expect(root().getAttribute("data-scale")).toBe("map");
+    expect(colours().size).toBe(5);
+    expect(el.querySelector(".attnviz-legend-mode").textContent).toMatch(/^per map, min to max: 0\.052 to 0\.06$/);
+    const select = el.querySelector(".attnviz-color-scale");
+    select.value = "zero";
+    select.dispatchEvent(new Event("change"));
+    expect(model.state.color_scale).toBe("zero");
+    expect(root().getAttribute("data-scale")).toBe("zero");
+    expect(el.querySelector(".attnviz-legend-mode").textContent).toMatch(/^from zero: 0 to/);
+  });
+});
+
 describe("TextView render", () => {
   test("draws one coloured span per unit, in two segments for a pair", () => {
     const model = fakeModel(textState());
