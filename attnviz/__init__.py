@@ -21,7 +21,7 @@ from .engine import (
 __version__ = "0.1.0"
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
-         "show": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
+         "show": "widgets", "set_options": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
 
 
 def __getattr__(name: str):
@@ -37,4 +37,4 @@ def __getattr__(name: str):
 
 __all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "Explainer", "Explanation", "ImageView",
            "MethodInfo", "TextView", "UnsupportedModelError", "__version__", "demo", "evaluate", "explain", "methods",
-           "plot", "show", "supported_model_types", "testing"]
+           "plot", "set_options", "show", "supported_model_types", "testing"]

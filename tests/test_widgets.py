@@ -290,6 +290,69 @@ def test_attention_view_sends_two_bytes_per_weight(pair):
         AttentionView(pair, threshold=2)
 
 
+def test_attention_view_sends_the_shown_block_first_and_the_others_on_request(pair, monkeypatch):
+    """Issue 11, item 7: the first message holds the block shown and its neighbours; the browser asks for the rest."""
+    from attnviz.widgets import attention as attention_module
+
+    monkeypatch.setattr(attention_module, "FIRST_MESSAGE_BYTES", 0)  # the tiny model's tensor stands in for 512 tokens
+    A = pair.attention()
+    B = A.shape[0]
+    v = AttentionView(pair, layer=0)
+    assert v.attention_shape == list(A.shape)
+    assert v.attention_blocks == [0, 1] and v.attention["shape"] == [2, *A.shape[1:]]
+    close_to(decode(v.attention), A[[0, 1]])
+    answers = []
+    v.send = lambda content, buffers=None: answers.append((content, buffers))
+    v._on_browser_message(v, {"event": "attention_blocks", "layers": [B - 1, -1, B, "x", True]}, [])
+    assert [c for c, _ in answers] == [{"event": "attention_block", "layer": B - 1, "shape": [1, *A.shape[1:]]}]
+    block = np.frombuffer(answers[0][1][0], "<f2").reshape(1, *A.shape[1:]).astype(np.float32)
+    np.testing.assert_allclose(block[0], A[B - 1], atol=1e-3)
+    page = v.to_html()  # the offline page holds every block: no kernel answers there
+    state = json.loads(page.split('id="attnviz-state">')[1].split("</script>")[0])
+    assert state["attention_blocks"] == list(range(B)) and state["attention"]["shape"] == list(A.shape)
+
+
+def test_attention_view_thumbnails_are_mean_pooled_cells():
+    from attnviz.widgets.attention import pooled
+
+    rng = np.random.default_rng(0)
+    a = rng.random((2, 3, 10, 10)).astype(np.float32)
+    t = pooled(a, 4)
+    index = (np.arange(10) * 4) // 10
+    for r in range(4):
+        for c in range(4):
+            cell = a[..., index == r, :][..., index == c].astype(np.float64)
+            np.testing.assert_allclose(t[..., r, c], cell.mean(axis=(-1, -2)), rtol=1e-6)
+    assert pooled(a, 56).shape == (2, 3, 10, 10)
+    np.testing.assert_allclose(pooled(a, 56), a, rtol=1e-6)
+
+
+def test_projector_scale_per_view_and_for_all_views(pair):
+    """Issue 11, item 6: a ``scale`` on every view, and ``attnviz.set_options(scale=...)`` for all views after it."""
+    import attnviz
+
+    assert TextView(pair, scale=2).scale == 2.0
+    previous = attnviz.set_options(scale=1.5)
+    try:
+        for make in (TextView, AttentionView, lambda e: CompareView(e, methods=["rollout", "gae"])):
+            assert make(pair).scale == 1.5
+        with pytest.raises(ValueError, match="between 0.5 and 4"):
+            attnviz.set_options(scale=10)
+        with pytest.raises(traitlets.TraitError):
+            TextView(pair, scale=float("nan"))
+    finally:
+        attnviz.set_options(**previous)
+    assert TextView(pair).scale == 1.0
+
+
+def test_color_scale_modes_are_checked(pair):
+    v = TextView(pair, color_scale="blocks")
+    assert v.color_scale == "blocks"
+    with pytest.raises(traitlets.TraitError):
+        v.color_scale = "log"
+    assert CompareView(pair, methods=["rollout", "gae"], color_scale="rank").color_scale == "rank"
+
+
 # ---------------------------------------------------------------- compare
 def test_compare_view_text(pair):
     v = CompareView(pair, methods=["rollout", "attcat"], scores={"rollout": 0.5, "attcat": {"aopc": 0.25}})

@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from .attention import AttentionView
+from .base import set_options
 from .compare import CompareView
 from .image import ImageView
 from .serialize import decode, encode
@@ -23,4 +24,4 @@ def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
     return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
 
 
-__all__ = ["AttentionView", "CompareView", "ImageView", "TextView", "decode", "encode", "show"]
+__all__ = ["AttentionView", "CompareView", "ImageView", "TextView", "decode", "encode", "set_options", "show"]

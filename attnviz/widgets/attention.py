@@ -2,46 +2,118 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, ClassVar
 
+import numpy as np
 from traitlets import Enum, Int, List, TraitError, Unicode, validate
 
 from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, encode, head_mask
 
+#: Blocks sent with the first message when the whole tensor is larger than FIRST_MESSAGE_BYTES: the one shown and
+#: its neighbours; the browser asks for the others when the slider gets there (and prefetches the next ones).
+FIRST_BLOCKS_AROUND = 1
+#: Below this size (float16 bytes of [B, H, N, N]) every block goes in the first message.
+FIRST_MESSAGE_BYTES = 4 * 2**20
+#: Side of the model view's thumbnails (the kernel pools each head's N x N map to at most this many cells).
+THUMBNAIL_CELLS = 56
+
+
+def pooled(attention: np.ndarray, cells: int) -> np.ndarray:
+    """Mean-pool the last two axes of ``attention`` [..., N, N] into ``t x t`` cells, ``t = min(N, cells)``.
+
+    Row i goes to cell ``floor(i t / N)`` (columns alike), each cell the mean of its weights: the model view's
+    thumbnails, sent instead of the whole tensor. Returns float32 [..., t, t]."""
+    n = attention.shape[-1]
+    t = min(n, cells)
+    index = (np.arange(n) * t) // n
+    sums = np.zeros((*attention.shape[:-2], t, t), np.float64)
+    a = attention.astype(np.float32, copy=False)
+    rows = np.zeros((*attention.shape[:-2], t, n), np.float64)
+    for r in range(t):
+        rows[..., r, :] = a[..., index == r, :].sum(axis=-2)
+    for c in range(t):
+        sums[..., :, c] = rows[..., :, index == c].sum(axis=-1)
+    counts = np.bincount(index, minlength=t).astype(np.float64)
+    return (sums / (counts[:, None] * counts[None, :])).astype(np.float32)
+
 
 class AttentionView(View):
-    """bertviz's head view and model view, fluid at 512 tokens: the [B, H, N, N] attention is sent once as float16
-    (2 bytes per weight) and every control (layer, heads, mode, hover) is answered in the browser.
+    """bertviz's head view and model view, fluid at 512 tokens. The block shown (and its neighbours) travel as float16
+    (2 bytes per weight) in the first message, the other blocks when the slider reaches them, the model view as
+    pooled thumbnails; every control (layer, heads, mode, hover, search) is answered in the browser.
 
-    ``AttentionView(e, layer=None, heads=None, mode="head", threshold=0.02)``
+    ``AttentionView(e, layer=None, heads=None, mode="head", threshold=0.02, coverage=0.5, scale=None)``
+
+    The head view draws, for each query and head, its strongest weights that together hold ``coverage`` of the
+    query's attention (1 draws every weight at or above ``threshold``); hovering a token draws all of its lines.
     """
 
     _esm = bundle("attention_view")
     bundle_name = "attention_view"
-    settable = ("layer", "heads", "mode", "threshold")
+    settable: ClassVar[tuple[str, ...]] = ("layer", "heads", "mode", "threshold", "coverage")
 
     tokens = List(Unicode(), help="the tokens [N] (read only)").tag(sync=True)
     segments = List(Int(), help="segment of each token (read only)").tag(sync=True)
-    attention = Tensor(help="float16 [B, H, N, N] post-softmax attention, row = query (read only)").tag(sync=True)
+    attention_shape = List(Int(), help="[B, H, N, N] of the whole attention (read only)").tag(sync=True)
+    attention = Tensor(help="float16 [b, H, N, N]: the blocks listed in attention_blocks, post-softmax, row = query "
+                            "(read only; the others arrive on demand)").tag(sync=True)
+    attention_blocks = List(Int(), help="which blocks `attention` holds, in order (read only)").tag(sync=True)
+    thumbnails = Tensor(help="float16 [B, H, t, t]: each head's map mean-pooled for the model view "
+                             "(read only)").tag(sync=True)
     layer = Index(0, help="the block shown in the head view").tag(sync=True)
     heads = HeadMask(help="[B][H] heads drawn (True = drawn); a [H] mask applies to every block").tag(sync=True)
     mode = Enum(["head", "model"], "head", help="head view or model view").tag(sync=True)
     threshold = Fraction(0.02, min=0.0, max=1.0,
                          help="weights below this are not drawn in the head view").tag(sync=True)
+    coverage = Fraction(0.5, min=0.0, max=1.0,
+                        help="per query and head, draw the strongest weights that together hold this share of the "
+                             "query's attention (1: every weight above the threshold)").tag(sync=True)
 
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "AttentionView")
         super().__init__(**kwargs)
+        self._setup(np.asarray(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs)
+
+    def _setup(self, attention: np.ndarray, tokens: list[str], segments: list[int], kwargs: dict[str, Any]) -> None:
+        B, H, N, _ = attention.shape
+        self._B, self._H = B, H
+        self._half = np.ascontiguousarray(attention.astype(np.float16))  # [B, H, N, N], what the browser draws
         with self.hold_sync():  # one update message with the whole initial state
-            self._e = e
-            self._B, self._H = e.num_layers, e.num_heads
-            self.tokens = [str(t) for t in e.tokens]
-            self.segments = [int(s) for s in e.segments]
-            self.attention = encode(e.attention(), scale=1.0)
-            self.layer = self._B - 1
-            self.heads = head_mask(None, self._B, self._H)
+            self.tokens = tokens
+            self.segments = segments
+            self.attention_shape = [B, H, N, N]
+            self.thumbnails = encode(pooled(self._half, THUMBNAIL_CELLS), scale=1.0)
+            self.layer = B - 1
+            self.heads = head_mask(None, B, H)
             self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+            self._send_first_blocks()
+
+    def _send_first_blocks(self) -> None:
+        """The first message: every block when small, else the block shown and its neighbours."""
+        if self._half.nbytes <= FIRST_MESSAGE_BYTES:
+            blocks = list(range(self._B))
+        else:
+            lo, hi = max(0, self.layer - FIRST_BLOCKS_AROUND), min(self._B, self.layer + FIRST_BLOCKS_AROUND + 1)
+            blocks = list(range(lo, hi))
+        self.attention_blocks = blocks
+        self.attention = encode(self._half[blocks], scale=1.0)
+
+    def _on_browser_message(self, widget: Any, content: Any, buffers: list) -> None:
+        """The browser asks for blocks it has not got: ``{"event": "attention_blocks", "layers": [...]}``; each one
+        is answered with its own message ``{"event": "attention_block", "layer", "shape"}`` and a float16 buffer."""
+        if isinstance(content, dict) and content.get("event") == "attention_blocks":
+            for layer in content.get("layers", [])[: self._B]:
+                if isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < self._B:
+                    block = self._half[layer : layer + 1]
+                    self.send({"event": "attention_block", "layer": layer, "shape": list(block.shape)},
+                              buffers=[block.tobytes()])
+            return
+        super()._on_browser_message(widget, content, buffers)
+
+    def _export_state(self) -> dict[str, Any]:
+        """The offline HTML page holds every block (no kernel answers there)."""
+        return {"attention": encode(self._half, scale=1.0), "attention_blocks": list(range(self._B))}
 
     @validate("layer")
     def _valid_layer(self, proposal):
@@ -51,4 +123,3 @@ class AttentionView(View):
                 raise TraitError(f"layer must be in [0, {self._B - 1}] (or negative from the end), got {value}")
             value %= self._B
         return value
-

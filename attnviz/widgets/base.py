@@ -70,6 +70,23 @@ class Target(Index):
         return super().validate(obj, value)
 
 
+#: Settings every new view starts from (``attnviz.set_options``).
+OPTIONS: dict[str, Any] = {"scale": 1.0}
+
+
+def set_options(*, scale: float | None = None) -> dict[str, Any]:
+    """Settings for every view created afterwards; returns the previous settings.
+
+    ``scale``: projector mode, how much larger text, controls, canvases and images are drawn (1 = normal, 1.5 for a
+    class, between 0.5 and 4). One view: ``TextView(e, scale=1.5)`` or ``view.scale = 1.5``."""
+    previous = dict(OPTIONS)
+    if scale is not None:
+        if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.5 <= float(scale) <= 4.0:
+            raise ValueError(f"scale must be a number between 0.5 and 4, got {scale!r}")
+        OPTIONS["scale"] = float(scale)
+    return previous
+
+
 class View(anywidget.AnyWidget):
     """Base class of the attnviz views. Subclasses list the keyword arguments their constructor accepts."""
 
@@ -80,6 +97,9 @@ class View(anywidget.AnyWidget):
     #: The kernel's last error while answering, shown in the view ("" when none).
     error = Unicode("", help="last error while recomputing (read only)").tag(sync=True)
     _static = Bool(False, help="true in the offline HTML export (no kernel answers there)").tag(sync=True)
+    #: Projector mode: text, controls, canvases and images drawn this much larger (browser-side).
+    scale = Fraction(1.0, min=0.5, max=4.0, help="projector mode: draw text, controls and pictures this much larger "
+                                                 "(default from attnviz.set_options)").tag(sync=True)
 
     #: keyword arguments the constructor takes (besides the explanation and ``layout``)
     settable: ClassVar[tuple[str, ...]] = ()
@@ -91,14 +111,16 @@ class View(anywidget.AnyWidget):
         layout = kwargs.pop("layout", None)
         self._check_kwargs(kwargs)
         super().__init__(**({"layout": layout} if layout is not None else {}))
+        self.scale = OPTIONS["scale"]
         self.on_msg(self._on_browser_message)
 
     # ------------------------------------------------------------------ construction
     def _check_kwargs(self, kwargs: dict[str, Any]) -> None:
-        unknown = sorted(set(kwargs) - set(self.settable))
+        accepted = (*self.settable, "scale")
+        unknown = sorted(set(kwargs) - set(accepted))
         if unknown:
             raise TypeError(f"{type(self).__name__}() got unexpected keyword argument(s) "
-                            f"{', '.join(map(repr, unknown))}; it accepts: {', '.join(self.settable)}, layout")
+                            f"{', '.join(map(repr, unknown))}; it accepts: {', '.join(accepted)}, layout")
 
     def _apply(self, kwargs: dict[str, Any]) -> None:
         """Assign user settings one by one (each validated against the explanation), then compute once. A bad

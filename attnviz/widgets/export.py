@@ -78,6 +78,7 @@ def _script_json(value: Any) -> str:
 def standalone_html(view: Any, title: str | None = None) -> str:
     """The offline page of ``view`` (see the module docstring)."""
     state = {k: v for k, v in view.get_state().items() if k not in _SKIP and not k.startswith(("_model", "_view"))}
+    state.update(getattr(view, "_export_state", dict)())  # what the page needs beyond the live state
     state["_static"] = True
     code = (STATIC / f"{view.bundle_name}.js").read_text(encoding="utf-8")
     css = (STATIC / "attnviz.css").read_text(encoding="utf-8")

@@ -1,32 +1,33 @@
 // @ts-check
 /**
- * AttentionView: raw attention as a head view (queries on the left, keys on the right, a line per weight above the
- * threshold, one colour per head; hover a token to isolate its lines) and a model view (B x H thumbnails; click one
- * to open it in the head view). Both on canvas. The [B, H, N, N] attention arrives once as float16 and stays
- * undecoded: a draw reads one block's bits (positive float16 bits order like their values, so the threshold test is
- * an integer compare) and decodes only the weights it draws. Everything here is answered in the browser.
+ * AttentionView: raw attention as a head view (queries on the left, keys on the right, each query's strongest lines
+ * per head, one colour per head; hover a token to see all of its lines) and a model view (B x H thumbnails; click one
+ * to open it in the head view). Both on canvas. The block shown arrives first as float16 and the others on demand
+ * (blocks.js); a draw reads one block's bits and decodes only the weights it draws (head_lines.js). The model view
+ * draws the kernel's pooled thumbnails. A search box finds a token and scrolls the head view to it. Everything here
+ * is answered in the browser.
  *
- * Traits read: tokens, segments, attention {float16 [B, H, N, N]}, layer, heads, mode ("head" | "model"),
- * threshold, _static. Traits written: layer, heads, mode.
+ * Traits read: tokens, segments, attention_shape, attention {float16 [b, H, N, N]}, attention_blocks, thumbnails
+ * {float16 [B, H, t, t]}, layer, heads, mode ("head" | "model"), threshold, coverage, scale, _static. Traits
+ * written: layer, heads, mode. Messages: {event: "attention_blocks", layers} out, {event: "attention_block"} in.
  */
-import { floatToHalf, halfBits, halfTable } from "./codec.js";
-import { css, headColor, sig3, textColor } from "./colormap.js";
-import { checksum, context2d, control, download, h } from "./dom.js";
+import { blockStore } from "./blocks.js";
+import { halfBits, halfTable } from "./codec.js";
+import { css, headColor, textColor } from "./colormap.js";
+import { DEFAULT_COVERAGE, LEVELS, LINE_BUDGET, headViewPlan, strongestWeight, weightLabel } from "./head_lines.js";
+import { canvasPoint, checksum, context2d, control, download, h } from "./dom.js";
 import { cellOrigin, gridHit, gridLayout, headViewHit, headViewLayout, pool, rowY } from "./layout.js";
 import { copyHeads, sendPng, update } from "./model.js";
+import { findTokens } from "./tokens.js";
 import { clamp, createView } from "./view.js";
 
-/** Alpha levels: a line of weight w is drawn with alpha ceil(w * LEVELS) / LEVELS, one path per head and level. */
-export const LEVELS = 8;
-/**
- * At most this many lines per draw: past it the weakest lines are left out (counted in data-lines-hidden), so a
- * near-uniform block of 512 tokens cannot freeze the page. Measured in headless Chromium with software raster:
- * 3,000 one-pixel lines reach the screen in about one frame, 12,500 in about 70 ms, 30,000 in about 140 ms.
- */
-export const LINE_BUDGET = 6000;
+export { LEVELS, LINE_BUDGET, findTokens, headViewPlan, strongestWeight };
 
-/** The head view's geometry (layout.js headViewLayout options): the top margin holds the column titles. */
-export const HEAD_LAYOUT = { width: 560, labelW: 110, top: 20 };
+/**
+ * The head view's geometry (layout.js headViewLayout options): the top margin holds the column titles; long inputs
+ * get rows of at least 11 px (legible labels) on a canvas up to 8,192 px tall, scrolled in its window.
+ */
+export const HEAD_LAYOUT = { width: 560, labelW: 110, top: 20, minRow: 11, maxCanvas: 8192 };
 /** The model view's margins (layout.js gridLayout options): room for the axis titles and the numbers. */
 export const GRID_MARGINS = { left: 48, top: 34 };
 
@@ -35,116 +36,7 @@ export const COLUMN_TITLES = ["attends from (query)", "to (key)"];
 /** The model view's axes: one row per block, one column per head. */
 export const AXIS_TITLES = ["head →", "block ↓"];
 
-/**
- * The largest weight (in the tensor's stored units) of the kept heads of one block: what a blank head view says.
- * @param {Uint16Array} bits float16 bits of [B, H, N, N]
- * @param {number[]} shape
- * @param {number} layer
- * @param {boolean[]} kept
- */
-export function strongestWeight(bits, shape, layer, kept) {
-  const [, H, N] = shape;
-  let best = 0;
-  for (let hd = 0; hd < H; hd++) {
-    if (!kept[hd]) continue;
-    const base = (layer * H + hd) * N * N;
-    for (let k = 0; k < N * N; k++) {
-      const b = bits[base + k];
-      if (b < 0x7c00 && b > best) best = b;  // positive float16 bits order like their values
-    }
-  }
-  return halfTable()[best];
-}
-
-/** @param {number} v */
-function strongestLabel(v) {
-  return sig3(v);
-}
-const HIST = new Uint32Array(0x7c00);
-
-/**
- * @typedef {{head: number, levels: number[][]}} HeadLines levels[k] = flat [i0, j0, i1, j1, ...]
- * @typedef {{side: "left" | "right", index: number} | null} Focus
- */
-
-/**
- * Which lines the head view draws for one block: weights >= threshold of the kept heads, restricted to the focused
- * token's row (left) or column (right). Pure, for tests.
- * @param {Uint16Array} bits float16 bits of [B, H, N, N]
- * @param {number[]} shape
- * @param {number} layer
- * @param {boolean[]} kept [H]
- * @param {number} threshold
- * @param {Focus} focus
- * @param {number} [scale] the tensor's scale (weights = stored * scale; the kernel sends attention with scale 1)
- * @param {number} [budget] most lines to keep: the weakest go first
- */
-export function headViewPlan(bits, shape, layer, kept, threshold, focus, scale = 1, budget = Infinity) {
-  const [, H, N] = shape;
-  const table = halfTable();
-  const thr = Math.max(1, floatToHalf(threshold / scale));
-  const i0 = focus && focus.side === "left" ? focus.index : 0;
-  const i1 = focus && focus.side === "left" ? focus.index + 1 : N;
-  const j0 = focus && focus.side === "right" ? focus.index : 0;
-  const j1 = focus && focus.side === "right" ? focus.index + 1 : N;
-  /** @type {number[]} */
-  const heads = [];
-  for (let hd = 0; hd < H; hd++) if (kept[hd]) heads.push(hd);
-  // Over budget, keep the strongest lines: a histogram of the (positive, hence ordered) float16 bits gives the cutoff;
-  // lines exactly at the cutoff are kept while room is left.
-  let cutoff = thr;
-  let room = Infinity;
-  let hidden = 0;
-  if (Number.isFinite(budget)) {
-    HIST.fill(0);
-    let total = 0;
-    for (const hd of heads) {
-      const base = (layer * H + hd) * N * N;
-      for (let i = i0; i < i1; i++) {
-        const o = base + i * N;
-        for (let j = j0; j < j1; j++) {
-          const b = bits[o + j];
-          if (b >= thr && b < 0x7c00) {
-            HIST[b] += 1;
-            total += 1;
-          }
-        }
-      }
-    }
-    if (total > budget) {
-      let fits = 0;
-      let c = 0x7bff;
-      while (c > thr && fits + HIST[c] <= budget) fits += HIST[c--];
-      cutoff = c;
-      room = budget - fits;
-      hidden = total - budget;
-    }
-  }
-  /** @type {HeadLines[]} */
-  const plan = [];
-  let count = 0;
-  for (const hd of heads) {
-    /** @type {number[][]} */
-    const levels = Array.from({ length: LEVELS }, () => []);
-    const base = (layer * H + hd) * N * N;
-    for (let i = i0; i < i1; i++) {
-      const o = base + i * N;
-      for (let j = j0; j < j1; j++) {
-        const b = bits[o + j];
-        if (b < cutoff || b >= 0x7c00) continue;  // below threshold/cutoff, or negative / inf / NaN bit patterns
-        if (b === cutoff && hidden > 0) {
-          if (room <= 0) continue;
-          room -= 1;
-        }
-        const k = Math.min(LEVELS - 1, Math.ceil(table[b] * scale * LEVELS) - 1);
-        levels[Math.max(0, k)].push(i, j);
-        count += 1;
-      }
-    }
-    plan.push({ head: hd, levels });
-  }
-  return { heads: plan, count, hidden };
-}
+/** @typedef {import("./head_lines.js").Focus} Focus */
 
 /**
  * A short label for a canvas (canvas text is not HTML, but long tokens would overlap the lines).
@@ -157,7 +49,7 @@ function short(t) {
 /** @param {import("./model.js").RenderArgs} args */
 export function render({ model, el }) {
   const view = createView(model, el, "attention");
-  const { doc, d, root } = view;
+  const { doc, d, root, kernel } = view;
 
   const modeHead = control(h(doc, "button", { class: "attnviz-mode-head", text: "head view", attrs: { type: "button" } }));
   const modeModel = control(h(doc, "button", { class: "attnviz-mode-model", text: "model view", attrs: { type: "button" } }));
@@ -168,8 +60,11 @@ export function render({ model, el }) {
   d.listen(slider, "input", () => update(model, { layer: Number(slider.value) }));
   const swatches = h(doc, "div", { class: "attnviz-head-swatches" });
   const allHeads = control(h(doc, "button", { class: "attnviz-head-all", text: "all heads", attrs: { type: "button" } }));
+  const search = control(h(doc, "input", { class: "attnviz-search", attrs: { type: "search", placeholder: "find a token", "aria-label": "find a token (Enter: next match)" } }));
+  const found = h(doc, "span", { class: "attnviz-search-count" });
   const headCanvas = control(h(doc, "canvas", { class: "attnviz-head-canvas", attrs: { tabindex: 0, "aria-label": "head view: hover or use arrow keys to isolate a token" } }));
   const modelCanvas = control(h(doc, "canvas", { class: "attnviz-model-canvas", attrs: { tabindex: 0, "aria-label": "model view: click a thumbnail to open it" } }));
+  const wrap = h(doc, "div", { class: "attnviz-canvas-wrap", children: [headCanvas, modelCanvas] });
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
   const linesNote = h(doc, "div", { class: "attnviz-lines-note" });
   const save = control(h(doc, "button", { class: "attnviz-save", text: "PNG", title: "save what is shown as PNG", attrs: { type: "button" } }));
@@ -178,7 +73,8 @@ export function render({ model, el }) {
     h(doc, "div", { class: "attnviz-toolbar", children: [modeHead, modeModel,
       h(doc, "label", { class: "attnviz-field attnviz-layer", children: [h(doc, "span", { text: "block" }), slider, sliderReadout] }),
       swatches, allHeads, save] }),
-    h(doc, "div", { class: "attnviz-canvas-wrap", children: [headCanvas, modelCanvas] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [search, found] }),
+    wrap,
     readout,
     linesNote,
   );
@@ -186,23 +82,27 @@ export function render({ model, el }) {
   /** @type {Focus} */
   let focus = null;
   let shownMode = "";
-  /** @type {{raw: unknown, half: import("./codec.js").HalfTensor} | null} */
-  let decoded = null;
+  const store = blockStore(model, d, (layer) => {
+    if (layer === currentLayer()) draw();
+  });
   /** @type {{raw: unknown, cell: number, thumbs: Float32Array[], t: number, sum: string} | null} */
   let thumbs = null;
 
-  function attention() {
-    const raw = model.get("attention");
-    if (!raw || !raw.shape || raw.shape.length !== 4) return null;
-    if (!decoded || decoded.raw !== raw) decoded = { raw, half: halfBits(raw) };
-    return decoded.half;
+  /** [B, H, N, N] or null. */
+  function shape() {
+    return store.shape();
+  }
+
+  function currentLayer() {
+    const s = shape();
+    return clamp(Number(model.get("layer") ?? 0), 0, s ? s[0] - 1 : 0);
   }
 
   /** @returns {boolean[][]} */
   function heads() {
-    const a = attention();
+    const s = shape();
     const mask = copyHeads(model.get("heads"));
-    if (a && mask.length !== a.shape[0]) return Array.from({ length: a.shape[0] }, () => Array(a.shape[1]).fill(true));
+    if (s && mask.length !== s[0]) return Array.from({ length: s[0] }, () => Array(s[1]).fill(true));
     return mask;
   }
 
@@ -211,15 +111,15 @@ export function render({ model, el }) {
   }
 
   function layout() {
-    const a = attention();
-    return headViewLayout(a ? a.shape[2] : 0, HEAD_LAYOUT);
+    const s = shape();
+    return headViewLayout(s ? s[2] : 0, HEAD_LAYOUT);
   }
 
   function syncToolbar() {
-    const a = attention();
-    const B = a ? a.shape[0] : 1;
-    const H = a ? a.shape[1] : 0;
-    const layer = clamp(Number(model.get("layer") ?? 0), 0, B - 1);
+    const s = shape();
+    const B = s ? s[0] : 1;
+    const H = s ? s[1] : 0;
+    const layer = currentLayer();
     slider.max = String(B - 1);
     slider.value = String(layer);
     sliderReadout.textContent = `${layer} / ${B - 1}`;
@@ -231,11 +131,11 @@ export function render({ model, el }) {
         style: { "--attnviz-head": css(headColor(j)), "--attnviz-head-text": textColor(headColor(j)) },
       }))));
     }
-    swatches.querySelectorAll(".attnviz-head-swatch").forEach((s) => {
-      const j = Number(s.getAttribute("data-head"));
+    swatches.querySelectorAll(".attnviz-head-swatch").forEach((sw) => {
+      const j = Number(sw.getAttribute("data-head"));
       const on = Boolean(mask[layer]?.[j]);
-      s.setAttribute("aria-pressed", String(on));
-      s.classList.toggle("attnviz-on", on);
+      sw.setAttribute("aria-pressed", String(on));
+      sw.classList.toggle("attnviz-on", on);
     });
     const mode = model.get("mode") === "model" ? "model" : "head";
     if (mode !== shownMode) {  // the readout and the focus belong to the other canvas
@@ -247,15 +147,15 @@ export function render({ model, el }) {
     modeModel.setAttribute("aria-pressed", String(mode === "model"));
     headCanvas.hidden = mode !== "head";
     modelCanvas.hidden = mode !== "model";
-    swatches.hidden = allHeads.hidden = mode !== "head";
+    swatches.hidden = allHeads.hidden = search.hidden = found.hidden = mode !== "head";
   }
 
   d.listen(swatches, "click", (ev) => {
     const t = ev.target instanceof Element ? ev.target.closest(".attnviz-head-swatch") : null;
-    const a = attention();
-    if (!t || !a) return;
+    const s = shape();
+    if (!t || !s) return;
     const j = Number(t.getAttribute("data-head"));
-    const layer = clamp(Number(model.get("layer")), 0, a.shape[0] - 1);
+    const layer = currentLayer();
     const mask = heads();
     if (/** @type {MouseEvent} */ (ev).shiftKey) mask[layer] = mask[layer].map((_, k) => k === j);
     else mask[layer][j] = !mask[layer][j];
@@ -266,16 +166,31 @@ export function render({ model, el }) {
   });
 
   function drawHead() {
-    const a = attention();
-    if (!a) return { checksum: "empty", mode: "head" };
-    const [B, H, N] = a.shape;
-    const layer = clamp(Number(model.get("layer") ?? 0), 0, B - 1);
+    const s = shape();
+    if (!s) return { checksum: "empty", mode: "head" };
+    const [B, H, N] = s;
+    const layer = currentLayer();
+    const bits = store.get(layer);
+    store.want(layer, kernel);
+    const L = layout();
+    const ctx = context2d(headCanvas, L.width, L.height);
+    if (!bits) {
+      if (ctx) {
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(0, 0, L.width, L.height);
+      }
+      linesNote.textContent = `loading block ${layer} from the kernel…`;
+      root.setAttribute("data-loading", String(layer));
+      return { mode: "head", layer, "num-tokens": N, lines: 0, checksum: `loading-${layer}` };
+    }
+    root.removeAttribute("data-loading");
     const kept = heads()[layer] ?? Array(H).fill(true);
     const threshold = Number(model.get("threshold") ?? 0.02);
-    const plan = headViewPlan(a.bits, a.shape, layer, kept, threshold, focus, a.scale, LINE_BUDGET);
-    const L = layout();
+    const coverage = Number(model.get("coverage") ?? DEFAULT_COVERAGE);
+    const one = [1, H, N, N];
+    const scale = store.scale;
+    const plan = headViewPlan(bits, one, 0, kept, threshold, focus, scale, LINE_BUDGET, coverage);
     const toks = tokens();
-    const ctx = context2d(headCanvas, L.width, L.height);
     if (ctx) {
       ctx.fillStyle = "#fff";
       ctx.fillRect(0, 0, L.width, L.height);
@@ -301,7 +216,7 @@ export function render({ model, el }) {
       }
       if (L.rowH >= 7) {
         ctx.fillStyle = "#222";
-        ctx.font = `${Math.min(12, L.rowH - 2)}px sans-serif`;
+        ctx.font = `${Math.min(12, L.rowH - 1)}px sans-serif`;
         ctx.textBaseline = "middle";
         for (let i = 0; i < N; i++) {
           const y = rowY(L, i);
@@ -322,79 +237,100 @@ export function render({ model, el }) {
       ctx.fillText(COLUMN_TITLES[0], 2, L.top / 2);
       ctx.fillText(COLUMN_TITLES[1], L.xRight + 4, L.top / 2);
     }
+    const headsOn = kept.filter(Boolean).length;
     if (!plan.count && !focus) {
-      const strongest = strongestWeight(a.bits, a.shape, layer, kept) * a.scale;
+      const strongest = strongestWeight(bits, one, 0, kept) * scale;
       linesNote.textContent = kept.some(Boolean)
-        ? `no line drawn: no weight of the ${kept.filter(Boolean).length} heads shown reaches the threshold ${threshold} `
-          + `in block ${layer} (the largest is ${strongestLabel(strongest)}). Lower it: AttentionView(e, threshold=...)`
+        ? `no line drawn: no weight of the ${headsOn} heads shown reaches the threshold ${threshold} `
+          + `in block ${layer} (the largest is ${weightLabel(strongest)}). Lower it: AttentionView(e, threshold=...)`
         : "no line drawn: every head of this block is switched off (click a head swatch to show it)";
       root.setAttribute("data-blank-reason", kept.some(Boolean) ? "threshold" : "heads");
-      return { mode: "head", layer, "num-tokens": N, lines: 0, "lines-hidden": 0, "heads-on": kept.filter(Boolean).length,
-        focus: "", checksum: checksum([layer, kept.map(Number).join(""), threshold, "blank"]) };
+      return { mode: "head", layer, "num-tokens": N, lines: 0, "lines-hidden": 0, "lines-uncovered": plan.uncovered,
+        "heads-on": headsOn, focus: "", checksum: checksum([layer, kept.map(Number).join(""), threshold, coverage, "blank"]) };
     }
     root.removeAttribute("data-blank-reason");
-    linesNote.textContent = plan.hidden
-      ? `showing the strongest ${plan.count.toLocaleString("en")} of ${(plan.count + plan.hidden).toLocaleString("en")} lines `
-        + `above the threshold ${threshold}; hover a token to see all of its lines`
-      : "";
+    /** @type {string[]} */
+    const notes = [];
+    if (plan.uncovered && !focus) {
+      notes.push(`each query's strongest lines holding ${Math.round(coverage * 100)}% of its attention per head `
+        + `(${plan.uncovered.toLocaleString("en")} weaker lines above the threshold ${threshold} not drawn: `
+        + "AttentionView(e, coverage=1) draws them)");
+    }
+    if (plan.hidden) {
+      notes.push(`the strongest ${plan.count.toLocaleString("en")} of ${(plan.count + plan.hidden).toLocaleString("en")} lines `
+        + "(line budget)");
+    }
+    linesNote.textContent = notes.length ? `showing ${notes.join("; ")}; hover a token to see all of its lines` : "";
     /** @type {(string | number)[]} */
-    const sum = [layer, kept.map(Number).join(""), threshold, focus ? `${focus.side}${focus.index}` : "-"];
+    const sum = [layer, kept.map(Number).join(""), threshold, coverage, focus ? `${focus.side}${focus.index}` : "-"];
     for (const { head, levels } of plan.heads) {
       levels.forEach((pairs, k) => {
-        let s = 0;
-        for (let p = 0; p < pairs.length; p += 2) s = (s * 31 + pairs[p] * N + pairs[p + 1]) % 2147483647;
-        sum.push(head, k, pairs.length, s);
+        let c = 0;
+        for (let p = 0; p < pairs.length; p += 2) c = (c * 31 + pairs[p] * N + pairs[p + 1]) % 2147483647;
+        sum.push(head, k, pairs.length, c);
       });
     }
     return {
-      mode: "head", layer, "num-tokens": N, lines: plan.count, "lines-hidden": plan.hidden, "heads-on": kept.filter(Boolean).length,
+      mode: "head", layer, "num-tokens": N, lines: plan.count, "lines-hidden": plan.hidden, "lines-uncovered": plan.uncovered,
+      "heads-on": headsOn, "blocks-loaded": store.loaded, "rows-px": L.rowH,
       focus: focus ? `${focus.side}:${focus.index}` : "", checksum: checksum(sum),
     };
   }
 
   function modelGrid() {
-    const a = attention();
-    const [B, H] = a ? a.shape : [0, 0];
+    const s = shape();
+    const [B, H] = s ?? [0, 0];
     return gridLayout(B, H, { cell: H > 12 ? 44 : 56, ...GRID_MARGINS });
   }
 
+  /** Thumbnails: the kernel's pooled [B, H, t, t] when sent, else pooled here from the blocks present. */
   function ensureThumbs() {
-    const a = attention();
-    if (!a) return null;
+    const s = shape();
+    if (!s) return null;
     const G = modelGrid();
-    if (thumbs && thumbs.raw === decoded?.raw && thumbs.cell === G.cell) return thumbs;
-    const [B, H, N] = a.shape;
-    const t = Math.min(N, G.cell);
+    const raw = model.get("thumbnails");
+    const key = raw && raw.shape && raw.shape.length === 4 ? raw : model.get("attention");
+    if (thumbs && thumbs.raw === key && thumbs.cell === G.cell) return thumbs;
+    const [B, H, N] = s;
     const table = halfTable();
     /** @type {Float32Array[]} */
     const list = [];
     /** @type {number[]} */
     const sums = [];
+    let t = Math.min(N, G.cell);
+    const pooledBits = key === raw ? halfBits(raw) : null;
+    if (pooledBits) t = pooledBits.shape[2];
     for (let l = 0; l < B; l++) {
+      const bits = pooledBits ? null : store.get(l);
       for (let hd = 0; hd < H; hd++) {
-        const p = pool(a.bits, (l * H + hd) * N * N, N, t, table);
+        let p;
+        if (pooledBits) {
+          p = new Float32Array(t * t);
+          const o = (l * H + hd) * t * t;
+          for (let k = 0; k < t * t; k++) p[k] = table[pooledBits.bits[o + k]] * pooledBits.scale;
+        } else p = bits ? pool(bits, hd * N * N, N, t, table) : new Float32Array(t * t);
         let mx = 0;
         for (let k = 0; k < p.length; k++) mx = Math.max(mx, p[k]);
-        let s = 0;
+        let c = 0;
         for (let k = 0; k < p.length; k++) {
           p[k] = mx > 0 ? Math.sqrt(p[k] / mx) : 0;  // sqrt: faint structure stays visible next to a strong diagonal
-          s += Math.round(p[k] * 255);
+          c += Math.round(p[k] * 255);
         }
         list.push(p);
-        sums.push(s);
+        sums.push(c);
       }
     }
-    thumbs = { raw: decoded?.raw, cell: G.cell, thumbs: list, t, sum: checksum(sums) };
+    thumbs = { raw: key, cell: G.cell, thumbs: list, t, sum: checksum(sums) };
     return thumbs;
   }
 
   function drawModel() {
-    const a = attention();
+    const s = shape();
     const th = ensureThumbs();
-    if (!a || !th) return { checksum: "empty", mode: "model" };
-    const [B, H] = a.shape;
+    if (!s || !th) return { checksum: "empty", mode: "model" };
+    const [B, H] = s;
     const G = modelGrid();
-    const layer = clamp(Number(model.get("layer") ?? 0), 0, B - 1);
+    const layer = currentLayer();
     const mask = heads();
     const ctx = context2d(modelCanvas, G.width, G.height);
     if (ctx) {
@@ -443,8 +379,9 @@ export function render({ model, el }) {
       }
     }
     linesNote.textContent = "";
+    root.removeAttribute("data-loading");
     const on = mask.flat().filter(Boolean).length;
-    return { mode: "model", layer, "num-tokens": a.shape[2], "heads-on": on, checksum: checksum([th.sum, layer, mask.flat().map(Number).join("")]) };
+    return { mode: "model", layer, "num-tokens": s[2], "heads-on": on, checksum: checksum([th.sum, layer, mask.flat().map(Number).join("")]) };
   }
 
   function draw() {
@@ -454,8 +391,14 @@ export function render({ model, el }) {
 
   /** @param {MouseEvent} ev */
   function local(ev, canvas = headCanvas) {
-    const rect = canvas.getBoundingClientRect();
-    return { x: ev.clientX - rect.left, y: ev.clientY - rect.top };
+    return canvasPoint(ev, canvas);
+  }
+
+  /** @param {Focus} next */
+  function setFocus(next) {
+    focus = next;
+    readout.textContent = focus ? `${focus.side === "left" ? "from" : "to"} "${tokens()[focus.index] ?? ""}" (token ${focus.index})` : " ";
+    draw();
   }
 
   d.listen(headCanvas, "mousemove", (ev) => {
@@ -463,33 +406,68 @@ export function render({ model, el }) {
     const hit = headViewHit(layout(), p.x, p.y);
     const next = hit ? { side: /** @type {"left" | "right"} */ (hit.side), index: hit.index } : null;
     if (JSON.stringify(next) === JSON.stringify(focus)) return;
-    focus = next;
-    readout.textContent = focus ? `${focus.side === "left" ? "from" : "to"} "${tokens()[focus.index] ?? ""}" (token ${focus.index})` : " ";
-    draw();
+    setFocus(next);
   });
   d.listen(headCanvas, "mouseleave", () => {
-    if (!focus) return;
-    focus = null;
-    readout.textContent = " ";
-    draw();
+    if (focus) setFocus(null);
   });
   d.listen(headCanvas, "keydown", (ev) => {
-    const a = attention();
-    if (!a) return;
-    const N = a.shape[2];
+    const s = shape();
+    if (!s) return;
+    const N = s[2];
     const e = /** @type {KeyboardEvent} */ (ev);
+    /** @type {Focus} */
+    let next;
     if (e.key === "ArrowDown" || e.key === "ArrowUp") {
       const i = focus ? focus.index + (e.key === "ArrowDown" ? 1 : -1) : 0;
-      focus = { side: focus?.side ?? "left", index: clamp(i, 0, N - 1) };
+      next = { side: focus?.side ?? "left", index: clamp(i, 0, N - 1) };
     } else if (e.key === "ArrowLeft" || e.key === "ArrowRight") {
-      focus = { side: e.key === "ArrowLeft" ? "left" : "right", index: focus?.index ?? 0 };
+      next = { side: e.key === "ArrowLeft" ? "left" : "right", index: focus?.index ?? 0 };
     } else if (e.key === "Escape") {
-      focus = null;
+      next = null;
     } else return;
     e.preventDefault();
-    readout.textContent = focus ? `${focus.side === "left" ? "from" : "to"} "${tokens()[focus.index] ?? ""}" (token ${focus.index})` : " ";
-    draw();
+    setFocus(next);
+    if (next) scrollToRow(next.index);
   });
+
+  /** @param {number} i */
+  function scrollToRow(i) {
+    const L = layout();
+    const zoom = Number.parseFloat(root.style.zoom) || 1;
+    const y = (L.top + i * L.rowH) * zoom;
+    if (y < wrap.scrollTop || y > wrap.scrollTop + wrap.clientHeight - L.rowH * zoom) wrap.scrollTop = Math.max(0, y - wrap.clientHeight / 3);
+  }
+
+  // Search: type a word, jump to its first match (Enter: the next one); the match becomes the focused query.
+  let matchAt = -1;
+  function runSearch(advance = false) {
+    const hits = findTokens(tokens(), search.value);
+    if (!search.value.trim()) {
+      found.textContent = "";
+      matchAt = -1;
+      root.removeAttribute("data-search-hits");
+      return;
+    }
+    root.setAttribute("data-search-hits", String(hits.length));
+    if (!hits.length) {
+      found.textContent = "no match";
+      return;
+    }
+    matchAt = advance ? (matchAt + 1) % hits.length : 0;
+    found.textContent = `${matchAt + 1} of ${hits.length} (Enter: next)`;
+    if (model.get("mode") === "model") update(model, { mode: "head" });
+    setFocus({ side: "left", index: hits[matchAt] });
+    scrollToRow(hits[matchAt]);
+  }
+  d.listen(search, "input", () => runSearch(false));
+  d.listen(search, "keydown", (ev) => {
+    if (/** @type {KeyboardEvent} */ (ev).key === "Enter") {
+      ev.preventDefault();
+      runSearch(true);
+    }
+  });
+
   d.listen(modelCanvas, "click", (ev) => {
     const p = local(ev, modelCanvas);
     const hit = gridHit(modelGrid(), p.x, p.y);
@@ -515,7 +493,7 @@ export function render({ model, el }) {
   });
 
   draw();
-  for (const name of ["attention", "tokens", "layer", "heads", "mode", "threshold"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["attention", "attention_shape", "thumbnails", "tokens", "layer", "heads", "mode", "threshold", "coverage", "scale"]) d.on(model, `change:${name}`, draw);
   return () => d.dispose();
 }
 

@@ -230,7 +230,7 @@ export function render({ model, el }) {
   draw();
   d.on(model, "change:methods", () => { build(); syncControls(); draw(); });
   d.on(model, "change:units", () => { build(); draw(); });
-  for (const name of ["maps", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["maps", "scale", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special"]) d.on(model, `change:${name}`, draw);
   d.on(model, "change:layer", syncControls);
   for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();

@@ -138,7 +138,7 @@ export function download(doc, blob, name) {
  * @param {number} height CSS pixels
  */
 export function context2d(canvas, width, height) {
-  const ratio = (typeof devicePixelRatio === "number" && devicePixelRatio) || 1;
+  const ratio = ((typeof devicePixelRatio === "number" && devicePixelRatio) || 1) * zoomOf(canvas);
   canvas.width = Math.max(1, Math.round(width * ratio));
   canvas.height = Math.max(1, Math.round(height * ratio));
   canvas.style.width = `${width}px`;
@@ -151,4 +151,30 @@ export function context2d(canvas, width, height) {
   }
   if (ctx) ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
   return ctx;
+}
+
+/**
+ * The projector-mode zoom of the view an element is in (the root's CSS zoom, 1 when none): canvases keep one backing
+ * pixel per device pixel at that size, so text stays sharp on a projector.
+ * @param {Element} el
+ */
+export function zoomOf(el) {
+  const root = el.closest ? el.closest(".attnviz") : null;
+  const z = root instanceof HTMLElement ? Number.parseFloat(root.style.zoom) : NaN;
+  return Number.isFinite(z) && z > 0 ? z : 1;
+}
+
+/**
+ * A pointer event's position on a canvas in the canvas's layout pixels (what context2d drew in), whatever the
+ * canvas is displayed at: projector zoom, or shrunk by max-width.
+ * @param {MouseEvent} ev
+ * @param {HTMLCanvasElement} canvas
+ */
+export function canvasPoint(ev, canvas) {
+  const rect = canvas.getBoundingClientRect();
+  const w = Number.parseFloat(canvas.style.width) || rect.width || 1;
+  const hgt = Number.parseFloat(canvas.style.height) || rect.height || 1;
+  const sx = rect.width ? w / rect.width : 1;
+  const sy = rect.height ? hgt / rect.height : 1;
+  return { x: (ev.clientX - rect.left) * sx, y: (ev.clientY - rect.top) * sy };
 }

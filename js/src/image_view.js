@@ -165,7 +165,7 @@ export function render({ model, el }) {
 
   syncControls();
   draw();
-  for (const name of ["maps", "patch_attention", "attention_patch", "image", "size", "opacity", "signed", "colormap", "color_scale", "selected_patch"]) {
+  for (const name of ["maps", "patch_attention", "attention_patch", "image", "size", "opacity", "scale", "signed", "colormap", "color_scale", "selected_patch"]) {
     d.on(model, `change:${name}`, () => { draw(); syncControls(); });
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });

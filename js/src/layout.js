@@ -13,7 +13,7 @@
  * The head view: queries on the left, keys on the right, lines between x = xLeft and x = xRight.
  * Rows shrink to fit long inputs (at 512 tokens each row is 3 px and labels show on hover).
  * @param {number} n tokens
- * @param {{width?: number, labelW?: number, maxHeight?: number, top?: number}} [opts]
+ * @param {{width?: number, labelW?: number, maxHeight?: number, top?: number, minRow?: number, maxCanvas?: number}} [opts]
  * @returns {HeadLayout}
  */
 export function headViewLayout(n, opts = {}) {
@@ -21,7 +21,11 @@ export function headViewLayout(n, opts = {}) {
   const labelW = opts.labelW ?? 110;
   const top = opts.top ?? 8;
   const maxHeight = opts.maxHeight ?? 1600;
-  const rowH = Math.max(3, Math.min(18, Math.floor((maxHeight - 2 * top) / Math.max(n, 1))));
+  // Long inputs get a taller canvas (scrolled in its window) rather than rows too thin for a label: rows of at least
+  // minRow px, the canvas at most maxCanvas px tall.
+  const minRow = opts.minRow ?? 3;
+  const tall = Math.max(maxHeight, Math.min(opts.maxCanvas ?? maxHeight, minRow * n + 2 * top));
+  const rowH = Math.max(3, Math.min(18, Math.floor((tall - 2 * top) / Math.max(n, 1))));
   return { n, rowH, top, height: top * 2 + rowH * n, width, labelW, xLeft: labelW + 6, xRight: width - labelW - 6 };
 }
 

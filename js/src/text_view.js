@@ -14,7 +14,7 @@ import { pick, shortLabel } from "./colormap.js";
 import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
-import { tokenRows, tokensCanvas } from "./tokens.js";
+import { tokenRows, tokenSearch, tokensCanvas } from "./tokens.js";
 import { clamp, createView } from "./view.js";
 
 /** @param {import("./model.js").RenderArgs} args */
@@ -31,6 +31,7 @@ export function render({ model, el }) {
   const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
   const leg = legend(doc);
   const tokens = tokenRows(doc);
+  const search = tokenSearch(doc, d, tokens);
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
   const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
   const status = statusLine(doc);
@@ -53,7 +54,7 @@ export function render({ model, el }) {
     pred.el,
     h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, scale.el, words.el, special.el, save] }),
     description,
-    h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el, search.el] }),
     tokens.el,
     readout,
     grid.el,
@@ -74,6 +75,7 @@ export function render({ model, el }) {
 
   function rebuild() {
     tokens.setUnits(model.get("units"), model.get("unit_segments"), model.get("unit_special"));
+    search.refresh();
   }
 
   function draw() {
@@ -106,7 +108,7 @@ export function render({ model, el }) {
   d.on(model, "change:units", () => { rebuild(); draw(); });
   d.on(model, "change:maps", draw);
   d.on(model, "change:layer", () => { draw(); syncControls(); });
-  for (const name of ["signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
+  for (const name of ["scale", "signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
   for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
     d.on(model, `change:${name}`, syncControls);
   }

@@ -4,7 +4,7 @@
  * sentence pair, coloured from one row of the maps, the value on hover. Also the PNG rendering of the same.
  */
 import { color, css, fmt, rangeOf, readable, scaleText, textColor, unit } from "./colormap.js";
-import { context2d, h } from "./dom.js";
+import { context2d, control, h } from "./dom.js";
 import { wrapBoxes } from "./layout.js";
 
 /** @typedef {import("./colormap.js").Range} Range */
@@ -34,6 +34,7 @@ export function tokenRows(doc) {
       if (special?.[i]) span.classList.add("attnviz-special");
       return span;
     });
+    el.classList.toggle("attnviz-tokens-long", units.length > LONG_TEXT);
     el.replaceChildren(...distinct.map((s, k) => {
       const members = spans.filter((_, i) => segs[i] === s);
       const label = distinct.length > 1 ? h(doc, "span", { class: "attnviz-segment-label", text: String.fromCharCode(65 + k) }) : null;
@@ -72,6 +73,58 @@ export function tokenRows(doc) {
 
   return { el, setUnits, paint, get spans() { return spans; }, get units() { return units; } };
 }
+
+/**
+ * The indices of tokens matching a search: case-insensitive, ignoring word-piece marks (##, Ġ, ▁).
+ * @param {string[]} tokens
+ * @param {string} query
+ */
+export function findTokens(tokens, query) {
+  const clean = (/** @type {string} */ t) => t.replace(/^(##|Ġ|▁)/, "").trim().toLowerCase();
+  const q = clean(String(query ?? ""));
+  if (!q) return [];
+  /** @type {number[]} */
+  const out = [];
+  tokens.forEach((t, i) => { if (clean(String(t)).includes(q)) out.push(i); });
+  return out;
+}
+
+/**
+ * A search box over the token rows: type a word, its matches are marked and the first scrolled into view; Enter
+ * walks the matches. Long texts (more than LONG_TEXT units) get a scrolled window, so this is how to find a word.
+ * @param {Document} doc
+ * @param {import("./dom.js").Disposer} d
+ * @param {ReturnType<typeof tokenRows>} rows
+ */
+export function tokenSearch(doc, d, rows) {
+  const input = control(h(doc, "input", { class: "attnviz-search", attrs: { type: "search", placeholder: "find a word", "aria-label": "find a word (Enter: next match)" } }));
+  const count = h(doc, "span", { class: "attnviz-search-count" });
+  const el = h(doc, "span", { class: "attnviz-field", children: [input, count] });
+  let at = -1;
+  /** @param {boolean} advance */
+  function run(advance) {
+    rows.spans.forEach((s) => s.classList.remove("attnviz-match", "attnviz-match-current"));
+    const hits = findTokens(rows.units, input.value);
+    rows.el.setAttribute("data-search-hits", String(hits.length));
+    if (!input.value.trim()) { count.textContent = ""; at = -1; return; }
+    if (!hits.length) { count.textContent = "no match"; return; }
+    at = advance ? (at + 1) % hits.length : 0;
+    for (const i of hits) rows.spans[i].classList.add("attnviz-match");
+    const span = rows.spans[hits[at]];
+    span.classList.add("attnviz-match-current");
+    if (typeof span.scrollIntoView === "function") span.scrollIntoView({ block: "nearest" });
+    count.textContent = `${at + 1} of ${hits.length} (Enter: next)`;
+    rows.el.setAttribute("data-search-current", String(hits[at]));
+  }
+  d.listen(input, "input", () => run(false));
+  d.listen(input, "keydown", (ev) => {
+    if (/** @type {KeyboardEvent} */ (ev).key === "Enter") { ev.preventDefault(); run(true); }
+  });
+  return { el, input, refresh: () => run(false) };
+}
+
+/** More units than this: the token rows get a scrolled window (and the search box finds words in it). */
+export const LONG_TEXT = 96;
 
 /**
  * The range of one map row, leaving special tokens out when asked.

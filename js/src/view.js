@@ -1,7 +1,8 @@
 // @ts-check
 /**
  * What every view shares: the root element with its data-* attributes (for browser tests: data-view, data-layer,
- * data-render-count, data-checksum, data-last-draw-ms, data-frame-ms, data-revision, data-pending), the cached
+ * data-render-count, data-checksum, data-last-draw-ms, data-frame-ms, data-revision, data-pending,
+ * data-scale-factor), projector mode (the `scale` trait as CSS zoom), the cached
  * decoding of tensor traits, and the kernel-bound controls that send a change and wait for the kernel's next
  * revision.
  */
@@ -81,6 +82,16 @@ export function createView(model, el, kind) {
       update(model, values);
     },
   };
+  // Projector mode: the whole view (text, controls, canvases, image) drawn `scale` times larger. CSS zoom keeps the
+  // layout maths in one unit; context2d and canvasPoint (dom.js) read it back for sharp canvases and hit tests.
+  const applyScale = () => {
+    const s = Number(model.get("scale") ?? 1);
+    if (Number.isFinite(s) && s > 0 && s !== 1) root.style.zoom = String(s);
+    else root.style.removeProperty("zoom");
+    root.setAttribute("data-scale-factor", String(Number.isFinite(s) && s > 0 ? s : 1));
+  };
+  applyScale();
+  d.on(model, "change:scale", applyScale);
   const onRevision = () => {
     root.setAttribute("data-revision", String(model.get("revision") ?? 0));
     root.removeAttribute("data-pending");

@@ -1,6 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { encodeHalf, halfBits, halfTable } from "../src/codec.js";
-import { AXIS_TITLES, COLUMN_TITLES, GRID_MARGINS, HEAD_LAYOUT, headViewPlan, LEVELS, render, strongestWeight } from "../src/attention_view.js";
+import { AXIS_TITLES, COLUMN_TITLES, findTokens, GRID_MARGINS, HEAD_LAYOUT, headViewPlan, LEVELS, render, strongestWeight } from "../src/attention_view.js";
+import { canvasPoint, context2d } from "../src/dom.js";
 import { rowY, headViewLayout, gridLayout, cellOrigin } from "../src/layout.js";
 import { attention, fakeModel, push, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
 import { headColor, textColor } from "../src/colormap.js";
@@ -62,6 +63,24 @@ describe("headViewPlan", () => {
       const kept = drawn(cut).sort((a, b) => a - b);
       const every = drawn(all).sort((a, b) => b - a);
       expect(kept[0]).toBeGreaterThanOrEqual(every[Math.min(budget, all.count) - 1]);
+    }
+  });
+
+  test("coverage against its literal definition", () => {
+    for (const coverage of [0, 0.3, 0.5, 0.9]) {
+      const plan = headViewPlan(half.bits, half.shape, 1, [true, true, true, true], 0.01, null, 1, Infinity, coverage);
+      let expected = 0;
+      for (let h = 0; h < 4; h++) for (let i = 0; i < 16; i++) {
+        const row = Array.from({ length: 16 }, (_, j) => table[half.bits[((1 * 4 + h) * 16 + i) * 16 + j]]);
+        const total = row.reduce((a, b) => a + b, 0);
+        const sorted = row.filter((w) => w >= 0.01 - 1e-6).sort((a, b) => b - a);
+        let acc = 0;
+        let k = 0;
+        while (k < sorted.length && (k === 0 || acc < coverage * total)) acc += sorted[k++];
+        expected += k ? sorted.filter((w) => w >= sorted[k - 1]).length : 0;
+      }
+      expect(plan.count).toBe(expected);
+      expect(plan.count + plan.uncovered).toBe(brute(1, [1, 1, 1, 1], 0.01, null));
     }
   });
 
@@ -147,7 +166,7 @@ describe("AttentionView", () => {
     el.querySelector('.attnviz-head-swatch[data-head="2"]').dispatchEvent(new MouseEvent("click", { shiftKey: true, bubbles: true }));
     expect(model.state.heads[1]).toEqual([false, false, true]);
     const canvas = el.querySelector(".attnviz-head-canvas");
-    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 560, height: 500 });
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(canvas.style.width), height: parseFloat(canvas.style.height) });
     const L = headViewLayout(10, HEAD_LAYOUT);
     const all = Number(root().getAttribute("data-lines"));
     canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 20, clientY: rowY(L, 4) }));
@@ -172,7 +191,7 @@ describe("AttentionView", () => {
     expect(root().getAttribute("data-mode")).toBe("model");
     expect(rec.calls.drawImage).toBeGreaterThanOrEqual(6);
     const canvas = el.querySelector(".attnviz-model-canvas");
-    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(canvas.style.width), height: parseFloat(canvas.style.height) });
     const o = cellOrigin(gridLayout(2, 3, { cell: 56, ...GRID_MARGINS }), 1, 2);
     canvas.dispatchEvent(new MouseEvent("click", { clientX: o.x + 3, clientY: o.y + 3 }));
     expect(model.state.mode).toBe("head");
@@ -187,7 +206,7 @@ describe("AttentionView", () => {
     render({ model, el });
     el.querySelector(".attnviz-mode-model").click();
     const canvas = el.querySelector(".attnviz-model-canvas");
-    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 300, height: 200 });
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(canvas.style.width), height: parseFloat(canvas.style.height) });
     const o = cellOrigin(gridLayout(2, 3, { cell: 56, ...GRID_MARGINS }), 1, 2);
     canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: o.x + 3, clientY: o.y + 3 }));
     expect(el.querySelector(".attnviz-readout").textContent).toContain("block 1, head 2 (click to open)");
@@ -196,15 +215,95 @@ describe("AttentionView", () => {
     expect(el.querySelector(".attnviz-readout").textContent.trim()).toBe("");
   });
 
-  test("512 tokens: rows of 3 px, no labels, one block scanned per draw", () => {
+  test("512 tokens: rows tall enough for a label on a canvas scrolled in its window; one block scanned per draw", () => {
     const model = fakeModel(state(1, 2, 512, { threshold: 0.01 }));
     render({ model, el });
-    expect(rec.calls.fillText).toEqual(COLUMN_TITLES);  // no token labels at 3 px rows: only the column titles
-    const hidden = Number(root().getAttribute("data-lines-hidden"));
+    expect(Number(root().getAttribute("data-rows-px"))).toBeGreaterThanOrEqual(11);
+    const canvas = el.querySelector(".attnviz-head-canvas");
+    expect(parseFloat(canvas.style.height)).toBeLessThanOrEqual(HEAD_LAYOUT.maxCanvas);
+    expect(rec.calls.fillText.filter((t) => t === "t511").length).toBe(2);  // every token labelled on both sides
     expect(Number(root().getAttribute("data-lines"))).toBeLessThanOrEqual(6000);
-    if (hidden) expect(el.querySelector(".attnviz-lines-note").textContent).toMatch(/^showing the strongest 6,000 of/);
     expect(root().getAttribute("data-num-tokens")).toBe("512");
     expect(Number(root().getAttribute("data-last-draw-ms"))).toBeLessThan(2000);
+  });
+
+  test("on-demand blocks: the first message's block draws, neighbours are asked for, a missing block says it is loading", () => {
+    const full = attention(4, 2, 6, 5);
+    const half = halfBits(full.enc);
+    const per = 2 * 6 * 6;
+    const blockEnc = (l) => encodeHalf(Array.from(full.values.subarray(l * per, (l + 1) * per)), [1, 2, 6, 6]);
+    const model = fakeModel(state(4, 2, 6, { attention: blockEnc(1), attention_blocks: [1], attention_shape: [4, 2, 6, 6], layer: 1 }));
+    render({ model, el });
+    expect(Number(root().getAttribute("data-lines"))).toBeGreaterThan(0);
+    expect(root().getAttribute("data-loading")).toBeNull();
+    expect(model.sent.map((m) => m.content)).toEqual([{ event: "attention_blocks", layers: [2, 0, 3] }]);
+    const drawnAt1 = root().getAttribute("data-checksum");
+    push(model, { layer: 3 });
+    expect(root().getAttribute("data-loading")).toBe("3");
+    expect(el.querySelector(".attnviz-lines-note").textContent).toBe("loading block 3 from the kernel…");
+    expect(model.sent.length).toBe(1);  // 3 was already asked for: not asked twice
+    const bytes = new Uint8Array(half.bits.buffer.slice(3 * per * 2, 4 * per * 2));
+    model.emit("msg:custom", { event: "attention_block", layer: 3, shape: [1, 2, 6, 6] }, [new DataView(bytes.buffer)]);
+    expect(root().getAttribute("data-loading")).toBeNull();
+    expect(root().getAttribute("data-layer")).toBe("3");
+    // the same drawing as with the whole tensor sent at once
+    el.replaceChildren();
+    const whole = fakeModel(state(4, 2, 6, { attention: full.enc, layer: 3 }));
+    render({ model: whole, el });
+    const wholeAt3 = el.querySelector(".attnviz-attention-view").getAttribute("data-checksum");
+    push(whole, { layer: 1 });
+    expect(el.querySelector(".attnviz-attention-view").getAttribute("data-checksum")).toBe(drawnAt1);
+    expect(wholeAt3).not.toBe(drawnAt1);
+  });
+
+  test("search: a word jumps to its token, Enter walks the matches, no match is said", () => {
+    const model = fakeModel(state(1, 2, 10, { tokens: ["[CLS]", "the", "##cat", "sat", "on", "the", "mat", ".", "[SEP]", "x"] }));
+    render({ model, el });
+    expect(findTokens(["Ġthe", "##cat", "Cat"], "cat")).toEqual([1, 2]);
+    const search = el.querySelector(".attnviz-search");
+    search.value = "the";
+    search.dispatchEvent(new Event("input"));
+    expect(root().getAttribute("data-focus")).toBe("left:1");
+    expect(el.querySelector(".attnviz-search-count").textContent).toBe("1 of 2 (Enter: next)");
+    search.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    expect(root().getAttribute("data-focus")).toBe("left:5");
+    search.value = "cat";
+    search.dispatchEvent(new Event("input"));
+    expect(root().getAttribute("data-focus")).toBe("left:2");
+    search.value = "zebra";
+    search.dispatchEvent(new Event("input"));
+    expect(el.querySelector(".attnviz-search-count").textContent).toBe("no match");
+  });
+
+  test("coverage: each query's strongest lines holding that share of its attention; hover shows all", () => {
+    const model = fakeModel(state(1, 3, 12, { threshold: 0, coverage: 0.5 }));
+    render({ model, el });
+    const partial = Number(root().getAttribute("data-lines"));
+    const uncovered = Number(root().getAttribute("data-lines-uncovered"));
+    expect(partial).toBeGreaterThanOrEqual(36);  // at least one line per query and head
+    expect(el.querySelector(".attnviz-lines-note").textContent).toContain("holding 50% of its attention");
+    push(model, { coverage: 1 });
+    expect(Number(root().getAttribute("data-lines"))).toBe(partial + uncovered);
+    expect(partial).toBeLessThan((partial + uncovered) / 2);
+  });
+
+  test("projector mode: the scale trait zooms the view; canvases stay sharp and hits stay on their token", () => {
+    const model = fakeModel(state(1, 2, 10, { scale: 2 }));
+    render({ model, el });
+    expect(root().style.zoom).toBe("2");
+    expect(root().getAttribute("data-scale-factor")).toBe("2");
+    const canvas = el.querySelector(".attnviz-head-canvas");
+    expect(canvas.width).toBe(2 * parseFloat(canvas.style.width));  // backing store at the zoomed size
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: 2 * parseFloat(canvas.style.width), height: 2 * parseFloat(canvas.style.height) });
+    const L = headViewLayout(10, HEAD_LAYOUT);
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 40, clientY: 2 * rowY(L, 6) }));
+    expect(root().getAttribute("data-focus")).toBe("left:6");
+    push(model, { scale: 1 });
+    expect(root().style.zoom).toBe("");
+    const c = document.createElement("canvas");
+    context2d(c, 100, 50);
+    c.getBoundingClientRect = () => ({ left: 10, top: 0, width: 50, height: 25 });  // shrunk by max-width
+    expect(canvasPoint(new MouseEvent("mousemove", { clientX: 35, clientY: 5 }), c)).toEqual({ x: 50, y: 10 });
   });
 
   test("cleanup", () => {

@@ -11,6 +11,7 @@ export function fakeModel(state) {
     off: (e, fn) => handlers.set(e, (handlers.get(e) ?? []).filter((f) => f !== fn)),
     save_changes: () => { model.saves += 1; },
     send: (content, callbacks, buffers) => model.sent.push({ content, buffers }),
+    emit: (e, ...args) => { for (const fn of [...(handlers.get(e) ?? [])]) fn(...args); },
     listenerCount: () => [...handlers.values()].reduce((a, l) => a + l.length, 0),
   };
   return model;

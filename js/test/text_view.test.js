@@ -33,6 +33,22 @@ describe("TextView colour scale", () => {
   });
 });
 
+describe("TextView long texts", () => {
+  test("a long text gets a scrolled window and a search box that finds a word", () => {
+    const units = Array.from({ length: 300 }, (_, i) => (i === 250 ? "needle" : `w${i}`));
+    const model = fakeModel(textState({ units, tokens: units, unit_segments: units.map(() => 0), unit_special: units.map(() => false), maps: maps(2, 300) }));
+    render({ model, el });
+    const rows = el.querySelector(".attnviz-tokens");
+    expect(rows.classList.contains("attnviz-tokens-long")).toBe(true);
+    const search = el.querySelector(".attnviz-search");
+    search.value = "NEEDLE";
+    search.dispatchEvent(new Event("input"));
+    expect(rows.getAttribute("data-search-current")).toBe("250");
+    expect(el.querySelectorAll(".attnviz-token")[250].classList.contains("attnviz-match-current")).toBe(true);
+    expect(el.querySelector(".attnviz-search-count").textContent).toBe("1 of 1 (Enter: next)");
+  });
+});
+
 describe("TextView render", () => {
   test("draws one coloured span per unit, in two segments for a pair", () => {
     const model = fakeModel(textState());
