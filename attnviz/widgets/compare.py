@@ -22,8 +22,8 @@ class CompareView(ExplainedView):
 
     ``scores`` is ``{method: number | {metric: number}}``, shown beside each method when present (the evaluation
     code fills it, e.g. per-input faithfulness). ``options`` is ``{method: {option: value}}``. Answered in the
-    browser: layer, shared_scale, color_scale, colormap, opacity, size. Answered by the kernel: methods, target, heads, options,
-    word_level (new ``maps``: one float16 [B, U] or [B, gh, gw] tensor per method, ``revision + 1``).
+    browser: layer, shared_scale, color_scale, colormap, opacity, size. Answered by the kernel: methods, target, heads,
+    options, word_level (new ``maps``: one float16 [B, U] or [B, gh, gw] tensor per method, ``revision + 1``).
     """
 
     _esm = bundle("compare_view")

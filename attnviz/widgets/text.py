@@ -26,8 +26,8 @@ class TextView(ExplainedView):
 
     _esm = bundle("text_view")
     bundle_name = "text_view"
-    settable = ("method", "target", "layer", "heads", "word_level", "word_reduce", "ignore_special", "colormap", "color_scale",
-                "options")
+    settable = ("method", "target", "layer", "heads", "word_level", "word_reduce", "ignore_special", "colormap",
+                "color_scale", "options")
 
     tokens = List(Unicode(), help="the model's tokens [N] (read only)").tag(sync=True)
     units = List(Unicode(), help="what is drawn: tokens, or words when word_level (read only)").tag(sync=True)
