@@ -299,8 +299,8 @@ def test_attention_view_sends_the_shown_block_first_and_the_others_on_request(pa
     B = A.shape[0]
     v = AttentionView(pair, layer=0)
     assert v.attention_shape == list(A.shape)
-    assert v.attention_blocks == [0, 1] and v.attention["shape"] == [2, *A.shape[1:]]
-    close_to(decode(v.attention), A[[0, 1]])
+    assert v.attention_blocks == [0] and v.attention["shape"] == [1, *A.shape[1:]]
+    close_to(decode(v.attention), A[[0]])
     answers = []
     v.send = lambda content, buffers=None: answers.append((content, buffers))
     v._on_browser_message(v, {"event": "attention_blocks", "layers": [B - 1, -1, B, "x", True]}, [])

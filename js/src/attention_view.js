@@ -246,7 +246,7 @@ export function render({ model, el }) {
         : "no line drawn: every head of this block is switched off (click a head swatch to show it)";
       root.setAttribute("data-blank-reason", kept.some(Boolean) ? "threshold" : "heads");
       return { mode: "head", layer, "num-tokens": N, lines: 0, "lines-hidden": 0, "lines-uncovered": plan.uncovered,
-        "heads-on": headsOn, focus: "", checksum: checksum([layer, kept.map(Number).join(""), threshold, coverage, "blank"]) };
+        "heads-on": headsOn, "blocks-loaded": store.loaded, "rows-px": L.rowH, focus: "", checksum: checksum([layer, kept.map(Number).join(""), threshold, coverage, "blank"]) };
     }
     root.removeAttribute("data-blank-reason");
     /** @type {string[]} */
