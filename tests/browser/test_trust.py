@@ -28,8 +28,8 @@ long_text = " ".join(words[i % len(words)] for i in range(510))
 e512 = Explainer(long_model, tok).explain(long_text)
 assert len(e512.tokens) == 512
 '''
-CELLS = [SETUP, 'TextView(e, method="flow")', "AttentionView(e512, threshold=0.001)", 'TextView(e, method="flow", scale=1.6)',
-         "AttentionView(e, scale=1.6)"]
+CELLS = [SETUP, 'TextView(e, method="flow")', "AttentionView(e512, threshold=0.001)",
+         'TextView(e, method="flow", scale=1.6)', "AttentionView(e, scale=1.6)"]
 
 
 def test_lab_scales_long_inputs_and_projector_mode(page, jupyter_server):
