@@ -9,10 +9,16 @@
 
 from .engine import (
     AttentionUnavailableError,
+    ComparisonError,
     Explainer,
     Explanation,
     MethodInfo,
+    ModelComparison,
+    ModelsComparison,
     UnsupportedModelError,
+    attention_to,
+    compare,
+    compare_models,
     explain,
     methods,
     supported_model_types,
@@ -21,7 +27,8 @@ from .engine import (
 __version__ = "0.1.0"
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
-         "show": "widgets", "set_options": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
+         "FlowView": "widgets", "show": "widgets", "set_options": "widgets", "plot": "plots", "demo": None,
+         "evaluate": None, "testing": None}
 
 
 def __getattr__(name: str):
@@ -35,6 +42,7 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{module}", __name__), name)
 
-__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "Explainer", "Explanation", "ImageView",
-           "MethodInfo", "TextView", "UnsupportedModelError", "__version__", "demo", "evaluate", "explain", "methods",
-           "plot", "set_options", "show", "supported_model_types", "testing"]
+__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError", "Explainer",
+           "Explanation", "FlowView", "ImageView", "MethodInfo", "ModelComparison", "ModelsComparison", "TextView",
+           "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
+           "explain", "methods", "plot", "set_options", "show", "supported_model_types", "testing"]

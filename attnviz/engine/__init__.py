@@ -2,9 +2,11 @@
 
 from .adapters import UnsupportedModelError, supported_model_types
 from .capture import AttentionUnavailableError
+from .compare import ComparisonError, ModelComparison, ModelsComparison, attention_to, compare, compare_models
 from .explainer import Explainer, explain
 from .explanation import Explanation
 from .methods import MethodInfo, methods
 
-__all__ = ["AttentionUnavailableError", "Explainer", "Explanation", "MethodInfo", "UnsupportedModelError",
-           "explain", "methods", "supported_model_types"]
+__all__ = ["AttentionUnavailableError", "ComparisonError", "Explainer", "Explanation", "MethodInfo",
+           "ModelComparison", "ModelsComparison", "UnsupportedModelError", "attention_to", "compare",
+           "compare_models", "explain", "methods", "supported_model_types"]

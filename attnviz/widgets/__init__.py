@@ -11,6 +11,7 @@ from typing import Any
 from .attention import AttentionView
 from .base import set_options
 from .compare import CompareView
+from .flow import FlowView
 from .image import ImageView
 from .serialize import decode, encode
 from .text import TextView
@@ -24,4 +25,5 @@ def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
     return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
 
 
-__all__ = ["AttentionView", "CompareView", "ImageView", "TextView", "decode", "encode", "set_options", "show"]
+__all__ = ["AttentionView", "CompareView", "FlowView", "ImageView", "TextView", "decode", "encode", "set_options",
+           "show"]
