@@ -173,6 +173,22 @@ for n in {tokens!r}:
     explanations[n] = Explainer(model, tok).explain(text)
 """
 
+# Threshold-slider steps in the FlowView of cell `index`: draw time and time until on screen (data-frame-ms).
+_SLIDE = """async ({index, steps}) => {
+  const cell = window.jupyterapp.shell.currentWidget.content.widgets[index];
+  const root = cell.node.querySelector(".attnviz.attnviz-flow-view");
+  const slider = root.querySelector(".attnviz-flow-threshold");
+  const out = [];
+  for (let k = 0; k < steps; k++) {
+    root.removeAttribute("data-frame-ms");
+    slider.value = String(k % 2 ? 0.01 : 0.02);
+    slider.dispatchEvent(new Event("input", {bubbles: true}));
+    await new Promise((ok) => (function poll() { root.dataset.frameMs ? ok() : setTimeout(poll, 2); })());
+    out.push([Number(root.dataset.lastDrawMs), Number(root.dataset.frameMs), Number(root.dataset.edges)]);
+  }
+  return out;
+}"""
+
 # Run cell `index` again and time until its new view has drawn (its block, not a "loading" placeholder).
 _RERUN = """async ({index, kind}) => {
   const panel = window.jupyterapp.shell.currentWidget;
@@ -209,7 +225,8 @@ def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
              "or AttentionView(explanations[{n}], layer=3)")  # every block up front: the transport before issue 11
     views = [(n, kind, code) for n in token_counts for kind, code in
              (("attention", f"AttentionView(explanations[{n}], layer=3)"), ("attention", whole.format(n=n)),
-              ("text", f"TextView(explanations[{n}])"))]
+              ("text", f"TextView(explanations[{n}])"), ("flow", f"FlowView(explanations[{n}])"),
+              ("flow", f"FlowView(explanations[{n}], explanations[{n}], names=['a', 'b'])"))]
     reset = "__import__('attnviz.widgets.attention').widgets.attention.__dict__.update(FIRST_MESSAGE_BYTES=4 * 2**20)"
     cells = [LAB_SETUP.format(repo=str(Path(__file__).resolve().parents[1]), tokens=token_counts)]
     cells += [code for _, _, code in views]
@@ -236,6 +253,13 @@ def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
                 rows.append((label, f"display -> first draw median {statistics.median(times):.0f} ms "
                                         f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs); "
                                         f"first message {size / 2 ** 20:.2f} MiB"))
+                if kind == "flow":
+                    steps = page.evaluate(_SLIDE, {"index": k, "steps": 8})
+                    draws, frames = [s[0] for s in steps], [s[1] for s in steps]
+                    rows.append(("  threshold-slider step (0.01 <-> 0.02)",
+                                 f"draw median {statistics.median(draws):.1f} ms, on screen median "
+                                 f"{statistics.median(frames):.1f} ms (max {max(frames):.1f}); "
+                                 f"{steps[-1][2]:,} edges drawn at 0.01"))
             b.close()
         finally:
             server.stop()

@@ -37,23 +37,23 @@ def flow_graph(attention: torch.Tensor, heads: torch.Tensor | None = None, sourc
 
     attention: [B, H, N, N] post-softmax (row = query); heads: bool [B, H] kept heads (None: all).
     Returns (nodes [B + 1, N], edges [B, N, N]) in float64: nodes[b] = R_b, edges[b][i, j] = W_b[i, j]."""
-    A = torch.as_tensor(attention).detach().to("cpu", torch.float64)
+    A = torch.as_tensor(attention).detach()
     B, H, N, _ = A.shape
     if not 0 <= source < N:
         raise ValueError(f"source must be a token index in [0, {N - 1}], got {source}")
     mask = torch.ones(B, H, dtype=torch.bool) if heads is None else torch.as_tensor(heads, dtype=torch.bool).cpu()
-    M = augmented(A, mask)  # [B, N, N]
     nodes = torch.zeros(B + 1, N, dtype=torch.float64)
     edges = torch.zeros(B, N, N, dtype=torch.float64)
     nodes[B, source] = 1.0
-    for b in range(B - 1, -1, -1):
-        edges[b] = nodes[b + 1][:, None] * M[b]
+    for b in range(B - 1, -1, -1):  # one block at a time in float64: [N, N], never [B, H, N, N]
+        M = augmented(A[b : b + 1].to("cpu", torch.float64), mask[b : b + 1])[0]
+        edges[b] = nodes[b + 1][:, None] * M
         nodes[b] = edges[b].sum(0)
     return nodes.numpy(), edges.numpy()
 
 
 def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """JSD (base 2) of each row pair of P, Q [..., N, N] -> [..., N]."""
+    """JSD (base 2) of each row pair of P, Q [..., N] -> [...]."""
     M = (P + Q) / 2
     with np.errstate(divide="ignore", invalid="ignore"):
         kp = np.where(P > 0, P * np.log2(np.where(P > 0, P, 1) / np.where(M > 0, M, 1)), 0.0)
@@ -62,7 +62,7 @@ def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
 
 def _pearson(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Pearson's r of the flattened last two axes of X, Y [B, H, N, N] -> [B, H] (NaN for a constant map)."""
+    """Pearson's r of the flattened last two axes of X, Y [b, H, N, N] -> [b, H] (NaN for a constant map)."""
     x = X.reshape(*X.shape[:2], -1)
     y = Y.reshape(*Y.shape[:2], -1)
     x = x - x.mean(-1, keepdims=True)
@@ -174,13 +174,15 @@ def compare(e_a: Any, e_b: Any, *, names: tuple[str, str] = ("a", "b"), source: 
     Returns a ModelComparison (JSD and Pearson per head, rollout per layer, influence on ``source``). A clear
     ComparisonError names what differs when the inputs, tokens or model shapes do not match."""
     check_comparable(e_a, e_b)
-    A = np.asarray(e_a.attention(), np.float64)
-    Bm = np.asarray(e_b.attention(), np.float64)
+    A, Bm = e_a.attention(), e_b.attention()  # [B, H, N, N]; float64 one block at a time
+    jsd = np.stack([_jsd_rows(A[b].astype(np.float64), Bm[b].astype(np.float64)).mean(-1) for b in range(len(A))])
+    pearson = np.concatenate([_pearson(A[b : b + 1].astype(np.float64), Bm[b : b + 1].astype(np.float64))
+                              for b in range(len(A))])
     nodes_a, _ = flow_graph(torch.from_numpy(A), source=source)
     nodes_b, _ = flow_graph(torch.from_numpy(Bm), source=source)
     return ModelComparison(
         tokens=list(e_a.tokens), names=(str(names[0]), str(names[1])),
-        jsd=_jsd_rows(A, Bm).mean(-1), pearson=_pearson(A, Bm),
+        jsd=jsd, pearson=pearson,
         rollout_a=np.asarray(e_a.maps("rollout", row=source), np.float64),
         rollout_b=np.asarray(e_b.maps("rollout", row=source), np.float64),
         influence_a=nodes_a[0], influence_b=nodes_b[0], source=source)

@@ -135,7 +135,7 @@ class FlowView(View):
             last = [(A[-1, :, self.source, :].double() * mask[-1, :, None]).sum(0) / max(1, int(mask[-1].sum()))
                     for A in self._A]
             self.cls_attention = encode(torch.stack(last).numpy(), scale=1.0)
-            if len(self._es) == 2:
+            if len(self._es) == 2 and not self.head_change["shape"][0]:  # does not depend on the kept heads
                 c = compare(self._es[0], self._es[1], names=(self.names[0], self.names[1]), source=self.source)
                 self.head_change = encode(c.jsd, "float32")
                 self.head_similarity = encode(np.nan_to_num(c.pearson, nan=0.0), "float32")

