@@ -24,7 +24,7 @@ export const SHARED_COLOR = "#777777";
  * @returns {FlowLayout}
  */
 export function flowLayout(lo, hi, n, opts = {}) {
-  const width = opts.width ?? 900;
+  const width = opts.width ?? 800;
   const barW = opts.barW ?? 60;
   const labelW = opts.labelW ?? 90;
   const top = opts.top ?? 22;

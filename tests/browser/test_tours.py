@@ -46,6 +46,7 @@ def test_lab_runs_the_tour(page, jupyter_server, tour):
             nb.shot(root, f"{kind}-{k}")
             drawn.append(kind)
     # some views nest (CompareView holds one panel per method, a VBox holds two TextViews): count top-level views
-    assert roots.count() >= expected, (roots.count(), expected, drawn)
+    # tqdm's progress bars (tour 4) are widget outputs too, so tours with them have fewer views than widget outputs
+    assert roots.count() >= (MIN_VIEWS[tour] if tour.startswith("04") else expected), (roots.count(), expected, drawn)
     nb.shot(None, "page")
     page.recorder.check()
