@@ -165,7 +165,7 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
 LAB_SETUP = """
 import sys, time
 sys.path.insert(0, {repo!r})
-from attnviz import AttentionView, Explainer, TextView
+from attnviz import AttentionView, Explainer, FlowView, TextView
 from bench.widgets import bert_base
 explanations = {{}}
 for n in {tokens!r}:

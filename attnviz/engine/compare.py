@@ -53,12 +53,15 @@ def flow_graph(attention: torch.Tensor, heads: torch.Tensor | None = None, sourc
 
 
 def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """JSD (base 2) of each row pair of P, Q [..., N] -> [...]."""
-    M = (P + Q) / 2
-    with np.errstate(divide="ignore", invalid="ignore"):
-        kp = np.where(P > 0, P * np.log2(np.where(P > 0, P, 1) / np.where(M > 0, M, 1)), 0.0)
-        kq = np.where(Q > 0, Q * np.log2(np.where(Q > 0, Q, 1) / np.where(M > 0, M, 1)), 0.0)
-    return np.clip(0.5 * kp.sum(-1) + 0.5 * kq.sum(-1), 0.0, 1.0)
+    """JSD (base 2) of each row pair of P, Q [..., N] -> [...], in float64.
+
+    Computed as H(M) - (H(P) + H(Q)) / 2 with H(x) = -Σ x log2 x (equal to the mean of the two KL terms; three
+    logarithms per entry instead of four, in torch's vectorised xlogy, where 0 log 0 = 0)."""
+    p, q = torch.from_numpy(np.asarray(P, np.float64)), torch.from_numpy(np.asarray(Q, np.float64))
+    m = (p + q) / 2
+    xlogy = torch.special.xlogy
+    nats = xlogy(p, p).sum(-1) / 2 + xlogy(q, q).sum(-1) / 2 - xlogy(m, m).sum(-1)
+    return (nats / np.log(2.0)).clamp(0.0, 1.0).numpy()
 
 
 def _pearson(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
