@@ -27,8 +27,8 @@ from .engine import (
 __version__ = "0.1.0"
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
-         "FlowView": "widgets", "show": "widgets", "set_options": "widgets", "plot": "plots", "demo": None,
-         "evaluate": None, "testing": None}
+         "FlowView": "widgets", "head_view": "widgets", "model_view": "widgets", "show": "widgets",
+         "set_options": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
 
 
 def __getattr__(name: str):
@@ -45,4 +45,5 @@ def __getattr__(name: str):
 __all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError", "Explainer",
            "Explanation", "FlowView", "ImageView", "MethodInfo", "ModelComparison", "ModelsComparison", "TextView",
            "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
-           "explain", "methods", "plot", "set_options", "show", "supported_model_types", "testing"]
+           "explain", "head_view", "methods", "model_view", "plot", "set_options", "show", "supported_model_types",
+           "testing"]

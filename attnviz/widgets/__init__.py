@@ -10,6 +10,7 @@ from typing import Any
 
 from .attention import AttentionView
 from .base import set_options
+from .bertviz_compat import head_view, model_view
 from .compare import CompareView
 from .flow import FlowView
 from .image import ImageView
@@ -25,5 +26,5 @@ def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
     return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
 
 
-__all__ = ["AttentionView", "CompareView", "FlowView", "ImageView", "TextView", "decode", "encode", "set_options",
-           "show"]
+__all__ = ["AttentionView", "CompareView", "FlowView", "ImageView", "TextView", "decode", "encode", "head_view",
+           "model_view", "set_options", "show"]

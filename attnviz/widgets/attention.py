@@ -74,6 +74,26 @@ class AttentionView(View):
         super().__init__(**kwargs)
         self._setup(torch.as_tensor(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs)
 
+    @classmethod
+    def from_attention(cls, attention: Any, tokens: Any, *, segments: list[int] | None = None,
+                       batch_index: int = 0, **kwargs: Any) -> AttentionView:
+        """An AttentionView of attention you computed yourself, no model needed, any architecture.
+
+        attention: a tuple of [batch, H, N, N] tensors (transformers' ``outputs.attentions``), a [B, H, N, N] tensor
+        or array, or a TransformerLens ``ActivationCache`` (its ``blocks.{l}.attn.hook_pattern`` entries);
+        ``batch_index`` picks the batch row. tokens: one string per position. Other keyword arguments as for
+        ``AttentionView(e, ...)``. Shapes, tokens, NaN and negative weights are checked with a clear error."""
+        from .bertviz_compat import attention_array, check_tokens
+
+        A = attention_array(attention, batch_index)
+        toks = check_tokens(tokens, A.shape[-1])
+        if segments is not None and len(segments) != len(toks):
+            raise ValueError(f"{len(segments)} segments for {len(toks)} tokens")
+        view = cls.__new__(cls)
+        View.__init__(view, **kwargs)  # checks the keyword arguments
+        view._setup(A, toks, [int(s) for s in (segments or [0] * len(toks))], kwargs)
+        return view
+
     def _setup(self, attention: torch.Tensor, tokens: list[str], segments: list[int], kwargs: dict[str, Any]) -> None:
         B, H, N, _ = attention.shape
         self._B, self._H = B, H

@@ -1,0 +1,155 @@
+"""Bring your own attention: ``AttentionView.from_attention`` and bertviz-compatible ``head_view`` / ``model_view``.
+
+No model is needed: attention as transformers returns it (a tuple of [batch, H, N, N] tensors, one per block), a
+[B, H, N, N] tensor or array, or a TransformerLens ``ActivationCache`` (its ``blocks.{l}.attn.hook_pattern``
+entries). A bertviz user changes one import: ``from attnviz import head_view, model_view``.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+_PATTERN = re.compile(r"^blocks\.(\d+)\.attn\.hook_pattern$")
+
+
+def attention_array(attention: Any, batch_index: int = 0) -> torch.Tensor:
+    """float32 [B, H, N, N] from any of the accepted forms (see the module docstring), checked."""
+    if hasattr(attention, "cache_dict") or (hasattr(attention, "keys") and not isinstance(attention, dict)):
+        keys = sorted(((int(m.group(1)), k) for k in attention.keys() if (m := _PATTERN.match(str(k)))),
+                      key=lambda t: t[0])
+        if not keys:
+            raise ValueError("this ActivationCache holds no 'blocks.{l}.attn.hook_pattern' entries: run the model "
+                             "with run_with_cache (without a names_filter that drops them)")
+        attention = [attention[k] for _, k in keys]
+    if isinstance(attention, (tuple, list)):
+        if not attention:
+            raise ValueError("attention is an empty sequence: pass one [batch, H, N, N] tensor per block")
+        blocks = []
+        for b, a in enumerate(attention):
+            t = torch.as_tensor(np.asarray(a.detach().cpu().float()) if hasattr(a, "detach") else np.asarray(a))
+            if t.dim() == 4:
+                if not 0 <= batch_index < t.shape[0]:
+                    raise ValueError(f"block {b} has a batch of {t.shape[0]}; batch_index {batch_index} is out of "
+                                     "range")
+                t = t[batch_index]
+            if t.dim() != 3:
+                raise ValueError(f"block {b} of the attention has shape {list(t.shape)}; expected [batch, H, N, N] "
+                                 "or [H, N, N]")
+            blocks.append(t)
+        shapes = {tuple(t.shape) for t in blocks}
+        if len(shapes) != 1:
+            raise ValueError(f"the blocks' attention shapes differ: {sorted(shapes)}")
+        A = torch.stack(blocks)
+    else:
+        A = torch.as_tensor(attention.detach().cpu() if hasattr(attention, "detach") else np.asarray(attention))
+        if A.dim() == 3:
+            A = A[None]
+        if A.dim() != 4:
+            raise ValueError(f"attention has shape {list(A.shape)}; expected [B, H, N, N], a tuple of "
+                             "[batch, H, N, N] per block, or an ActivationCache")
+    A = A.to(torch.float32)
+    if A.shape[-1] != A.shape[-2]:
+        raise ValueError(f"attention maps must be square (query x key), got {list(A.shape[-2:])}")
+    if not torch.isfinite(A).all():
+        raise ValueError("attention holds NaN or inf: these weights cannot be drawn")
+    if (A < 0).any():
+        raise ValueError("attention holds negative values: pass post-softmax attention probabilities, not scores")
+    return A
+
+
+def check_tokens(tokens: Any, n: int) -> list[str]:
+    """The token list, checked against the attention's N."""
+    if isinstance(tokens, str):
+        raise TypeError("tokens must be a list of strings (one per position), not one string")
+    tokens = [str(t) for t in tokens]
+    if len(tokens) != n:
+        raise ValueError(f"{len(tokens)} tokens for attention over {n} positions: pass one token per position")
+    return tokens
+
+
+def _prettify(tokens: list[str]) -> list[str]:
+    """bertviz's prettify_tokens: byte-level 'Ġ' and sentencepiece '▁' become a leading space."""
+    return [t.replace("Ġ", " ").replace("▁", " ") for t in tokens]
+
+
+def _segments(n: int, sentence_b_start: int | None) -> list[int]:
+    if sentence_b_start is None:
+        return [0] * n
+    if not 0 < sentence_b_start < n:
+        raise ValueError(f"sentence_b_start must be in [1, {n - 1}], got {sentence_b_start}")
+    return [0] * sentence_b_start + [1] * (n - sentence_b_start)
+
+
+def _unsupported(kwargs: dict[str, Any], name: str) -> None:
+    encoder = [k for k in ("encoder_attention", "decoder_attention", "cross_attention", "encoder_tokens",
+                           "decoder_tokens") if kwargs.get(k) is not None]
+    if encoder:
+        raise NotImplementedError(f"attnviz.{name} draws one self-attention stack; encoder-decoder arguments "
+                                  f"({', '.join(encoder)}) are not supported: pass the encoder's or the decoder's "
+                                  "self-attention as `attention`")
+    rest = sorted(set(kwargs) - {"encoder_attention", "decoder_attention", "cross_attention", "encoder_tokens",
+                                 "decoder_tokens", "display_mode"})
+    if rest:
+        raise TypeError(f"{name}() got unexpected keyword argument(s) {rest}")
+
+
+def _view(attention: Any, tokens: Any, *, sentence_b_start: int | None, prettify_tokens: bool,
+          include_layers: list[int] | None, mode: str, layer: int | None, heads: Any, html_action: str):
+    from .attention import AttentionView
+
+    A = attention_array(attention)
+    toks = check_tokens(tokens, A.shape[-1])
+    if prettify_tokens:
+        toks = _prettify(toks)
+    if include_layers is not None:
+        layers = [int(x) for x in include_layers]
+        bad = [x for x in layers if not 0 <= x < A.shape[0]]
+        if bad or not layers:
+            raise ValueError(f"include_layers must list block indices in [0, {A.shape[0] - 1}], got {include_layers}")
+        A = A[layers]
+    view = AttentionView.from_attention(A, toks, segments=_segments(len(toks), sentence_b_start), mode=mode,
+                                        layer=layer, heads=heads)
+    if html_action == "view":
+        return view
+    if html_action == "return":
+        return view.to_html()
+    raise ValueError(f"html_action must be 'view' or 'return', got {html_action!r}")
+
+
+def head_view(attention: Any, tokens: Any, sentence_b_start: int | None = None, prettify_tokens: bool = True,
+              layer: int | None = None, heads: list[int] | None = None, include_layers: list[int] | None = None,
+              html_action: str = "view", **kwargs: Any):
+    """bertviz's ``head_view`` with attnviz's AttentionView: the same arguments, a layer slider, binary transport,
+    offline. ``heads`` lists the heads shown first; ``html_action="return"`` gives the offline HTML page."""
+    _unsupported(kwargs, "head_view")
+    A = attention_array(attention)
+    mask = None
+    if heads is not None:
+        H = A.shape[1]
+        if any(not 0 <= int(h) < H for h in heads):
+            raise ValueError(f"heads must be head indices in [0, {H - 1}], got {heads}")
+        mask = [j in {int(h) for h in heads} for j in range(H)]
+    return _view(A, tokens, sentence_b_start=sentence_b_start, prettify_tokens=prettify_tokens,
+                 include_layers=include_layers, mode="head", layer=layer, heads=mask, html_action=html_action)
+
+
+def model_view(attention: Any, tokens: Any, sentence_b_start: int | None = None, prettify_tokens: bool = True,
+               display_mode: str = "light", include_layers: list[int] | None = None,
+               include_heads: list[int] | None = None, html_action: str = "view", **kwargs: Any):
+    """bertviz's ``model_view`` with attnviz's AttentionView in model mode (B x H thumbnails; click one to open it).
+    ``include_heads`` keeps those heads drawn at full strength (the others dimmed); ``display_mode`` is accepted
+    and ignored (the views follow the notebook's theme)."""
+    _unsupported(kwargs, "model_view")
+    A = attention_array(attention)
+    mask = None
+    if include_heads is not None:
+        H = A.shape[1]
+        if any(not 0 <= int(h) < H for h in include_heads):
+            raise ValueError(f"include_heads must be head indices in [0, {H - 1}], got {include_heads}")
+        mask = [j in {int(h) for h in include_heads} for j in range(H)]
+    return _view(A, tokens, sentence_b_start=sentence_b_start, prettify_tokens=prettify_tokens,
+                 include_layers=include_layers, mode="model", layer=None, heads=mask, html_action=html_action)
