@@ -57,7 +57,7 @@ def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
     Computed as H(M) - (H(P) + H(Q)) / 2 with H(x) = -Σ x log2 x (equal to the mean of the two KL terms; three
     logarithms per entry instead of four, in torch's vectorised xlogy, where 0 log 0 = 0)."""
-    p, q = torch.from_numpy(np.asarray(P, np.float64)), torch.from_numpy(np.asarray(Q, np.float64))
+    p, q = torch.as_tensor(P).to(torch.float64), torch.as_tensor(Q).to(torch.float64)
     m = (p + q) / 2
     xlogy = torch.special.xlogy
     nats = xlogy(p, p).sum(-1) / 2 + xlogy(q, q).sum(-1) / 2 - xlogy(m, m).sum(-1)
@@ -65,14 +65,14 @@ def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
 
 
 def _pearson(X: np.ndarray, Y: np.ndarray) -> np.ndarray:
-    """Pearson's r of the flattened last two axes of X, Y [b, H, N, N] -> [b, H] (NaN for a constant map)."""
-    x = X.reshape(*X.shape[:2], -1)
-    y = Y.reshape(*Y.shape[:2], -1)
-    x = x - x.mean(-1, keepdims=True)
-    y = y - y.mean(-1, keepdims=True)
-    den = np.sqrt((x * x).sum(-1) * (y * y).sum(-1))
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(den > 0, (x * y).sum(-1) / np.where(den > 0, den, 1), np.nan)
+    """Pearson's r of the flattened last two axes of X, Y [b, H, N, N] -> [b, H] (NaN for a constant map), float64."""
+    x = torch.as_tensor(X).to(torch.float64).flatten(2)
+    y = torch.as_tensor(Y).to(torch.float64).flatten(2)
+    x = x - x.mean(-1, keepdim=True)
+    y = y - y.mean(-1, keepdim=True)
+    den = ((x * x).sum(-1) * (y * y).sum(-1)).sqrt()
+    r = (x * y).sum(-1) / torch.where(den > 0, den, torch.ones_like(den))
+    return torch.where(den > 0, r, torch.full_like(r, float("nan"))).numpy()
 
 
 def check_comparable(e_a: Any, e_b: Any) -> None:
@@ -178,9 +178,8 @@ def compare(e_a: Any, e_b: Any, *, names: tuple[str, str] = ("a", "b"), source: 
     ComparisonError names what differs when the inputs, tokens or model shapes do not match."""
     check_comparable(e_a, e_b)
     A, Bm = e_a.attention(), e_b.attention()  # [B, H, N, N]; float64 one block at a time
-    jsd = np.stack([_jsd_rows(A[b].astype(np.float64), Bm[b].astype(np.float64)).mean(-1) for b in range(len(A))])
-    pearson = np.concatenate([_pearson(A[b : b + 1].astype(np.float64), Bm[b : b + 1].astype(np.float64))
-                              for b in range(len(A))])
+    jsd = np.stack([_jsd_rows(A[b], Bm[b]).mean(-1) for b in range(len(A))])
+    pearson = np.concatenate([_pearson(A[b : b + 1], Bm[b : b + 1]) for b in range(len(A))])
     nodes_a, _ = flow_graph(torch.from_numpy(A), source=source)
     nodes_b, _ = flow_graph(torch.from_numpy(Bm), source=source)
     return ModelComparison(
