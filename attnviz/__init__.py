@@ -20,6 +20,7 @@ from .engine import (
     compare,
     compare_models,
     explain,
+    head_scores,
     methods,
     supported_model_types,
 )
@@ -45,5 +46,5 @@ def __getattr__(name: str):
 __all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError", "Explainer",
            "Explanation", "FlowView", "ImageView", "MethodInfo", "ModelComparison", "ModelsComparison", "TextView",
            "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
-           "explain", "head_view", "methods", "model_view", "plot", "set_options", "show", "supported_model_types",
-           "testing"]
+           "explain", "head_scores", "head_view", "methods", "model_view", "plot", "set_options", "show",
+           "supported_model_types", "testing"]

@@ -1,12 +1,14 @@
 """The explainer engine: torch only, no widgets, no plotting."""
 
+from .ablation import AblationResult
 from .adapters import UnsupportedModelError, supported_model_types
 from .capture import AttentionUnavailableError
 from .compare import ComparisonError, ModelComparison, ModelsComparison, attention_to, compare, compare_models
 from .explainer import Explainer, explain
 from .explanation import Explanation
+from .head_scores import head_scores
 from .methods import MethodInfo, methods
 
-__all__ = ["AttentionUnavailableError", "ComparisonError", "Explainer", "Explanation", "MethodInfo",
+__all__ = ["AblationResult", "AttentionUnavailableError", "ComparisonError", "Explainer", "Explanation", "MethodInfo",
            "ModelComparison", "ModelsComparison", "UnsupportedModelError", "attention_to", "compare",
-           "compare_models", "explain", "methods", "supported_model_types"]
+           "compare_models", "explain", "head_scores", "methods", "supported_model_types"]

@@ -150,6 +150,24 @@ class Explainer:
             raise TypeError("pass an Intervention or its fields as keyword arguments, not both")
         return intervened(self.model, self.adapter, intervention)
 
+    def ablate(self, heads: Any):
+        """A context manager running the model with the given heads zero-ablated (their outputs set to zero before
+        W_O): ``with explainer.ablate({5: [3]}): model(...)``. heads: {block: [heads]}, (block, head) pairs, or a
+        bool mask [B, H] (True = ablated). The model is left exactly as it was afterwards."""
+        from .ablation import ablated_heads
+
+        B = len(self.adapter.get_blocks(self.model))
+        config: Any = self.model.config
+        H = int(getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 0)
+        return self.intervene(zero_heads=ablated_heads(heads, B, H))
+
+    def ablation_effect(self, inputs: Any, heads: Any, labels: Any = None):
+        """Predictions, probabilities and (with ``labels``) the loss with and without the ablated heads, per input
+        (an ``AblationResult``; ``engine/ablation.py``)."""
+        from .ablation import ablation_effect
+
+        return ablation_effect(self, inputs, heads, labels)
+
     def encode(self, inputs: list[Any]) -> Encoded:
         if self.modality == "text":
             return encode_text(self.processor, self.model.config, inputs)
