@@ -96,3 +96,24 @@ def test_head_scores_against_hand_built_patterns():
     assert np.isnan(head_scores(A[..., :3, :3], tokens[:3])["induction"]).all()
     with pytest.raises(ValueError, match="tokens for attention"):
         head_scores(A, tokens[:-1])
+
+
+def test_head_scores_match_their_definition_on_random_attention():
+    rng = np.random.default_rng(0)
+    tokens = [str(x) for x in rng.integers(0, 5, 14)]
+    A = rng.random((2, 3, 14, 14))
+    s = head_scores(A, tokens)
+    for b in range(2):
+        for h in range(3):
+            prev = np.mean([A[b, h, i, i - 1] for i in range(1, 14)])
+            dup, ind = [], []
+            for i in range(14):
+                earlier = [j for j in range(i) if tokens[j] == tokens[i]]
+                if earlier:
+                    dup.append(sum(A[b, h, i, j] for j in earlier))
+                after = [j + 1 for j in earlier if j + 1 <= i - 1]
+                if after:
+                    ind.append(sum(A[b, h, i, j] for j in after))
+            assert s["previous_token"][b, h] == pytest.approx(prev, rel=1e-12)
+            assert s["duplicate_token"][b, h] == pytest.approx(np.mean(dup), rel=1e-12)
+            assert s["induction"][b, h] == pytest.approx(np.mean(ind), rel=1e-12)

@@ -312,6 +312,17 @@ def test_attention_view_sends_the_shown_block_first_and_the_others_on_request(pa
     assert state["attention_blocks"] == list(range(B)) and state["attention"]["shape"] == list(A.shape)
 
 
+def test_attention_view_sends_head_type_scores(pair):
+    from attnviz.engine.head_scores import head_scores
+
+    v = AttentionView(pair, color_heads="induction")
+    expected = head_scores(pair.attention(), pair.tokens)
+    for name, values in expected.items():
+        np.testing.assert_allclose(decode(v.head_scores[name]), np.nan_to_num(values), rtol=1e-6)
+    with pytest.raises(traitlets.TraitError, match="color_heads must be"):
+        v.color_heads = "copying"
+
+
 def test_attention_view_thumbnails_are_mean_pooled_cells():
     from attnviz.widgets.attention import pooled
 

@@ -25,31 +25,33 @@ def head_scores(attention: Any, tokens: list[Any]) -> dict[str, np.ndarray]:
     """``{"previous_token", "duplicate_token", "induction"}`` -> float64 [B, H] (module docstring).
 
     attention: [B, H, N, N] (an Explanation's ``attention()``, or any array); tokens: N tokens or token ids."""
-    A = np.asarray(attention, np.float64)
+    A = np.asarray(attention)
     if A.ndim != 4 or A.shape[-1] != A.shape[-2]:
         raise ValueError(f"attention must be [B, H, N, N], got shape {list(A.shape)}")
     N = A.shape[-1]
     if len(tokens) != N:
         raise ValueError(f"{len(tokens)} tokens for attention over {N} positions")
     keys = [str(t) for t in tokens]
-    prev = np.zeros((N, N))
-    dup = np.zeros((N, N))
-    ind = np.zeros((N, N))
-    for i in range(N):
-        if i >= 1:
-            prev[i, i - 1] = 1.0
-        for j in range(i):
-            if keys[j] == keys[i]:
-                dup[i, j] = 1.0
-                if j + 1 <= i - 1:
-                    ind[i, j + 1] = 1.0
-    out = {}
-    for name, mask in (("previous_token", prev), ("duplicate_token", dup), ("induction", ind)):
-        rows = mask.any(1)
-        if not rows.any():
+    seen: dict[str, list[int]] = {}
+    dup: list[tuple[int, int]] = []  # (query i, key j) pairs of each score's mask
+    ind: list[tuple[int, int]] = []
+    for i, k in enumerate(keys):
+        for j in seen.get(k, []):
+            dup.append((i, j))
+            if j + 1 <= i - 1:
+                ind.append((i, j + 1))
+        seen.setdefault(k, []).append(i)
+    out = {"previous_token": (np.diagonal(A, offset=-1, axis1=-2, axis2=-1).astype(np.float64).mean(-1)
+                              if N > 1 else np.full(A.shape[:2], np.nan))}
+    for name, pairs in (("duplicate_token", dup), ("induction", ind)):
+        if not pairs:
             out[name] = np.full(A.shape[:2], np.nan)
             continue
-        out[name] = (A[..., rows, :] * mask[rows]).sum(-1).mean(-1)
+        rows, cols = np.array(pairs).T  # rows ascending: pairs were collected query by query
+        picked = A[..., rows, cols].astype(np.float64)  # [B, H, P]
+        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+        sums = np.add.reduceat(picked, starts, axis=-1)  # [B, H, queries]: attention to the mask, per query
+        out[name] = sums.mean(-1)
     return out
 
 

@@ -6,8 +6,9 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from traitlets import Enum, Int, List, TraitError, Unicode, validate
+from traitlets import Dict, Enum, Int, List, TraitError, Unicode, validate
 
+from ..engine.head_scores import SCORES, head_scores
 from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, encode, head_mask
 
@@ -42,7 +43,8 @@ class AttentionView(View):
     (2 bytes per weight) in the first message, the other blocks when the slider reaches them, the model view as
     pooled thumbnails; every control (layer, heads, mode, hover, search) is answered in the browser.
 
-    ``AttentionView(e, layer=None, heads=None, mode="head", threshold=0.02, coverage=0.5, scale=None)``
+    ``AttentionView(e, layer=None, heads=None, mode="head", threshold=0.02, coverage=0.5, color_heads="",
+    scale=None)``
 
     The head view draws, for each query and head, its strongest weights that together hold ``coverage`` of the
     query's attention (1 draws every weight at or above ``threshold``); hovering a token draws all of its lines.
@@ -50,7 +52,7 @@ class AttentionView(View):
 
     _esm = bundle("attention_view")
     bundle_name = "attention_view"
-    settable: ClassVar[tuple[str, ...]] = ("layer", "heads", "mode", "threshold", "coverage")
+    settable: ClassVar[tuple[str, ...]] = ("layer", "heads", "mode", "threshold", "coverage", "color_heads")
 
     tokens = List(Unicode(), help="the tokens [N] (read only)").tag(sync=True)
     segments = List(Int(), help="segment of each token (read only)").tag(sync=True)
@@ -65,6 +67,10 @@ class AttentionView(View):
     mode = Enum(["head", "model"], "head", help="head view or model view").tag(sync=True)
     threshold = Fraction(0.02, min=0.0, max=1.0,
                          help="weights below this are not drawn in the head view").tag(sync=True)
+    head_scores = Dict(help="{previous_token, duplicate_token, induction: float32 [B, H]}: head-type scores "
+                            "(engine/head_scores.py; read only)").tag(sync=True)
+    color_heads = Unicode("", help="colour the model view's heads by a head-type score: '', 'previous_token', "
+                                   "'duplicate_token' or 'induction' (browser-side)").tag(sync=True)
     coverage = Fraction(0.5, min=0.0, max=1.0,
                         help="per query and head, draw the strongest weights that together hold this share of the "
                              "query's attention (1: every weight above the threshold)").tag(sync=True)
@@ -104,6 +110,8 @@ class AttentionView(View):
             self.segments = segments
             self.attention_shape = [B, H, N, N]
             self.thumbnails = encode(pooled(self._half, THUMBNAIL_CELLS), scale=1.0)
+            scores = head_scores(attention, tokens)
+            self.head_scores = {k: encode(np.nan_to_num(v, nan=0.0), "float32") for k, v in scores.items()}
             self.layer = B - 1
             self.heads = head_mask(None, B, H)
             self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
@@ -134,6 +142,13 @@ class AttentionView(View):
     def _export_state(self) -> dict[str, Any]:
         """The offline HTML page holds every block (no kernel answers there)."""
         return {"attention": encode(self._half, scale=1.0), "attention_blocks": list(range(self._B))}
+
+    @validate("color_heads")
+    def _valid_color_heads(self, proposal):
+        value = proposal["value"]
+        if value not in ("", *SCORES):
+            raise TraitError(f"color_heads must be '' or one of {', '.join(SCORES)}, got {value!r}")
+        return value
 
     @validate("layer")
     def _valid_layer(self, proposal):

@@ -12,8 +12,8 @@
  * written: layer, heads, mode. Messages: {event: "attention_blocks", layers} out, {event: "attention_block"} in.
  */
 import { blockStore } from "./blocks.js";
-import { halfBits, halfTable } from "./codec.js";
-import { css, headColor, textColor } from "./colormap.js";
+import { decodeFloat, halfBits, halfTable } from "./codec.js";
+import { color, css, headColor, sig3, textColor } from "./colormap.js";
 import { DEFAULT_COVERAGE, LEVELS, LINE_BUDGET, headViewPlan, strongestWeight, weightLabel } from "./head_lines.js";
 import { canvasPoint, checksum, context2d, control, download, h } from "./dom.js";
 import { cellOrigin, gridHit, gridLayout, headViewHit, headViewLayout, pool, rowY } from "./layout.js";
@@ -67,13 +67,17 @@ export function render({ model, el }) {
   const wrap = h(doc, "div", { class: "attnviz-canvas-wrap", children: [headCanvas, modelCanvas] });
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
   const linesNote = h(doc, "div", { class: "attnviz-lines-note" });
+  const colorBy = control(h(doc, "select", { class: "attnviz-color-heads", attrs: { "aria-label": "colour the heads by a head-type score" } }));
+  colorBy.replaceChildren(...[["", "heads: plain"], ["previous_token", "previous-token score"], ["duplicate_token", "duplicate-token score"],
+    ["induction", "induction score"]].map(([value, text]) => h(doc, "option", { text, attrs: { value } })));
+  d.listen(colorBy, "change", () => update(model, { color_heads: colorBy.value }));
   const save = control(h(doc, "button", { class: "attnviz-save", text: "PNG", title: "save what is shown as PNG", attrs: { type: "button" } }));
 
   root.append(
     h(doc, "div", { class: "attnviz-toolbar", children: [modeHead, modeModel,
       h(doc, "label", { class: "attnviz-field attnviz-layer", children: [h(doc, "span", { text: "block" }), slider, sliderReadout] }),
       swatches, allHeads, save] }),
-    h(doc, "div", { class: "attnviz-toolbar", children: [search, found] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [search, found, colorBy] }),
     wrap,
     readout,
     linesNote,
@@ -148,6 +152,8 @@ export function render({ model, el }) {
     headCanvas.hidden = mode !== "head";
     modelCanvas.hidden = mode !== "model";
     swatches.hidden = allHeads.hidden = search.hidden = found.hidden = mode !== "head";
+    colorBy.hidden = mode !== "model";
+    colorBy.value = model.get("color_heads") ?? "";
   }
 
   d.listen(swatches, "click", (ev) => {
@@ -324,6 +330,17 @@ export function render({ model, el }) {
     return thumbs;
   }
 
+  /** The head-type score the model view is coloured by: {name, values [B * H], max} or null. */
+  function headScore() {
+    const name = model.get("color_heads") ?? "";
+    const raw = (model.get("head_scores") ?? {})[name];
+    if (!name || !raw || !raw.shape || raw.shape.length !== 2) return null;
+    const values = decodeFloat(raw).data;
+    let max = 0;
+    for (let k = 0; k < values.length; k++) max = Math.max(max, values[k]);
+    return { name, values, max };
+  }
+
   function drawModel() {
     const s = shape();
     const th = ensureThumbs();
@@ -332,6 +349,7 @@ export function render({ model, el }) {
     const G = modelGrid();
     const layer = currentLayer();
     const mask = heads();
+    const score = headScore();
     const ctx = context2d(modelCanvas, G.width, G.height);
     if (ctx) {
       ctx.fillStyle = "#fff";
@@ -375,13 +393,27 @@ export function render({ model, el }) {
           ctx.strokeStyle = l === layer ? "#000" : "#ccc";
           ctx.lineWidth = l === layer ? 1.5 : 1;
           ctx.strokeRect(o.x + 0.5, o.y + 0.5, G.cell - 1, G.cell - 1);
+          if (score) {  // the score as a frame (reds, darker = higher) and its value in the corner
+            const v = score.values[l * H + hd];
+            ctx.strokeStyle = css(color("reds", score.max > 0 ? v / score.max : 0));
+            ctx.lineWidth = 4;
+            ctx.strokeRect(o.x + 2, o.y + 2, G.cell - 4, G.cell - 4);
+            ctx.fillStyle = "rgba(255, 255, 255, 0.85)";
+            ctx.fillRect(o.x + 3, o.y + G.cell - 15, 28, 12);
+            ctx.fillStyle = "#111";
+            ctx.font = "10px sans-serif";
+            ctx.textAlign = "left";
+            ctx.textBaseline = "middle";
+            ctx.fillText(v.toFixed(2), o.x + 4, o.y + G.cell - 9);
+          }
         }
       }
     }
     linesNote.textContent = "";
     root.removeAttribute("data-loading");
     const on = mask.flat().filter(Boolean).length;
-    return { mode: "model", layer, "num-tokens": s[2], "heads-on": on, checksum: checksum([th.sum, layer, mask.flat().map(Number).join("")]) };
+    return { mode: "model", layer, "num-tokens": s[2], "heads-on": on, "color-heads": score ? score.name : "",
+      checksum: checksum([th.sum, layer, mask.flat().map(Number).join(""), score ? score.name : ""]) };
   }
 
   function draw() {
@@ -479,7 +511,10 @@ export function render({ model, el }) {
   d.listen(modelCanvas, "mousemove", (ev) => {
     const p = local(ev, modelCanvas);
     const hit = gridHit(modelGrid(), p.x, p.y);
-    readout.textContent = hit ? `block ${hit.row}, head ${hit.col} (click to open)` : " ";
+    const score = headScore();
+    const H = shape()?.[1] ?? 0;
+    const extra = hit && score ? `, ${score.name.replace("_", "-")} score ${sig3(score.values[hit.row * H + hit.col])}` : "";
+    readout.textContent = hit ? `block ${hit.row}, head ${hit.col}${extra} (click to open)` : " ";
   });
   d.listen(save, "click", () => {
     const canvas = model.get("mode") === "model" ? modelCanvas : headCanvas;
@@ -493,7 +528,7 @@ export function render({ model, el }) {
   });
 
   draw();
-  for (const name of ["attention", "attention_shape", "thumbnails", "tokens", "layer", "heads", "mode", "threshold", "coverage", "scale"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["attention", "attention_shape", "thumbnails", "tokens", "layer", "heads", "mode", "threshold", "coverage", "scale", "color_heads", "head_scores"]) d.on(model, `change:${name}`, draw);
   return () => d.dispose();
 }
 

@@ -306,6 +306,27 @@ describe("AttentionView", () => {
     expect(canvasPoint(new MouseEvent("mousemove", { clientX: 35, clientY: 5 }), c)).toEqual({ x: 50, y: 10 });
   });
 
+  test("model view coloured by a head-type score: the picker, the values in the cells, the readout", () => {
+    const scores = new Float32Array([0.1, 0.9, 0.2, 0.3, 0.4, 0.5]);
+    const model = fakeModel(state(2, 3, 6, { mode: "model",
+      head_scores: { induction: { dtype: "float32", shape: [2, 3], buffer: scores.buffer, scale: 1 } } }));
+    render({ model, el });
+    const picker = el.querySelector(".attnviz-color-heads");
+    expect(picker.hidden).toBe(false);
+    const plain = root().getAttribute("data-checksum");
+    picker.value = "induction";
+    picker.dispatchEvent(new Event("change"));
+    expect(model.state.color_heads).toBe("induction");
+    expect(root().getAttribute("data-color-heads")).toBe("induction");
+    expect(root().getAttribute("data-checksum")).not.toBe(plain);
+    expect(rec.calls.fillText).toEqual(expect.arrayContaining(["0.90", "0.10"]));
+    const canvas = el.querySelector(".attnviz-model-canvas");
+    canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(canvas.style.width), height: parseFloat(canvas.style.height) });
+    const o = cellOrigin(gridLayout(2, 3, { cell: 56, ...GRID_MARGINS }), 0, 1);
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: o.x + 3, clientY: o.y + 3 }));
+    expect(el.querySelector(".attnviz-readout").textContent).toBe("block 0, head 1, induction score 0.9 (click to open)");
+  });
+
   test("cleanup", () => {
     const tracker = trackListeners(vi);
     try {
