@@ -117,3 +117,21 @@ def test_head_scores_match_their_definition_on_random_attention():
             assert s["previous_token"][b, h] == pytest.approx(prev, rel=1e-12)
             assert s["duplicate_token"][b, h] == pytest.approx(np.mean(dup), rel=1e-12)
             assert s["induction"][b, h] == pytest.approx(np.mean(ind), rel=1e-12)
+
+
+def test_text_view_ablates_the_switched_off_heads_in_the_model(setup):
+    model, tok, ex = setup
+    from attnviz.widgets import TextView, decode
+
+    e = ex.explain(TEXTS[0])
+    v = TextView(e)
+    assert v.ablated_probs["shape"] == [0]
+    v.heads = [[True, True], [False, True]]
+    assert v.ablated_probs["shape"] == [0]  # not asked for: nothing run
+    v.ablate = True
+    expected = ex.ablation_effect(TEXTS[0], {1: [0]}).probs_after[0]
+    np.testing.assert_allclose(decode(v.ablated_probs), expected, rtol=1e-6)
+    v.heads = [[True, True], [True, True]]  # nothing off: the model's own probabilities
+    np.testing.assert_allclose(decode(v.ablated_probs), e.probs, rtol=1e-5)
+    v.ablate = False
+    assert v.ablated_probs["shape"] == [0] and v.error == ""

@@ -120,21 +120,22 @@ def ablation_effect(explainer: Any, inputs: Any, heads: Any, labels: Any = None)
     before, after = [], []
     for x in items:
         enc = explainer.encode([x])
-        before.append(_probs(explainer, enc, {}))
-        after.append(_probs(explainer, enc, chosen))
+        before.append(probs_with_ablation(explainer, enc.model_inputs, {}))
+        after.append(probs_with_ablation(explainer, enc.model_inputs, chosen))
     return AblationResult(heads=chosen, label_names=names, probs_before=np.concatenate(before),
                           probs_after=np.concatenate(after), labels=ids)
 
 
-def _probs(explainer: Any, enc: Any, heads: dict[int, tuple[int, ...]]) -> np.ndarray:
+def probs_with_ablation(explainer: Any, inputs: dict[str, torch.Tensor], heads: dict[int, tuple[int, ...]]
+                        ) -> np.ndarray:
+    """Class probabilities [b, C] (float64) of the model on ``inputs`` with ``heads`` ({block: heads}) ablated."""
     from .capture import cast_inputs
     from .intervention import Intervention, intervened
 
-    inputs = enc.model_inputs
     with intervened(explainer.model, explainer.adapter, Intervention(zero_heads=heads)), torch.no_grad():
         logits = explainer.model(**cast_inputs(explainer.model, inputs), return_dict=True).logits.double()
     probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
     return probs.cpu().numpy()
 
 
-__all__ = ["AblationResult", "ablated_heads", "ablation_effect"]
+__all__ = ["AblationResult", "ablated_heads", "ablation_effect", "probs_with_ablation"]

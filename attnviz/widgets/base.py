@@ -211,6 +211,10 @@ class ExplainedView(View):
                                           "(read only)").tag(sync=True)
     layer = Index(0, help="the block shown: row `layer` of the cumulative maps (browser-side)").tag(sync=True)
     heads = HeadMask(help="[B][H] kept heads (True = kept); a [H] mask applies to every block").tag(sync=True)
+    ablate = Bool(False, help="also ablate the switched-off heads in the model's forward pass (their outputs zeroed) "
+                              "and show the new prediction beside the old (kernel)").tag(sync=True)
+    ablated_probs = Tensor("float32", help="float32 [C]: class probabilities with the switched-off heads ablated "
+                                           "(read only; empty unless ablate)").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
     signed = Bool(False, help="whether values can be negative: diverging colormap (read only)").tag(sync=True)
     colormap = Unicode("auto", help="auto, reds, blues, viridis, magma, inferno, greys, jet, rdbu").tag(sync=True)
@@ -288,6 +292,23 @@ class ExplainedView(View):
     @traitlets.observe("method", "target", "heads", "options")
     def _kernel_change(self, change):
         self._refresh()
+
+    @traitlets.observe("ablate", "heads")
+    def _ablation_change(self, change):
+        if self.ablate or change["name"] == "ablate":
+            self._answer(self._send_ablation)
+
+    def _send_ablation(self) -> None:
+        """ablated_probs: the model run again on this input with the switched-off heads zero-ablated."""
+        from ..engine.ablation import probs_with_ablation
+
+        if not self.ablate:
+            self.ablated_probs = _float32(np.zeros(0))
+            return
+        mask = np.asarray(self.heads, dtype=bool)
+        off = {int(b): tuple(int(h) for h in np.flatnonzero(~row)) for b, row in enumerate(mask) if (~row).any()}
+        probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off)[0]
+        self.ablated_probs = _float32(probs)
 
     def _method_maps(self, method: str) -> np.ndarray:
         """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""

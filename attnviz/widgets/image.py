@@ -28,7 +28,7 @@ class ImageView(ExplainedView):
     _esm = bundle("image_view")
     bundle_name = "image_view"
     settable = ("method", "target", "layer", "heads", "opacity", "size", "colormap", "color_scale", "selected_patch",
-                "options")
+                "options", "ablate")
 
     image = Tensor(dtype="uint8", help="uint8 [h, w, 3]: the image as the model saw it (read only)").tag(sync=True)
     patch_grid = List(Int(), help="[gh, gw] (read only)").tag(sync=True)

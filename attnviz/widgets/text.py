@@ -27,7 +27,7 @@ class TextView(ExplainedView):
     _esm = bundle("text_view")
     bundle_name = "text_view"
     settable = ("method", "target", "layer", "heads", "word_level", "word_reduce", "ignore_special", "colormap",
-                "color_scale", "options")
+                "color_scale", "options", "ablate")
 
     tokens = List(Unicode(), help="the model's tokens [N] (read only)").tag(sync=True)
     units = List(Unicode(), help="what is drawn: tokens, or words when word_level (read only)").tag(sync=True)

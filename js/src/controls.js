@@ -231,8 +231,9 @@ export function prediction(doc) {
    * @param {number} target
    * @param {boolean} [multiLabel] independent sigmoids: name every class at p >= 0.5, most probable first
    * @param {string} [warning] said after the line, marked (e.g. the logits hold NaN or inf)
+   * @param {{probs: ArrayLike<number>, off: number} | null} [ablated] the model's answer with `off` heads ablated
    */
-  function update(labels, probs, predicted, target, multiLabel = false, warning = "") {
+  function update(labels, probs, predicted, target, multiLabel = false, warning = "", ablated = null) {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
     const full = (/** @type {number} */ i) => `${labels[i] ?? i}`;
     const name = (/** @type {number} */ i) => shortLabel(full(i));
@@ -262,6 +263,7 @@ export function prediction(doc) {
       ...(warning
         ? [h(doc, "span", { class: "attnviz-prediction-warning", attrs: { role: "alert" }, text: ` ⚠ ${warning}` })]
         : []),
+      ...(ablated ? [ablatedLine(doc, probs, ablated, target, name, full)] : []),
     );
     el.classList.toggle("attnviz-nonfinite", Boolean(warning));
   }
@@ -311,6 +313,39 @@ export function classPicker(doc, d, toKernel) {
 }
 
 /**
+ * "in the model, with 3 heads ablated: predicted <label> (p = 0.41) · explaining <label>: p = 0.41 (was 0.93)".
+ * @param {Document} doc
+ * @param {ArrayLike<number>} probs before
+ * @param {{probs: ArrayLike<number>, off: number}} ablated
+ * @param {number} target
+ * @param {(i: number) => string} name
+ * @param {(i: number) => string} full
+ */
+function ablatedLine(doc, probs, ablated, target, name, full) {
+  const q = ablated.probs;
+  let best = 0;
+  for (let i = 1; i < q.length; i++) if (q[i] > q[best]) best = i;
+  const f = (/** @type {ArrayLike<number>} */ x, /** @type {number} */ i) => (x && x.length > i ? Number(x[i]).toFixed(3) : "?");
+  return h(doc, "div", { class: "attnviz-ablated", children: [
+    h(doc, "span", { text: ablated.off ? `in the model, with the ${ablated.off} switched-off head${ablated.off > 1 ? "s" : ""} ablated: predicted ` : "in the model, no head switched off: predicted " }),
+    h(doc, "b", { class: "attnviz-ablated-predicted", text: name(best), title: full(best) }),
+    h(doc, "span", { text: ` (p = ${f(q, best)}) · ${name(target)}: p = ${f(q, target)} (was ${f(probs, target)})` }),
+  ] });
+}
+
+/**
+ * A toggle that ablates the switched-off heads in the model (kernel) so the prediction line shows its answer.
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {(values: Record<string, any>) => void} toKernel
+ */
+export function ablationToggle(doc, d, toKernel) {
+  return toggle(doc, d, { label: "ablate switched-off heads in the model", cls: "attnviz-ablate",
+    title: "run the model again with the heads switched off in the grid zeroed, and show its prediction beside the original",
+    onChange: (v) => toKernel({ ablate: v }) });
+}
+
+/**
  * Bring the class picker and the prediction line up to the model's state (labels, probabilities, predicted class,
  * target, multi-label or not).
  * @param {ReturnType<typeof import("./view.js").createView>} view
@@ -323,8 +358,10 @@ export function syncClassControls(view, target, pred) {
   const p = probs ? probs.data : [];
   const labels = model.get("label_names") ?? [];
   target.update(classOptions(labels, p), String(model.get("target")));
+  const after = view.floats("ablated_probs");
+  const off = (model.get("heads") ?? []).flat().filter((/** @type {boolean} */ x) => !x).length;
   pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")),
-    String(model.get("prediction_warning") ?? ""));
+    String(model.get("prediction_warning") ?? ""), model.get("ablate") && after && after.data.length ? { probs: after.data, off } : null);
 }
 
 /**

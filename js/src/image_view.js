@@ -11,7 +11,7 @@
  */
 import { row } from "./codec.js";
 import { pick, readable } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, viewRange } from "./controls.js";
+import { ablationToggle, classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, viewRange } from "./controls.js";
 import { control, h } from "./dom.js";
 import { patchAt } from "./layout.js";
 import { update } from "./model.js";
@@ -38,6 +38,7 @@ export function render({ model, el }) {
   d.listen(clear, "click", () => toKernel({ selected_patch: -1 }));
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
   const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
+  const ablate = ablationToggle(doc, d, toKernel);
   const status = statusLine(doc);
   const description = h(doc, "div", { class: "attnviz-description" });
   const save = saveButton(doc, d, model, {
@@ -56,6 +57,7 @@ export function render({ model, el }) {
     canvas,
     readout,
     grid.el,
+    ablate.el,
     status.el,
   );
 
@@ -120,6 +122,8 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    ablate.update(model.get("ablate"));
+    ablate.input.disabled = !kernel;
     opacity.value = String(model.get("opacity") ?? 0.6);
     scale.update(model.get("color_scale"));
   }
@@ -169,7 +173,7 @@ export function render({ model, el }) {
     d.on(model, `change:${name}`, () => { draw(); syncControls(); });
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });
-  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
+  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

@@ -11,7 +11,7 @@
  */
 import { row } from "./codec.js";
 import { pick, shortLabel } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
+import { ablationToggle, classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
 import { tokenRows, tokenSearch, tokensCanvas } from "./tokens.js";
@@ -34,6 +34,7 @@ export function render({ model, el }) {
   const search = tokenSearch(doc, d, tokens);
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
   const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
+  const ablate = ablationToggle(doc, d, toKernel);
   const status = statusLine(doc);
   const description = h(doc, "div", { class: "attnviz-description" });
 
@@ -58,6 +59,7 @@ export function render({ model, el }) {
     tokens.el,
     readout,
     grid.el,
+    ablate.el,
     status.el,
   );
 
@@ -68,6 +70,8 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    ablate.update(model.get("ablate"));
+    ablate.input.disabled = !kernel;
     scale.update(model.get("color_scale"));
     words.update(model.get("word_level"));
     special.update(model.get("ignore_special"));
@@ -109,7 +113,7 @@ export function render({ model, el }) {
   d.on(model, "change:maps", draw);
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   for (const name of ["scale", "signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
-  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) {
+  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

@@ -33,6 +33,26 @@ describe("TextView colour scale", () => {
   });
 });
 
+describe("TextView head ablation in the model", () => {
+  test("the toggle goes to the kernel; its answer is said beside the original prediction, as text", () => {
+    const model = fakeModel(textState({ heads: [[true, false], [false, true]] }));
+    render({ model, el });
+    const box = el.querySelector(".attnviz-ablate");
+    box.checked = true;
+    box.dispatchEvent(new Event("change"));
+    expect(model.state.ablate).toBe(true);
+    expect(root().hasAttribute("data-pending")).toBe(true);
+    push(model, { ablated_probs: { dtype: "float32", shape: [2], buffer: new Float32Array([0.8, 0.2]).buffer, scale: 1 }, revision: 1 });
+    const line = el.querySelector(".attnviz-ablated");
+    expect(line.textContent).toBe("in the model, with the 2 switched-off heads ablated: predicted neg (p = 0.800) · neg: p = 0.800 (was 0.250)");
+    expect(line.querySelector("img")).toBeNull();
+    box.checked = false;
+    box.dispatchEvent(new Event("change"));
+    push(model, { ablated_probs: { dtype: "float32", shape: [0], buffer: new ArrayBuffer(0), scale: 1 }, revision: 2 });
+    expect(el.querySelector(".attnviz-ablated")).toBeNull();
+  });
+});
+
 describe("TextView long texts", () => {
   test("a long text gets a scrolled window and a search box that finds a word", () => {
     const units = Array.from({ length: 300 }, (_, i) => (i === 250 ? "needle" : `w${i}`));
