@@ -94,6 +94,13 @@ def test_flow_graph_against_its_definition(two):
         flow_graph(A, source=N)
 
 
+def test_flow_per_layer_when_asked(two):
+    ea, eb = two
+    c = compare(ea, eb, flow=True)
+    np.testing.assert_allclose(c.flow_change, eb.maps("flow") - ea.maps("flow"), rtol=1e-6, atol=1e-9)
+    assert compare(ea, eb).flow_change is None
+
+
 def test_identical_models_show_no_change():
     e = explainer(0).explain(TEXT)
     again = explainer(0).explain(TEXT)
