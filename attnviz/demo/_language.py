@@ -6,7 +6,7 @@ transformers through ``gguf``). Offline: nothing is fetched.
     attentions, tokens, top = attnviz.demo.next_token_attention(model, tokenizer, "When Mary and John ...")
     attnviz.AttentionView.from_attention(attentions, tokens)   # the causal attention, block by block
 
-attnviz's explainer does not support decoder language models yet (docs/ROBUSTNESS.md); the attention views,
+attnviz's explainer does not support decoder language models yet (it raises UnsupportedModelError); the attention views,
 head-type scores and bring-your-own-attention API work on them.
 """
 
