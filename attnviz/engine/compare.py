@@ -271,6 +271,11 @@ def compare_models(explainer_a: Any, explainer_b: Any, inputs: list[Any], *, nam
                             pearson=np.stack([c.pearson for c in out]), comparisons=out, interrupted=interrupted)
 
 
+def token_matches(token: Any, word: str) -> bool:
+    """Whether a token is ``word``: case-insensitive, without word-piece marks (##, Ġ, ▁)."""
+    return str(token).replace("##", "").lstrip("Ġ▁").lower() == str(word).strip().lower()
+
+
 def attention_to(explanations: Any, word: str) -> np.ndarray:
     """[B, H] how much each block and head attends to ``word``: the attention its tokens receive (matched without
     word-piece marks, case-insensitive), summed over them and averaged over the query rows; for a list, the mean
@@ -281,7 +286,7 @@ def attention_to(explanations: Any, word: str) -> np.ndarray:
         raise ValueError("attention_to needs a word")
     scores = []
     for e in items:
-        hits = [j for j, t in enumerate(e.tokens) if str(t).replace("##", "").lstrip("Ġ▁").lower() == key]
+        hits = [j for j, t in enumerate(e.tokens) if token_matches(t, key)]
         if hits:
             A = np.asarray(e.attention(), np.float64)  # [B, H, N, N]
             scores.append(A[..., hits].sum(-1).mean(-1))
@@ -292,4 +297,4 @@ def attention_to(explanations: Any, word: str) -> np.ndarray:
 
 
 __all__ = ["ComparisonError", "ModelComparison", "ModelsComparison", "attention_to", "compare", "compare_models",
-           "flow_graph"]
+           "flow_graph", "token_matches"]

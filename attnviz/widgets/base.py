@@ -291,12 +291,14 @@ class ExplainedView(View):
     # ------------------------------------------------------------------ kernel answers
     @traitlets.observe("method", "target", "heads", "options")
     def _kernel_change(self, change):
-        self._refresh()
+        with self.hold_sync():  # new heads with ablation on: the maps and the ablated run go in one message
+            self._refresh()
+            if change["name"] == "heads" and self.ablate:
+                self._answer(self._send_ablation)
 
-    @traitlets.observe("ablate", "heads")
+    @traitlets.observe("ablate")
     def _ablation_change(self, change):
-        if self.ablate or change["name"] == "ablate":
-            self._answer(self._send_ablation)
+        self._answer(self._send_ablation)
 
     def _send_ablation(self) -> None:
         """ablated_probs: the model run again on this input with the switched-off heads zero-ablated."""

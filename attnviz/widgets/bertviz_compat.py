@@ -97,6 +97,16 @@ def _unsupported(kwargs: dict[str, Any], name: str) -> None:
         raise TypeError(f"{name}() got unexpected keyword argument(s) {rest}")
 
 
+def _head_mask(heads: list[int] | None, num_heads: int, name: str) -> list[bool] | None:
+    """[H] booleans, True for the listed heads (None: every head)."""
+    if heads is None:
+        return None
+    if any(not 0 <= int(h) < num_heads for h in heads):
+        raise ValueError(f"{name} must be head indices in [0, {num_heads - 1}], got {heads}")
+    chosen = {int(h) for h in heads}
+    return [j in chosen for j in range(num_heads)]
+
+
 def _view(attention: Any, tokens: Any, *, sentence_b_start: int | None, prettify_tokens: bool,
           include_layers: list[int] | None, mode: str, layer: int | None, heads: Any, html_action: str):
     from .attention import AttentionView
@@ -127,12 +137,7 @@ def head_view(attention: Any, tokens: Any, sentence_b_start: int | None = None, 
     offline. ``heads`` lists the heads shown first; ``html_action="return"`` gives the offline HTML page."""
     _unsupported(kwargs, "head_view")
     A = attention_array(attention)
-    mask = None
-    if heads is not None:
-        H = A.shape[1]
-        if any(not 0 <= int(h) < H for h in heads):
-            raise ValueError(f"heads must be head indices in [0, {H - 1}], got {heads}")
-        mask = [j in {int(h) for h in heads} for j in range(H)]
+    mask = _head_mask(heads, A.shape[1], "heads")
     return _view(A, tokens, sentence_b_start=sentence_b_start, prettify_tokens=prettify_tokens,
                  include_layers=include_layers, mode="head", layer=layer, heads=mask, html_action=html_action)
 
@@ -145,11 +150,6 @@ def model_view(attention: Any, tokens: Any, sentence_b_start: int | None = None,
     and ignored (the views follow the notebook's theme)."""
     _unsupported(kwargs, "model_view")
     A = attention_array(attention)
-    mask = None
-    if include_heads is not None:
-        H = A.shape[1]
-        if any(not 0 <= int(h) < H for h in include_heads):
-            raise ValueError(f"include_heads must be head indices in [0, {H - 1}], got {include_heads}")
-        mask = [j in {int(h) for h in include_heads} for j in range(H)]
+    mask = _head_mask(include_heads, A.shape[1], "include_heads")
     return _view(A, tokens, sentence_b_start=sentence_b_start, prettify_tokens=prettify_tokens,
                  include_layers=include_layers, mode="model", layer=None, heads=mask, html_action=html_action)

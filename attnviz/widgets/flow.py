@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from traitlets import Enum, List, TraitError, Unicode, observe, validate
 
-from ..engine.compare import attention_to, check_comparable, compare, flow_graph
+from ..engine.compare import attention_to, check_comparable, compare, flow_graph, token_matches
 from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, empty, encode, head_mask
 
@@ -154,5 +154,4 @@ class FlowView(View):
         if not word:
             return
         self.query_scores = encode(np.stack([attention_to(e, word) for e in self._es]), "float32")
-        key = word.lower()
-        self.query_tokens = [j for j, t in enumerate(self.tokens) if t.replace("##", "").lstrip("Ġ▁").lower() == key]
+        self.query_tokens = [j for j, t in enumerate(self.tokens) if token_matches(t, word)]

@@ -99,51 +99,6 @@ export function textColor(rgb) {
 }
 
 /**
- * The range a map is drawn over. Signed: symmetric [-m, m]; unsigned: [min(0, lo), hi]. Entries where
- * `skip[i]` is true (special tokens when asked) do not set the range. A flat map gets a unit-width range.
- * @param {ArrayLike<number>} values
- * @param {boolean} signed
- * @param {ArrayLike<boolean | number>} [skip]
- * @returns {Range}
- */
-export function rangeOf(values, signed, skip) {
-  let lo = Infinity;
-  let hi = -Infinity;
-  for (let i = 0; i < values.length; i++) {
-    if (skip && skip[i]) continue;
-    const v = values[i];
-    if (!Number.isFinite(v)) continue;
-    if (v < lo) lo = v;
-    if (v > hi) hi = v;
-  }
-  if (lo === Infinity) return { lo: signed ? -1 : 0, hi: 1, signed };
-  if (signed) {
-    const m = Math.max(Math.abs(lo), Math.abs(hi)) || 1;
-    return { lo: -m, hi: m, signed };
-  }
-  lo = Math.min(0, lo);
-  if (hi <= lo) hi = lo + 1;
-  return { lo, hi, signed };
-}
-
-/**
- * Union of ranges (the shared colour scale of CompareView).
- * @param {Range[]} ranges
- * @returns {Range}
- */
-export function unionRange(ranges) {
-  const signed = ranges.some((r) => r.signed);
-  let lo = Math.min(...ranges.map((r) => r.lo));
-  let hi = Math.max(...ranges.map((r) => r.hi));
-  if (signed) {
-    const m = Math.max(Math.abs(lo), Math.abs(hi));
-    lo = -m;
-    hi = m;
-  }
-  return { lo, hi, signed };
-}
-
-/**
  * value -> [0, 1] position on the map for a range (on a rank scale: the value's percentile; signed, 0.5 +- half the
  * percentile of |v|, so white stays zero).
  * @param {Range} range

@@ -3,7 +3,7 @@
  * Coloured token rows, shared by TextView and CompareView: one span per token (or word), grouped by segment of a
  * sentence pair, coloured from one row of the maps, the value on hover. Also the PNG rendering of the same.
  */
-import { color, css, fmt, rangeOf, readable, scaleText, textColor, unit } from "./colormap.js";
+import { color, css, fmt, readable, scaleText, textColor, unit } from "./colormap.js";
 import { context2d, control, h } from "./dom.js";
 import { wrapBoxes } from "./layout.js";
 
@@ -125,16 +125,6 @@ export function tokenSearch(doc, d, rows) {
 
 /** More units than this: the token rows get a scrolled window (and the search box finds words in it). */
 export const LONG_TEXT = 96;
-
-/**
- * The range of one map row, leaving special tokens out when asked.
- * @param {ArrayLike<number>} values
- * @param {boolean} signed
- * @param {ArrayLike<boolean> | undefined} skip
- */
-export function rowRange(values, signed, skip) {
-  return rangeOf(values, signed, skip);
-}
 
 /**
  * Draw token boxes (and a title) on a fresh canvas for PNG export. Null where there is no canvas.

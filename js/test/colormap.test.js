@@ -1,5 +1,5 @@
 import { describe, expect, test } from "vitest";
-import { color, fmt, headColor, lut, NAMES, pick, rangeOf, readable, resolveScale, scaleRange, scaleText, shortLabel, sig3, textColor, unionRange, unit } from "../src/colormap.js";
+import { color, fmt, headColor, lut, NAMES, pick, readable, resolveScale, scaleRange, scaleText, shortLabel, sig3, textColor, unit } from "../src/colormap.js";
 
 describe("colormaps", () => {
   test("ends are matplotlib's ends", () => {
@@ -88,22 +88,19 @@ describe("colour-scale modes", () => {
 
 describe("ranges", () => {
   test("signed ranges are symmetric", () => {
-    expect(rangeOf([-0.2, 0.5], true)).toEqual({ lo: -0.5, hi: 0.5, signed: true });
+    expect(scaleRange([-0.2, 0.5], "symmetric", true)).toEqual({ lo: -0.5, hi: 0.5, signed: true, mode: "symmetric" });
     expect(unit({ lo: -0.5, hi: 0.5, signed: true }, 0)).toBe(0.5);
   });
   test("unsigned ranges start at zero or below", () => {
-    expect(rangeOf([0.2, 0.5], false)).toEqual({ lo: 0, hi: 0.5, signed: false });
-    expect(rangeOf([-0.1, 0.5], false).lo).toBe(-0.1);
+    expect(scaleRange([0.2, 0.5], "zero", false)).toEqual({ lo: 0, hi: 0.5, signed: false, mode: "zero" });
+    expect(scaleRange([-0.1, 0.5], "zero", false).lo).toBe(-0.1);
   });
   test("skipped entries and non-finite values do not set the range", () => {
-    expect(rangeOf([9, 0.5, NaN], false, [true, false, false]).hi).toBe(0.5);
+    expect(scaleRange([9, 0.5, NaN], "zero", false, { skip: [true, false, false] }).hi).toBe(0.5);
   });
   test("flat and empty maps get a usable range", () => {
-    expect(rangeOf([0, 0], false)).toEqual({ lo: 0, hi: 1, signed: false });
-    expect(rangeOf([], true)).toEqual({ lo: -1, hi: 1, signed: true });
-  });
-  test("union", () => {
-    expect(unionRange([{ lo: 0, hi: 2, signed: false }, { lo: -1, hi: 1, signed: true }])).toEqual({ lo: -2, hi: 2, signed: true });
+    expect(scaleRange([0, 0], "zero", false)).toEqual({ lo: 0, hi: 1, signed: false, mode: "zero" });
+    expect(scaleRange([], "symmetric", true)).toEqual({ lo: -1, hi: 1, signed: true, mode: "symmetric" });
   });
   test("fmt", () => {
     expect(fmt(0.5)).toBe("0.5");
