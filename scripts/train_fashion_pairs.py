@@ -120,6 +120,7 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=None, help="override HP['steps'] (smoke runs only)")
     ap.add_argument("--device", default="cpu", help="cpu (the shipped run) or cuda")
     ap.add_argument("--grid", type=int, default=None, help="override HP['grid'] (experiments only)")
+    ap.add_argument("--threads", type=int, default=None, help="override HP['threads'] (tests run on 1: bit-exact)")
     ap.add_argument("--smoke", action="store_true",
                     help="a seconds-long run on few canvases: checks that the script works; its numbers mean nothing")
     args = ap.parse_args()
@@ -131,6 +132,8 @@ def main() -> None:
     hp["warmup_steps"] = min(hp["warmup_steps"], max(1, hp["steps"] // 10))
     if args.grid is not None:
         hp["grid"] = args.grid
+    if args.threads is not None:
+        hp["threads"] = args.threads
     torch.manual_seed(hp["seed"])
     torch.set_num_threads(hp["threads"])
     torch.set_flush_denormal(True)  # tiny Adam moments turn denormal and slow CPU maths down several-fold

@@ -36,8 +36,8 @@ def same_tensors(a: Path, b: Path) -> bool:
 @pytest.fixture(scope="module")
 def vision_runs(tmp_path_factory):
     outs = [tmp_path_factory.mktemp(f"fashion_pairs_{i}") for i in range(2)]
-    for out in outs:
-        run("train_fashion_pairs.py", out, "--smoke")
+    for out in outs:  # one thread: multi-threaded CPU kernels gave different bits in 1 of 7 CI runs (2 threads)
+        run("train_fashion_pairs.py", out, "--smoke", "--threads", "1")
     return outs
 
 
