@@ -13,7 +13,8 @@ from typing import Any
 
 import torch
 
-ARCHITECTURES = ("bert", "roberta", "distilbert", "vit", "deit")
+ARCHITECTURES = ("bert", "roberta", "distilbert", "vit", "deit", "gpt2", "llama")
+DECODERS = ("gpt2", "llama")
 
 # A small corpus for the tokenizers: enough words that test sentences split into whole words and word pieces.
 _CORPUS = [
@@ -84,9 +85,29 @@ def _bytelevel_tokenizer_object():
     return tok
 
 
+def _decoder_tokenizer(arch: str):
+    """Byte-level BPE over the corpus, as GPT-2's: no special tokens added (GPT-2), or a leading <s> (Llama)."""
+    from copy import deepcopy
+
+    from tokenizers import processors
+    from transformers import PreTrainedTokenizerFast
+
+    obj = deepcopy(_bytelevel_tokenizer_object())
+    if arch == "llama":
+        obj.post_processor = processors.TemplateProcessing(single="<s> $A", pair="<s> $A <s> $B",
+                                                           special_tokens=[("<s>", obj.token_to_id("<s>"))])
+        names = dict(bos_token="<s>", eos_token="</s>", unk_token="<unk>")
+    else:
+        obj.post_processor = None
+        names = dict(bos_token="</s>", eos_token="</s>", unk_token="<unk>")
+    return PreTrainedTokenizerFast(tokenizer_object=obj, model_max_length=64, **names)
+
+
 def _text_tokenizer(arch: str):
     from transformers import PreTrainedTokenizerFast
 
+    if arch in DECODERS:
+        return _decoder_tokenizer(arch)
     if arch == "roberta":
         obj = _bytelevel_tokenizer_object()
         names = dict(bos_token="<s>", eos_token="</s>", sep_token="</s>", cls_token="<s>", unk_token="<unk>",
@@ -114,16 +135,25 @@ def _image_processor(arch: str, image_size: int):
 
 
 def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2, heads: int = 2,
-               hidden: int = 32) -> tuple[Any, Any]:
-    """A small Hugging Face classifier with seeded random weights and its tokenizer or image processor.
+               hidden: int = 32, task: str | None = None, kv_heads: int | None = None) -> tuple[Any, Any]:
+    """A small Hugging Face model with seeded random weights and its tokenizer or image processor.
 
-    arch: one of ``"bert", "roberta", "distilbert", "vit", "deit"``. Text models get a vocabulary of ~200 word
-    pieces and 64 positions; image models take 32x32 RGB images in 8x8 patches (16 patches + prefix tokens).
-    The model is in eval mode with eager attention, as ``from_pretrained(..., attn_implementation="eager")`` gives.
+    arch: one of ``"bert", "roberta", "distilbert", "vit", "deit"`` (classifiers) or the decoders ``"gpt2",
+    "llama"``. task: "classification" (the encoders' default; a decoder then gets ``*ForSequenceClassification``) or
+    "next_token" (the decoders' default: ``GPT2LMHeadModel`` / ``LlamaForCausalLM``). kv_heads: Llama's key/value
+    heads (default: half the query heads, so grouped-query attention is exercised). Text models get a vocabulary of
+    ~200-500 tokens and 64 positions; image models take 32x32 RGB images in 8x8 patches (16 patches + prefix
+    tokens). The model is in eval mode with eager attention, as ``from_pretrained(..., attn_implementation="eager")``
+    gives.
     """
     if arch not in ARCHITECTURES:
         raise ValueError(f"unknown tiny architecture {arch!r}; choose one of {ARCHITECTURES}")
     import transformers as tf
+
+    if arch in DECODERS:
+        return _tiny_decoder(arch, num_labels, seed, layers, heads, hidden, task or "next_token", kv_heads)
+    if task not in (None, "classification"):
+        raise ValueError(f"{arch} is an encoder: task must be 'classification', got {task!r}")
 
     id2label = {i: f"class_{i}" for i in range(num_labels)}
     # initializer_range 0.2 (not 0.02): random weights that large give peaked attention and distinct classes,
@@ -164,6 +194,34 @@ def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2
     model.config._attn_implementation = "eager"
     model.eval()
     return model, processor
+
+
+def _tiny_decoder(arch: str, num_labels: int, seed: int, layers: int, heads: int, hidden: int, task: str,
+                  kv_heads: int | None) -> tuple[Any, Any]:
+    import transformers as tf
+
+    if task not in ("classification", "next_token"):
+        raise ValueError(f"task must be 'classification' or 'next_token', got {task!r}")
+    tokenizer = _text_tokenizer(arch)
+    id2label = {i: f"class_{i}" for i in range(num_labels)}
+    common = dict(vocab_size=len(tokenizer), initializer_range=0.2, bos_token_id=tokenizer.bos_token_id,
+                  eos_token_id=tokenizer.eos_token_id, tie_word_embeddings=(arch == "gpt2"))
+    if task == "classification":
+        common.update(num_labels=num_labels, id2label=id2label, label2id={v: k for k, v in id2label.items()},
+                      pad_token_id=tokenizer.eos_token_id)
+    torch.manual_seed(seed)
+    if arch == "gpt2":
+        config: Any = tf.GPT2Config(n_positions=64, n_embd=hidden, n_layer=layers, n_head=heads, n_inner=2 * hidden,
+                                    **common)
+        model = (tf.GPT2LMHeadModel if task == "next_token" else tf.GPT2ForSequenceClassification)(config)
+    else:
+        config = tf.LlamaConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                                num_attention_heads=heads, num_key_value_heads=kv_heads or max(1, heads // 2),
+                                max_position_embeddings=64, **common)
+        model = (tf.LlamaForCausalLM if task == "next_token" else tf.LlamaForSequenceClassification)(config)
+    model.config._attn_implementation = "eager"
+    model.eval()
+    return model, tokenizer
 
 
 def flow_graph_networkx(aug):

@@ -104,10 +104,11 @@ def test_model_left_as_it_was_after_an_exception(arch):
 
 
 def test_unsupported_model_names_supported_ones_and_the_adapter_file():
-    from transformers import GPT2Config, GPT2ForSequenceClassification
+    from transformers import OPTConfig, OPTForCausalLM
 
-    model = GPT2ForSequenceClassification(GPT2Config(n_layer=1, n_head=2, n_embd=8, vocab_size=20))
-    with pytest.raises(attnviz.UnsupportedModelError, match=r"gpt2.*bert.*deit.*adapters/"):
+    model = OPTForCausalLM(OPTConfig(num_hidden_layers=1, num_attention_heads=2, hidden_size=8, ffn_dim=16,
+                                     word_embed_proj_dim=8, vocab_size=20))
+    with pytest.raises(attnviz.UnsupportedModelError, match=r"opt.*bert.*deit.*gpt2.*llama.*adapters/"):
         Explainer(model, None)
 
 

@@ -19,6 +19,7 @@ from torch import nn
 
 from .adapters import Adapter
 from .guard import model_lock
+from .targets import Target, score
 
 
 class AttentionUnavailableError(RuntimeError):
@@ -103,8 +104,9 @@ def _prepared(model: nn.Module, eager: bool, attn_implementation: str) -> Iterat
 class ForwardCapture:
     """Forward-pass tensors of one batch of b inputs (still attached to the autograd graph).
 
-    logits [b, C]; attentions: B tensors [b, H, N, N] (post-softmax, the very tensors used in A·V);
-    values: B tensors [b, N, H·Dh] (output of W_V, before W_O); hidden: B+1 tensors [b, N, D] (hidden[l] = input of
+    logits [b, C] (a classifier) or [b, N, V] (a language model: next-token logits at every position);
+    attentions: B tensors [b, H, N, N] (post-softmax, the very tensors used in A·V; a decoder's are causal);
+    values: B tensors [b, N, H_kv·Dh] (output of W_V, before W_O; H_kv < H under grouped-query attention); hidden: B+1 tensors [b, N, D] (hidden[l] = input of
     block l, hidden[B] = output of the last block); embeddings [b, N_e, D] (word-piece or patch embeddings, a leaf
     that requires grad).
     """
@@ -142,7 +144,7 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
 
     def keep_value(index: int):
         def hook(_module, _inputs, output):
-            values[index] = output.detach()
+            values[index] = adapter.value_of(output).detach()
 
         return hook
 
@@ -158,7 +160,8 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
     handles.append(adapter.get_input_embedding(model).register_forward_hook(make_leaf))
     try:
         with torch.enable_grad():
-            out = model(**model_inputs, output_attentions=True, output_hidden_states=True, return_dict=True)
+            extra = {"use_cache": False} if adapter.causal else {}
+            out = model(**model_inputs, output_attentions=True, output_hidden_states=True, return_dict=True, **extra)
     finally:
         for handle in handles:
             handle.remove()
@@ -191,12 +194,23 @@ class GradientCapture:
     embeddings: torch.Tensor
 
 
-def capture_gradients(forward: ForwardCapture, targets: torch.Tensor, retain_graph: bool) -> GradientCapture:
-    """One backward pass of Σ_i y_{t_i}(x_i) (pre-softmax logits). Inputs are independent, so each input's gradient
-    is that of its own target logit. targets: long [b]."""
+def target_score(logits: torch.Tensor, index: int, target: Target, position: int | None) -> torch.Tensor:
+    """The explained score of input ``index``: y_t (a class logit), or for a language model's logits [b, N, V] the
+    next-token score at ``position`` (y_t, or y_a − y_b for a contrastive pair; ``targets.score``)."""
+    row = logits[index]
+    if row.dim() == 2:
+        row = row[position]
+    return score(row, target)
+
+
+def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_graph: bool,
+                      positions: list[int] | None = None) -> GradientCapture:
+    """One backward pass of Σ_i s_i(x_i), s_i the score of input i's target (pre-softmax logits; at positions[i]
+    for a language model). Inputs are independent, so each input's gradient is that of its own score."""
+    positions = positions or [None] * len(targets)  # type: ignore[list-item]
     with torch.enable_grad():
-        score = forward.logits.gather(1, targets.view(-1, 1).to(forward.logits.device)).sum()
-    return gradients_of(score, forward, retain_graph)
+        total = sum(target_score(forward.logits, i, t, p) for i, (t, p) in enumerate(zip(targets, positions)))
+    return gradients_of(total, forward, retain_graph)
 
 
 class DisconnectedGradientError(RuntimeError):

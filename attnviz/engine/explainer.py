@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .adapters import adapter_for
+from .adapters import adapter_for, task_of
 from .capture import LOW_PRECISION, capture_forward, capture_gradients, model_float_dtype, prepared
 from .explanation import Explanation, _Graph
 from .guard import fingerprint, model_lock
@@ -19,6 +19,7 @@ from .inputs import _max_length as max_length
 from .memory import ModelShape, default_budget, plan_batches
 from .methods.common import Capture, compute_dtype
 from .progress import progress_bar
+from .targets import check_next_token_target, check_position, describe
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -48,10 +49,11 @@ def _strict_bool(name: str, value: Any, allow_none: bool = False) -> bool | None
 
 
 class Explainer:
-    """Explains the predictions of a Hugging Face classifier (BERT, RoBERTa, DistilBERT, ViT, DeiT).
+    """Explains the predictions of a Hugging Face classifier (BERT, RoBERTa, DistilBERT, ViT, DeiT, GPT-2, Llama)
+    or of a decoder language model's next token (GPT-2, Llama, Mistral, Qwen2).
 
-    model: an unmodified ``*ForSequenceClassification`` or ``*ForImageClassification`` model (a ``torch.compile``d
-    one is explained through its original module); it is left exactly as it was (training flags, attention
+    model: an unmodified ``*ForSequenceClassification`` or ``*ForImageClassification`` model, or a decoder's
+    ``GPT2LMHeadModel`` / ``*ForCausalLM`` (a ``torch.compile``d one is explained through its original module); it is left exactly as it was (training flags, attention
     implementation, hooks, requires_grad, .grad) after every call, also after an exception or from several threads:
     passes over one model are serialised by a per-model lock. processor: its fast tokenizer (text) or image processor
     (vision). device: "auto" uses the device the model is on; naming another device is an error (attnviz never moves
@@ -71,6 +73,7 @@ class Explainer:
         model = _uncompiled(model)
         self.model = model
         self.adapter = adapter_for(model)
+        self.task = task_of(model, self.adapter)  # "classification" or "next_token"
         self.processor = processor
         self.device = _model_device(model)
         if self.device.type == "meta":
@@ -99,8 +102,19 @@ class Explainer:
         self._check_processor()
 
     def __repr__(self) -> str:
-        return (f"<Explainer {type(self.model).__name__} ({self.modality}, {len(self.label_names)} classes) on "
+        what = (f"next token, vocabulary {self.vocab_size}" if self.task == "next_token"
+                else f"{len(self.label_names)} classes")
+        return (f"<Explainer {type(self.model).__name__} ({self.modality}, {what}) on "
                 f"{self.device}, {str(self.dtype).replace('torch.', '')}>")
+
+    @property
+    def causal(self) -> bool:
+        """A decoder: token i attends to tokens j <= i only."""
+        return self.adapter.causal
+
+    @property
+    def vocab_size(self) -> int:
+        return int(getattr(self.model.config, "vocab_size", 0) or 0)
 
     @property
     def modality(self) -> str:
@@ -108,7 +122,14 @@ class Explainer:
 
     @property
     def label_names(self) -> list[str]:
-        return label_names_of(self.model.config)
+        """The class names; empty for a language model (its targets are tokens: ``describe_target``)."""
+        return [] if self.task == "next_token" else label_names_of(self.model.config)
+
+    def describe_target(self, target: Any) -> str:
+        """A readable target: the class name, or the token text (a pair: "' Mary' vs ' John'")."""
+        if self.task == "next_token":
+            return describe(target, self.processor)
+        return repr(self.label_names[int(target)])
 
     @property
     def multi_label(self) -> bool:
@@ -124,10 +145,13 @@ class Explainer:
 
     def check_target(self, target: Any) -> int | None:
         """Validate a target before any forward pass: None (the predicted class), a class index (Python or numpy
-        integer, or a one-element integer tensor) or a label name -> the index, or None."""
+        integer, or a one-element integer tensor) or a label name -> the index, or None. A language model: a token
+        (string or id) -> its id, or a contrastive pair -> (id_a, id_b) (``targets.check_next_token_target``)."""
+        if self.task == "next_token":
+            return check_next_token_target(target, self.processor, self.vocab_size)
         return check_target(target, self.label_names, self.modality)
 
-    def resolve_target(self, target: Any, predicted: int) -> int:
+    def resolve_target(self, target: Any, predicted: int) -> Any:
         """None -> the predicted class; an index; or a label name."""
         index = self.check_target(target)
         return predicted if index is None else index
@@ -173,7 +197,7 @@ class Explainer:
             return encode_text(self.processor, self.model.config, inputs)
         return encode_images(self.processor, self.model.config, inputs, self.adapter.num_prefix_tokens(self.model))
 
-    def explain(self, inputs: Any, target: Any = None, *, keep_graph: bool | None = None,
+    def explain(self, inputs: Any, target: Any = None, *, position: Any = None, keep_graph: bool | None = None,
                 progress: bool | None = None):
         """Capture one forward and one backward (for ``target``) and return an ``Explanation``.
 
@@ -181,6 +205,10 @@ class Explainer:
         these (then a list of Explanations, captured in batches; padding never receives relevance). A 4-D image
         tensor [b, 3, S, S] is a batch: one Explanation per image (a list when b > 1).
         target: None (the predicted class), a class index or a label name; for a list, one value or one per input.
+        A language model: None (the predicted next token), a token string (" Mary", one token) or id, or a pair
+        (" Mary", " John") for the logit difference y_Mary − y_John.
+        position: a language model's explained position (default: the last token, so the prediction is the token
+        after the text; negative counts from the end); for a list, one value or one per input.
         keep_graph: keep the autograd graph so another target costs one backward and no forward (default: True
         for a single input, False for a list, where another target re-runs the forward for that input). A kept
         graph holds the activations of the whole batch it came from (about 1.5 GiB for BERT-base at 512 tokens).
@@ -188,6 +216,9 @@ class Explainer:
         notebook's interrupt) between batches returns the explanations captured so far, with a warning.
         """
         single = not isinstance(inputs, list)
+        if position is not None and self.task != "next_token":
+            raise ValueError(f"position= applies to language models; {type(self.model).__name__} is a classifier "
+                             f"and reads {'the last token' if self.causal else 'the first token ([CLS])'}")
         items = [inputs] if single else list(inputs)
         if not items:
             raise ValueError("no inputs to explain: the list is empty")
@@ -202,6 +233,12 @@ class Explainer:
             targets = [self.check_target(t) for t in target]
         else:
             targets = [self.check_target(target)] * len(items)
+        if isinstance(position, list):
+            if len(position) != len(items):
+                raise ValueError(f"{len(position)} positions for {len(items)} inputs")
+            positions = list(position)
+        else:
+            positions = [position] * len(items)
         sizes = self._batch_sizes(items)
         out: list[Explanation] = []
         bar = progress_bar(len(items), progress if progress is not None else len(sizes) > 1)
@@ -209,7 +246,8 @@ class Explainer:
         try:
             for size in sizes:
                 chunk = items[start:start + size]
-                out.extend(self._explain_batch(chunk, targets[start:start + size], keep))
+                out.extend(self._explain_batch(chunk, targets[start:start + size], keep,
+                                               positions[start:start + size]))
                 start += size
                 bar.update(size)
         except KeyboardInterrupt:
@@ -238,6 +276,9 @@ class Explainer:
         return out, split
 
     def _batch_sizes(self, items: list[Any]) -> list[int]:
+        if self.task == "classification" and self.causal \
+                and getattr(self.model.config, "pad_token_id", None) is None:
+            return [1] * len(items)  # the model finds its last token by the pad id: without one, one input a batch
         if self.batch_size != "auto":
             step = int(self.batch_size)
             return [min(step, len(items) - s) for s in range(0, len(items), step)]
@@ -263,18 +304,26 @@ class Explainer:
             counts.append(len(ids))
         return counts
 
-    def _explain_batch(self, items: list[Any], targets: list[int | None], keep_graph: bool) -> list[Explanation]:
+    def _explain_batch(self, items: list[Any], targets: list[Any], keep_graph: bool,
+                       positions: list[Any]) -> list[Explanation]:
         encoded = self.encode(items)
+        lengths = [s.length for s in encoded.samples]
+        where = [check_position(p, n) for p, n in zip(positions, lengths)]  # the row each input is explained at
+        if self.task == "classification":
+            where = [n - 1 for n in lengths] if self.causal else [0] * len(lengths)
         # kept in the processor's precision; capture_forward casts to the model's dtype
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
         with model_lock(self.model):  # the capture and the model's fingerprint belong together
             with self.prepared():
                 forward = capture_forward(self.model, self.adapter, model_inputs)
-            logits = forward.logits.detach().float()
+            lm = self.task == "next_token"
+            logits = forward.logits.detach()
+            logits = torch.stack([logits[i, p] for i, p in enumerate(where)]) if lm else logits
+            logits = logits.float()
             probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
             predicted = logits.argmax(-1).tolist()
             resolved = [p if t is None else t for t, p in zip(targets, predicted)]
-            grads = capture_gradients(forward, torch.tensor(resolved), retain_graph=keep_graph)
+            grads = capture_gradients(forward, resolved, keep_graph, where if lm else None)
             stamp = fingerprint(self.model)
         graph = _Graph(forward) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
@@ -285,22 +334,24 @@ class Explainer:
                 warnings.warn(f"input {i}: the model's logits hold NaN or inf ({logits[i].tolist()}): its "
                               "probabilities and every map of this explanation are not meaningful", stacklevel=4)
             n = sample.length
-            capture = _slice_capture(forward, i, n, prefix)
+            capture = _slice_capture(forward, i, n, prefix, logits[i] if lm else None,
+                                     getattr(self.model.config, "num_key_value_heads", None))
             sample_inputs = {k: (v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1]).clone()
                              for k, v in model_inputs.items()}
             explanations.append(Explanation(
                 explainer=self, sample=sample, capture=capture, model_inputs=sample_inputs,
                 probs=probs[i].cpu().numpy(), predicted=predicted[i], target=resolved[i],
-                grads=grads, graph=graph, batch_index=i, fingerprint=stamp,
+                grads=grads, graph=graph, batch_index=i, fingerprint=stamp, position=where[i],
             ))
         return explanations
 
-    def recapture(self, explanation: Explanation, target: int):
+    def recapture(self, explanation: Explanation, target: Any):
         """Forward + backward for one explanation's input and another target (used when the graph was not kept)."""
         with model_lock(self.model):
             with self.prepared():
                 forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
-            return capture_gradients(forward, torch.tensor([target]), retain_graph=False)
+            positions = [explanation.position] if self.task == "next_token" else None
+            return capture_gradients(forward, [target], False, positions)
 
 
 def label_names_of(config: Any) -> list[str]:
@@ -340,19 +391,26 @@ def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShap
     return ModelShape(len(adapter.get_blocks(model)), int(heads), int(hidden), dtype)
 
 
-def _slice_capture(forward, i: int, n: int, prefix: int) -> Capture:
-    """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]."""
+def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor | None = None,
+                   kv_heads: int | None = None) -> Capture:
+    """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]
+    (under grouped-query attention each query head h gets its key/value head h // (H / H_kv), as the model's
+    ``repeat_kv``). logits: this input's explained logits (a language model's, at its position); kv_heads: H_kv."""
     A = compute_dtype(torch.stack([a[i, :, :n, :n] for a in forward.attentions]).detach())
     H = A.shape[1]
-    V = compute_dtype(torch.stack([v[i, :n] for v in forward.values]).detach())  # [B, N, H·Dh]
-    V = V.view(V.shape[0], n, H, -1).transpose(1, 2).contiguous()
+    V = compute_dtype(torch.stack([v[i, :n] for v in forward.values]).detach())  # [B, N, H_kv·Dh]
+    kv = kv_heads or H
+    V = V.view(V.shape[0], n, kv, -1).transpose(1, 2)
+    if kv != H:
+        V = V.repeat_interleave(H // kv, dim=1)
+    V = V.contiguous()
     hidden = compute_dtype(torch.stack([h[i, :n] for h in forward.hidden]).detach())
     emb = compute_dtype(forward.embeddings[i].detach())
     if prefix:
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
     # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
-    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(),
-                   logits=compute_dtype(forward.logits[i].detach()).clone())
+    logits = forward.logits[i] if logits is None else logits
+    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach()).clone())
 
 
 def explain(model: nn.Module, processor: Any, inputs: Any, target: Any = None, **kwargs):

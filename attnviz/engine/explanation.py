@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
-from .capture import ForwardCapture, GradientCapture, gradients_of
+from .capture import ForwardCapture, GradientCapture, gradients_of, target_score
 from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
 from .inputs import Sample
 from .methods import get as get_method
@@ -27,24 +27,35 @@ class _Graph:
     def __init__(self, forward: ForwardCapture):
         self.forward = forward
 
-    def gradients(self, index: int, target: int) -> GradientCapture:
+    def gradients(self, index: int, target: Any, position: int | None) -> GradientCapture:
         with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
-            score = self.forward.logits[index, target]
+            score = target_score(self.forward.logits, index, target, position)
         return gradients_of(score, self.forward, retain_graph=True)
 
 
 class _Detached:
     """What a copied (pickled, deep-copied) explanation keeps of its explainer: the labels, not the model."""
 
-    def __init__(self, explainer: Any):
+    def __init__(self, explainer: Any, described: dict | None = None):
         self.label_names = list(explainer.label_names)
         self.multi_label = bool(explainer.multi_label)
         self.modality = str(explainer.modality)
+        self.task = str(getattr(explainer, "task", "classification"))
+        self.causal = bool(getattr(explainer, "causal", False))
+        self._targets = dict(described or {})
 
-    def check_target(self, target: Any) -> int | None:
+    def check_target(self, target: Any) -> Any:
         from .explainer import check_target
 
+        if self.task == "next_token":
+            if target is None or target in self._targets:
+                return target
+            raise DetachedExplanationError("this explanation is a copy (pickled or deep-copied): a new next-token "
+                                           "target needs the live model and its tokenizer: explain again")
         return check_target(target, self.label_names, self.modality)
+
+    def describe_target(self, target: Any) -> str:
+        return self._targets.get(target, repr(target))
 
     def resolve_target(self, target: Any, predicted: int) -> int:
         index = self.check_target(target)
@@ -83,7 +94,11 @@ class _Context:
 
     @property
     def pad_token_id(self) -> int:
-        return getattr(self._explanation._live().processor, "pad_token_id", None) or 0
+        """The baseline token of integrated gradients: [PAD], or a decoder tokenizer's end-of-text when it has none
+        (GPT-2), else id 0."""
+        tokenizer = self._explanation._live().processor
+        pad = getattr(tokenizer, "pad_token_id", None)
+        return pad if pad is not None else (getattr(tokenizer, "eos_token_id", None) or 0)
 
 
 @functools.cache
@@ -132,15 +147,17 @@ class Explanation:
     """
 
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
-                 probs: np.ndarray, predicted: int, target: int, grads: GradientCapture, graph: _Graph | None,
-                 batch_index: int, fingerprint: Fingerprint = ()):
+                 probs: np.ndarray, predicted: int, target: Any, grads: GradientCapture, graph: _Graph | None,
+                 batch_index: int, fingerprint: Fingerprint = (), position: int = 0):
         self.explainer = explainer
         self.sample = sample
         self.capture = capture
         self.model_inputs = model_inputs
         self.probs = probs.astype(np.float32)
         self.predicted = int(predicted)
-        self.target = int(target)
+        self.target = target if isinstance(target, tuple) else int(target)
+        self.position = int(position)  # the row explained: [CLS] (0), a decoder classifier's last token, or the
+        # language model's explained position (its prediction is the token after it)
         self.diagnostics: dict[str, Any] = {}
         n, prefix = sample.length, sample.num_prefix_tokens
         self._grads: dict[int, Grads] = {target: Grads.from_capture(grads, batch_index, n, prefix)}
@@ -155,7 +172,10 @@ class Explanation:
         and no model (a new target then raises "needs the live model: explain again")."""
         state = dict(self.__dict__)
         state["_graph"] = None
-        state["explainer"] = self.explainer if isinstance(self.explainer, _Detached) else _Detached(self.explainer)
+        if not isinstance(self.explainer, _Detached):
+            described = ({t: self.explainer.describe_target(t) for t in {self.target, self.predicted, *self._grads}}
+                         if self.task == "next_token" else {})
+            state["explainer"] = _Detached(self.explainer, described)
         state["_fingerprint"] = ()
         return state
 
@@ -216,6 +236,35 @@ class Explanation:
         return self.explainer.label_names
 
     @property
+    def task(self) -> str:
+        """"classification", or "next_token" for a language model (its target is a token at ``position``)."""
+        return str(getattr(self.explainer, "task", "classification"))
+
+    @property
+    def causal(self) -> bool:
+        """A decoder's explanation: token i attended to tokens j <= i only (the upper triangle of A is empty)."""
+        return bool(getattr(self.explainer, "causal", False))
+
+    def describe_target(self, target: Any = None) -> str:
+        """The target in words: a class name, or the next token's text (a pair: "' Mary' vs ' John'")."""
+        return self.explainer.describe_target(self.target if target is None else target)
+
+    def top_tokens(self, k: int = 10) -> list[tuple[int, str, float]]:
+        """A language model's k most probable next tokens at ``position``: (token id, text, probability)."""
+        if self.task != "next_token":
+            raise ValueError("top_tokens() applies to language-model explanations; a classifier has probs")
+        order = np.argsort(-self.probs, kind="stable")[:k]
+        return [(int(i), self._token_text(int(i)), float(self.probs[i])) for i in order]
+
+    def _token_text(self, token_id: int) -> str:
+        from .targets import token_text
+
+        explainer = self.explainer
+        if isinstance(explainer, _Detached):
+            return explainer.describe_target(token_id)
+        return token_text(explainer.processor, token_id)
+
+    @property
     def num_layers(self) -> int:
         return int(self.capture.A.shape[0])
 
@@ -233,21 +282,29 @@ class Explanation:
 
     def __repr__(self) -> str:
         names = self.label_names
+        warning = "; WARNING: the logits hold NaN or inf, nothing here is meaningful" if self.nonfinite else ""
+        copy = "; a copy (no live model)" if not self.is_live else ""
+        shape = f"{self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} heads"
+        if self.task == "next_token":
+            return (f"<Explanation next token after position {self.position} ({self.tokens[self.position]!r}): "
+                    f"{shape}; predicted {self.describe_target(self.predicted)} "
+                    f"(p={self.probs[self.predicted]:.3f}); target {self.describe_target()}{warning}{copy}>")
         if self.explainer.multi_label:  # independent sigmoids: name every class the model says is present
             present = [int(i) for i in np.argsort(-self.probs, kind="stable") if self.probs[i] >= 0.5]
             said = ", ".join(f"{names[i]!r} (p={self.probs[i]:.3f})" for i in present) or "no label at p >= 0.5"
             prediction = f"labels {said}"
         else:
             prediction = f"predicted {names[self.predicted]!r} (p={self.probs[self.predicted]:.3f})"
-        warning = "; WARNING: the logits hold NaN or inf, nothing here is meaningful" if self.nonfinite else ""
-        copy = "; a copy (no live model)" if not self.is_live else ""
-        return (f"<Explanation {self.kind}: {self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} "
-                f"heads; {prediction}; target {self.target} ({names[self.target]!r}){warning}{copy}>")
+        return (f"<Explanation {self.kind}: {shape}; {prediction}; target {self.target} ({names[self.target]!r})"
+                f"{warning}{copy}>")
 
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
-        """The methods valid for this explanation's modality."""
-        return [name for name, info in all_methods().items() if self.kind in info.modalities]
+        """The methods valid for this explanation's modality (and architecture: no LRP for the Llama family)."""
+        adapter = getattr(self.explainer, "adapter", None) if self.is_live else None
+        no_lrp = bool(getattr(adapter, "lrp_unsupported", ""))
+        return [name for name, info in all_methods().items()
+                if self.kind in info.modalities and not (no_lrp and info.family == "lrp")]
 
     def resolve_heads(self, heads: Any) -> torch.Tensor:
         """None -> all heads; a bool mask [H] (every block) or [B, H]; or a list of head indices. -> bool [B, H]."""
@@ -284,7 +341,8 @@ class Explanation:
         if target not in self._grads:
             self._live()
             if self._graph is not None:
-                raw = self._graph.gradients(self._batch_index, target)
+                raw = self._graph.gradients(self._batch_index, target,
+                                            self.position if self.task == "next_token" else None)
                 index = self._batch_index
             else:
                 raw = self.explainer.recapture(self, target)
@@ -294,7 +352,7 @@ class Explanation:
 
     def _trace(self, target: int) -> Trace:
         return Trace(self.capture, target, lambda: self._gradients(target), _Context(self), self.kind,
-                     self.num_prefix_tokens)
+                     self.num_prefix_tokens, position=self.position, causal=self.causal, task=self.task)
 
     def _prepare(self, method: str, target: Any, heads: Any, options: dict):
         info = get_method(method)

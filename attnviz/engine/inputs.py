@@ -161,8 +161,12 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
     args = (firsts, seconds) if pairs else (firsts,)
     full = tokenizer(*args, truncation=False, add_special_tokens=True)
     # padding_side="right" whatever the tokenizer's own setting: every slice below keeps the first n positions.
-    enc = tokenizer(*args, truncation=True, max_length=max_length, padding=True, padding_side="right",
-                    return_tensors="pt", return_offsets_mapping=True, return_special_tokens_mask=True)
+    if getattr(tokenizer, "pad_token_id", None) is None:  # GPT-2 has no [PAD]: pad by hand (the mask hides it)
+        enc = _padded(tokenizer(*args, truncation=True, max_length=max_length, return_offsets_mapping=True,
+                                return_special_tokens_mask=True), getattr(tokenizer, "eos_token_id", None) or 0)
+    else:
+        enc = tokenizer(*args, truncation=True, max_length=max_length, padding=True, padding_side="right",
+                        return_tensors="pt", return_offsets_mapping=True, return_special_tokens_mask=True)
     offsets = enc.pop("offset_mapping")
     special_mask = enc.pop("special_tokens_mask")
     samples = []
@@ -198,6 +202,18 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         word_texts = {k: parts[k[0]][a:b].strip() for k, (a, b) in spans.items()}
         samples.append(Sample("text", tokens, segments, special, keys, word_texts, source=text))
     return Encoded("text", dict(enc), samples)
+
+
+def _padded(enc, pad_id: int):
+    """A tokenizer's unpadded batch (lists) padded on the right into tensors, for tokenizers without a pad token.
+    The padding is masked out (attention_mask 0) and never explained; a decoder never attends to later tokens."""
+    lengths = [len(ids) for ids in enc["input_ids"]]
+    width = max(lengths)
+    fill = {"input_ids": pad_id, "attention_mask": 0, "special_tokens_mask": 1, "offset_mapping": (0, 0)}
+    for key in list(enc.keys()):
+        rows = [list(row) + [fill.get(key, 0)] * (width - len(row)) for row in enc[key]]
+        enc[key] = torch.tensor(rows, dtype=torch.long)
+    return enc
 
 
 def _processor_stats(processor) -> tuple[np.ndarray, np.ndarray, bool]:

@@ -100,6 +100,8 @@ def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Ten
     heads = iv.zero_heads.get(b, ()) if b is not None else ()
     if new is weights and not heads:
         return out, weights
+    if value.shape[1] != new.shape[1]:  # grouped-query attention: query head h reads key/value head h // rep
+        value = value.repeat_interleave(new.shape[1] // value.shape[1], dim=1)
     context = torch.matmul(new, value)  # [b, H, N, Dh]
     if heads:
         keep = torch.ones(context.shape[1], dtype=context.dtype, device=context.device)

@@ -10,9 +10,11 @@ from torch import nn
 from .base import Adapter, resolve
 from .bert import BERT, ROBERTA
 from .distilbert import DISTILBERT
+from .gpt2 import GPT2
+from .llama import LLAMA
 from .vit import DEIT, VIT
 
-ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, VIT, DEIT)
+ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, VIT, DEIT, GPT2, LLAMA)
 
 _BY_MODEL_TYPE = {t: a for a in ADAPTERS for t in a.model_types}
 
@@ -21,18 +23,25 @@ class UnsupportedModelError(TypeError):
     """The model's architecture has no adapter, or its task head is not one attnviz explains."""
 
 
-# The task heads attnviz explains: one logit per class, read from the [CLS] (or class) token.
+# The task heads attnviz explains: one logit per class, read from the [CLS] (or class) token, or for a decoder
+# (GPT-2, Llama) from its last token; and a decoder's language-model head, the next token at a position.
 SUPPORTED_HEADS = ("ForSequenceClassification", "ForImageClassification", "ForImageClassificationWithTeacher")
+NEXT_TOKEN_HEADS = ("LMHeadModel", "ForCausalLM")
 
 
-def _check_head(model: nn.Module) -> None:
+def task_of(model: nn.Module, adapter: Adapter) -> str:
+    """"classification" (one logit per class) or "next_token" (a decoder's language-model head); a clear error for
+    any other head."""
     names = [cls.__name__ for cls in type(model).__mro__]
     if any(name.endswith(SUPPORTED_HEADS) for name in names):
-        return
+        return "classification"
+    if adapter.causal and any(name.endswith(NEXT_TOKEN_HEADS) for name in names):
+        return "next_token"
     raise UnsupportedModelError(
-        f"attnviz explains classifiers, and {type(model).__name__} is not one: the supported heads are "
-        f"*{', *'.join(SUPPORTED_HEADS)} (e.g. BertForSequenceClassification, ViTForImageClassification). Masked-LM, "
-        "token-classification, question-answering and multiple-choice heads give no single class logit to explain; "
+        f"attnviz explains classifiers and language models, and {type(model).__name__} is neither: the supported "
+        f"heads are *{', *'.join(SUPPORTED_HEADS)} (e.g. BertForSequenceClassification, ViTForImageClassification) "
+        f"and, for decoders, *{', *'.join(NEXT_TOKEN_HEADS)} (GPT2LMHeadModel, LlamaForCausalLM). Masked-LM, "
+        "token-classification, question-answering and multiple-choice heads give no single logit to explain; "
         "load the encoder with AutoModelForSequenceClassification instead."
     )
 
@@ -52,7 +61,7 @@ def adapter_for(model: nn.Module) -> Adapter:
             "attnviz/engine/adapters/ (see bert.py for the pattern) and list it in ADAPTERS."
         )
     adapter = _BY_MODEL_TYPE[model_type]
-    _check_head(model)
+    task_of(model, adapter)
     try:
         adapter.get_blocks(model)
     except AttributeError as err:
@@ -63,5 +72,5 @@ def adapter_for(model: nn.Module) -> Adapter:
     return adapter
 
 
-__all__ = ["ADAPTERS", "SUPPORTED_HEADS", "Adapter", "UnsupportedModelError", "adapter_for", "resolve",
+__all__ = ["ADAPTERS", "NEXT_TOKEN_HEADS", "SUPPORTED_HEADS", "task_of", "Adapter", "UnsupportedModelError", "adapter_for", "resolve",
            "supported_model_types"]

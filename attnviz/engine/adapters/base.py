@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Literal
 
+import torch
 from torch import nn
 
 
@@ -27,7 +28,12 @@ class Adapter:
     - ``parts``: named sub-modules of a block (query, key, value, attn_out, ln1, ffn_in, ffn_out, ln2) used by the
       LRP pass; ``head``: the classifier modules in forward order, relative to the task model.
     - ``positions_from_ids``: the model derives position ids from input ids (so a [PAD] baseline would move them).
-    - ``layout``: "post_ln" (BERT: x = LN(x + f(x))) or "pre_ln" (ViT: x = x + f(LN(x))).
+    - ``layout``: "post_ln" (BERT: x = LN(x + f(x))) or "pre_ln" (ViT, GPT-2, Llama: x = x + f(LN(x))).
+    - ``causal``: a decoder (GPT-2, Llama): token i attends to j <= i only; the classifier reads the last token and
+      the language-model head predicts the next token at every position.
+    - ``fused_qkv``: query, key and value come from one module (GPT-2's ``c_attn``, output [.., 3D] = q | k | v);
+      ``value`` then names that module and the value is its last third.
+    - ``lrp_unsupported``: why the LRP pass does not apply to this family (empty when it does).
     """
 
     family: str
@@ -42,6 +48,9 @@ class Adapter:
     head: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     final_norm: tuple[str, ...] = ()
     positions_from_ids: bool = False  # RoBERTa numbers positions after padding_idx, skipping [PAD] ids
+    causal: bool = False
+    fused_qkv: bool = False
+    lrp_unsupported: str = ""
     adapter_file: str = ""
 
     def num_prefix_tokens(self, model: nn.Module) -> int:
@@ -64,6 +73,24 @@ class Adapter:
 
     def get_part(self, block: nn.Module, role: str) -> nn.Module:
         return resolve(block, self.parts[role])
+
+    def value_of(self, output: torch.Tensor) -> torch.Tensor:
+        """The value projection's output [b, N, H_kv·Dh] from the hooked module's output (the last third of a fused
+        q | k | v projection)."""
+        return output.chunk(3, dim=-1)[2] if self.fused_qkv else output
+
+
+def linear_weight(module: nn.Module) -> torch.Tensor:
+    """The weight of a linear map as [out, in], y = W x + b: nn.Linear's own, or the transpose of GPT-2's Conv1D
+    (whose weight is [in, out], y = x W + b)."""
+    weight = module.weight
+    return weight.t() if is_conv1d(module) else weight
+
+
+def is_conv1d(module: nn.Module) -> bool:
+    """transformers' ``Conv1D`` (GPT-2): a linear layer with a transposed weight, despite its name."""
+    return type(module).__name__ == "Conv1D" and getattr(module, "weight", None) is not None \
+        and module.weight.dim() == 2
 
 
 def resolve(root: nn.Module, paths: tuple[str, ...]):

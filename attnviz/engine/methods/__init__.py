@@ -71,8 +71,8 @@ class MethodTable(dict):
         return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
-def _flow(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
-    """Attention flow from token ``source`` (default [CLS]); ``row="max"``: for each input token the largest flow
+def _flow(trace: Trace, heads: torch.Tensor, source: int | None = None, row: int | str | None = None) -> torch.Tensor:
+    """Attention flow from token ``source`` (default: the trace's position, [CLS] for a classifier); ``row="max"``: for each input token the largest flow
     from any output token (the max over rows, as rollout's ``row="max"``), renormalised to sum 1. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
@@ -84,7 +84,8 @@ def _flow(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | N
     return torch.as_tensor(values, dtype=M.dtype, device=M.device)
 
 
-def _flow_last(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | str | None = None) -> torch.Tensor:
+def _flow_last(trace: Trace, heads: torch.Tensor, source: int | None = None,
+               row: int | str | None = None) -> torch.Tensor:
     from .flow import flow_map, flow_maps_max
 
     source = _flow_source(trace, source, row)
@@ -93,7 +94,8 @@ def _flow_last(trace: Trace, heads: torch.Tensor, source: int = 0, row: int | st
     return torch.as_tensor(values, dtype=M.dtype, device=M.device)
 
 
-def _flow_source(trace: Trace, source: int, row: int | str | None) -> int:
+def _flow_source(trace: Trace, source: int | None, row: int | str | None) -> int:
+    source = trace.position if source is None else source
     if row is not None and row != "max":
         if isinstance(row, bool) or not isinstance(row, int):
             raise ValueError(f"row must be a token index or 'max', got {row!r}")

@@ -7,12 +7,13 @@ import torch
 from .common import Trace, cls_rows_of_product, full_products, head_mean
 
 
-def raw(trace: Trace, heads: torch.Tensor, query: int = 0) -> torch.Tensor:
-    """Row l = mean_h A^(l)[h, query, :] (the [CLS] row by default). [B, N].
+def raw(trace: Trace, heads: torch.Tensor, query: int | None = None) -> torch.Tensor:
+    """Row l = mean_h A^(l)[h, query, :] (default: the trace's position, the [CLS] row of a classifier). [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     N = trace.num_tokens
-    if not 0 <= query < N:
+    query = trace.position if query is None else query
+    if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < N:
         raise ValueError(f"query must be a token index in [0, {N - 1}], got {query}")
     return head_mean(trace.capture.A[:, :, query, :], heads)
 
@@ -24,18 +25,20 @@ def augmented(A: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
     return M / M.sum(-1, keepdim=True)
 
 
-def rollout(trace: Trace, heads: torch.Tensor, start_layer: int = 0, row: int | str = 0) -> torch.Tensor:
+def rollout(trace: Trace, heads: torch.Tensor, start_layer: int = 0, row: int | str | None = None) -> torch.Tensor:
     """J_l = Â_l ⋯ Â_start (later blocks on the left); row l = J_l[row] or, with row="max", max_i J_l[i, :].
 
-    start_layer=0 as in Abnar & Zuidema; Chefer's ViT evaluation uses start_layer=1. [B, N].
+    start_layer=0 as in Abnar & Zuidema; Chefer's ViT evaluation uses start_layer=1. row=None: the trace's
+    position ([CLS] for a classifier, the explained position of a language model). [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     B = trace.num_blocks
     if not 0 <= start_layer < B:
         raise ValueError(f"start_layer must be in [0, {B - 1}], got {start_layer}")
     M = augmented(trace.capture.A, heads)
+    row = trace.position if row is None else row
     if row == "max":
         return full_products(M, start_layer).amax(dim=1)
-    if not isinstance(row, int) or not 0 <= row < trace.num_tokens:
+    if isinstance(row, bool) or not isinstance(row, int) or not 0 <= row < trace.num_tokens:
         raise ValueError(f"row must be a token index or 'max', got {row!r}")
     return cls_rows_of_product(M, start_layer, row)

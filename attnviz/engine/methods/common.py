@@ -57,13 +57,19 @@ class Trace:
 
     ``grads`` triggers the backward pass only when a method needs it, so class-agnostic methods cost no backward.
     ``context`` gives methods that re-run the model (integrated gradients, LRP) what they need: the explainer,
-    the sample and its model inputs.
+    the sample and its model inputs. ``position`` is the row the explained output reads: 0 ([CLS]) for an encoder
+    classifier, the last token for a decoder classifier, the explained position for a language model; every
+    method's source row (rollout's row, flow's source, the [CLS] row of raw attention and of the products) defaults
+    to it. ``causal``: a decoder's trace (token i attends to j <= i only).
     """
 
-    def __init__(self, capture: Capture, target: int, grads: Callable[[], Grads], context: Any, modality: str,
-                 num_prefix_tokens: int):
+    def __init__(self, capture: Capture, target: Any, grads: Callable[[], Grads], context: Any, modality: str,
+                 num_prefix_tokens: int, position: int = 0, causal: bool = False, task: str = "classification"):
         self.capture = capture
         self.target = target
+        self.position = position
+        self.causal = causal
+        self.task = task  # "classification" or "next_token" (target: a token id or a contrastive pair)
         self._grads = grads
         self.context = context
         self.modality = modality

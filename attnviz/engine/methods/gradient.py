@@ -31,7 +31,7 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
         alpha = dA.mean(dim=(-1, -2))  # [B, H]
         cam = head_mean(alpha[..., None, None] * A, heads).clamp(min=0)  # [B, N, N]
         lo, hi = cam.amin(dim=(-1, -2))[:, None], cam.amax(dim=(-1, -2))[:, None]
-        out = (cam[:, 0, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
+        out = (cam[:, trace.position, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
     empty = (hi <= lo).view(-1)
     out[empty] = 0
     if bool(empty.any()):  # a correct answer (no positive evidence), not an error: said in the diagnostics
@@ -50,18 +50,20 @@ def gae(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     N = A.shape[-1]
     Abar = head_mean((dA * A).clamp(min=0), heads)  # [B, N, N]
     M = Abar + torch.eye(N, dtype=A.dtype, device=A.device)
-    return cls_rows_of_product(M, 0, 0)
+    return cls_rows_of_product(M, 0, trace.position)  # a decoder: the explained position's row
 
 
-def attcat_terms(A: torch.Tensor, hidden: torch.Tensor, dhidden: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
+def attcat_terms(A: torch.Tensor, hidden: torch.Tensor, dhidden: torch.Tensor, heads: torch.Tensor,
+                 rows: int | None = None) -> torch.Tensor:
     """AttCAT's per-layer terms T_l[j] = (Σ_d h^(l)_{j,d} · ∂y_t/∂h^(l)_{j,d}) · ā^(l)_j, l = 0..B-1.
 
     A [B, H, N, N]; hidden, dhidden [B+1, N, D] with h^(l) = hidden_states[l], the INPUT of block l;
     ā^(l)_j = mean_h mean_i A^(l)[h, i, j] (column mean over all query rows). Qiang et al., NeurIPS 2022, eq. 8.
-    -> [B, N], signed."""
+    rows: the query rows averaged (a decoder explained at position p: rows 0..p, the ones its prediction reads;
+    None = all). -> [B, N], signed."""
     B = A.shape[0]
     impact = (hidden[:B] * dhidden[:B]).sum(-1)  # [B, N]
-    column_mean = head_mean(A.mean(dim=2), heads)  # [B, N]
+    column_mean = head_mean((A if rows is None else A[:, :, :rows]).mean(dim=2), heads)  # [B, N]
     return impact * column_mean
 
 
@@ -76,9 +78,15 @@ def _masked_special_pass(trace: Trace) -> tuple[torch.Tensor, torch.Tensor, torc
     mask[0, torch.as_tensor(ctx.sample.special, device=mask.device)] = 0
     with ctx.prepared():
         forward = capture_forward(ctx.model, ctx.adapter, {**inputs, "attention_mask": mask})
-    grads = capture_gradients(forward, torch.tensor([trace.target]), retain_graph=False)
+    positions = [trace.position] if trace.task == "next_token" else None
+    grads = capture_gradients(forward, [trace.target], False, positions)
     stack = lambda xs: compute_dtype(torch.stack([x[0] for x in xs]).detach())  # noqa: E731
     return stack(forward.attentions), stack(forward.hidden), stack(grads.hidden)
+
+
+def _rows(trace: Trace) -> int | None:
+    """A decoder's query rows up to the explained position (later rows play no part in its prediction)."""
+    return trace.position + 1 if trace.causal else None
 
 
 def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False, mask_special: bool = False) -> torch.Tensor:
@@ -90,9 +98,9 @@ def attcat(trace: Trace, heads: torch.Tensor, per_layer: bool = False, mask_spec
     if mask_special:
         if trace.modality != "text":
             raise ValueError("mask_special applies to text models")
-        terms = attcat_terms(*_masked_special_pass(trace), heads)
+        terms = attcat_terms(*_masked_special_pass(trace), heads, rows=_rows(trace))
     else:
-        terms = attcat_terms(trace.capture.A, trace.capture.hidden, trace.grads.hidden, heads)
+        terms = attcat_terms(trace.capture.A, trace.capture.hidden, trace.grads.hidden, heads, rows=_rows(trace))
     return terms if per_layer else terms.cumsum(0)
 
 
@@ -114,6 +122,7 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     from captum.attr import LayerIntegratedGradients
 
     from ..capture import cast_inputs
+    from ..targets import score
 
     ctx = trace.context
     model, adapter, inputs = ctx.model, ctx.adapter, ctx.model_inputs
@@ -134,13 +143,18 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     else:
         baseline = torch.zeros_like(main)
 
+    lm = trace.task == "next_token"
+
     def forward(x, *extra):
-        return model(**{main_key: x, **dict(zip(others, extra))}).logits
+        logits = model(**{main_key: x, **dict(zip(others, extra))}).logits
+        # a language model: the next-token score at the explained position, one value per batch row
+        return score(logits[:, trace.position], trace.target) if lm else logits
 
     layer = adapter.get_input_embedding(model)
     lig = LayerIntegratedGradients(forward, layer)
     with ctx.prepared(eager=False):  # IG needs no attention probabilities: keep the model's fast attention
-        attributions, delta = lig.attribute(main, baselines=baseline, target=trace.target, n_steps=n_steps,
+        attributions, delta = lig.attribute(main, baselines=baseline, target=None if lm else trace.target,
+                                            n_steps=n_steps,
                                             additional_forward_args=tuple(others.values()),
                                             internal_batch_size=internal_batch_size or n_steps,
                                             return_convergence_delta=True)

@@ -59,11 +59,16 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     ctx = trace.context
     cache = ctx.diagnostics.setdefault("lrp", PassCache())
     key = (trace.target, rules, seed) if division == "authors" else (trace.target, rules, seed, division)
+    if trace.causal:
+        key = (*key, "position", trace.position)
     hit = cache.get(key)
     if hit is None or (to_input and hit.input is None):
         A = trace.capture.A
+        if ctx.adapter.lrp_unsupported:
+            raise NotImplementedError(ctx.adapter.lrp_unsupported)
         rec = record(ctx.model, ctx.adapter, ctx.model_inputs, ctx.prepared, A.dtype,
-                     with_pixels=to_input and trace.modality == "image")
+                     with_pixels=to_input and trace.modality == "image",
+                     position=trace.position if trace.causal else None)
         A = rec.attention if rec.attention is not None else A
         hit = relevance_pass(rec, A, trace.target, rules, seed, to_input, trace.num_prefix_tokens, division)
         cache[key] = hit
@@ -71,7 +76,10 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
 
 
 def _prefix(trace: Trace) -> int:
-    """Entries the ``cls_entry`` option acts on: [CLS] (text) or the prefix tokens (ViT: [CLS]; DeiT: + [DIST])."""
+    """Entries the ``cls_entry`` option acts on: [CLS] (text) or the prefix tokens (ViT: [CLS]; DeiT: + [DIST]); a
+    decoder has no [CLS] (its first token is a word or <s>), so none."""
+    if trace.causal:
+        return 0
     return trace.num_prefix_tokens if trace.modality == "image" else 1
 
 
@@ -103,15 +111,17 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
     if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
         raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
     R_A, dA = relevance(trace, "chefer", seed, division=division).attention, trace.grads.A
-    if not isinstance(start_layer, int):  # "last": each row needs only row 0 of its own block's M
-        R_A, dA = R_A[:, :, :1], dA[:, :, :1]
-    M = head_mean((dA * R_A).clamp_(min=0), heads)  # Ā: [B, N, N], or its row 0 [B, 1, N] for "last"
-    M[:, 0, 0] += 1  # M = Ā + I
+    p = trace.position  # [CLS] = 0; a decoder: the explained position
+    if not isinstance(start_layer, int):  # "last": each row needs only row p of its own block's M
+        R_A, dA = R_A[:, :, p:p + 1], dA[:, :, p:p + 1]
+    M = head_mean((dA * R_A).clamp_(min=0), heads)  # Ā: [B, N, N], or its row p [B, 1, N] for "last"
     if isinstance(start_layer, int):
-        M[:, 1:, 1:].diagonal(dim1=-2, dim2=-1).add_(1)
+        M.diagonal(dim1=-2, dim2=-1).add_(1)  # M = Ā + I
+    else:
+        M[:, 0, p] += 1  # row p of Ā + I
     if (not image) if normalize is None else normalize:
         M = M / M.sum(-1, keepdim=True)
-    rows = cls_rows_of_product(M, start_layer, 0) if isinstance(start_layer, int) else M[:, 0, :]
+    rows = cls_rows_of_product(M, start_layer, p) if isinstance(start_layer, int) else M[:, 0, :]
     return _set_cls_entry(rows, cls_entry or ("zero" if image else "min"), _prefix(trace))
 
 
@@ -139,7 +149,7 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     R_A = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division).attention
-    rows = head_mean(R_A.clamp(min=0)[:, :, 0, :], heads)
+    rows = head_mean(R_A.clamp(min=0)[:, :, trace.position, :], heads)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 
 

@@ -9,10 +9,12 @@ exception. Nothing is patched: the hooks only read.
 ``lrp_rules`` and the block layout of the adapter:
 
 - post_ln (BERT, RoBERTa, DistilBERT): x1 = LN1(x + attn_out(ctx)), x2 = LN2(x1 + ffn_out(gelu(ffn_in(x1))));
-- pre_ln (ViT, DeiT): x1 = x + attn_out(ctx(LN1(x))), x2 = x1 + ffn_out(gelu(ffn_in(LN2(x1)))),
+- pre_ln (ViT, DeiT, GPT-2): x1 = x + attn_out(ctx(LN1(x))), x2 = x1 + ffn_out(gelu(ffn_in(LN2(x1)))),
 
 with ctx = A·V per head, A = softmax(Q·Kᵀ/√d) the captured attention, and Q, K, V the query/key/value Linear
-outputs split per head. Shapes inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh].
+outputs split per head. GPT-2's Conv1D layers are linear maps with a transposed weight (``linear_weight``), and its
+fused q | k | v projection is recorded once and split into the three Linears it is. A decoder's head reads the
+explained position's hidden state (a language model: the next-token logits there; a classifier: its last token). Shapes inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh].
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ import torch
 from torch import nn
 
 from ..adapters import Adapter, resolve
+from ..adapters.base import is_conv1d, linear_weight
 from ..capture import LOW_PRECISION, cast_inputs
 from . import lrp_rules as rules_
 
@@ -62,6 +65,7 @@ class Recording:
     patches: torch.Tensor | None = None
     conv: nn.Conv2d | None = None
     attention: torch.Tensor | None = None  # [B, H, N, N] of the recorded forward, when it was upcast
+    head_token: int | None = None  # a decoder's explained position (the head reads that token); None: [CLS]
 
 
 @dataclass
@@ -114,30 +118,53 @@ def _low_precision(model: nn.Module) -> bool:
     return any(p.dtype in LOW_PRECISION for p in model.parameters())
 
 
-def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bool):
+def _forward(model: nn.Module, model_inputs: dict[str, torch.Tensor], upcast: bool, causal: bool = False):
     """The model's forward; with ``upcast``, run in float32 on float32 copies of its parameters and buffers
     (``torch.func.functional_call``: the user's module keeps its own half-precision tensors)."""
+    extra = {"use_cache": False} if causal else {}
     if not upcast:
-        return model(**cast_inputs(model, model_inputs), return_dict=True)
+        return model(**cast_inputs(model, model_inputs), return_dict=True, **extra)
     state = {name: (t.float() if t.is_floating_point() and t.dtype in LOW_PRECISION else t)
              for name, t in [*model.named_parameters(), *model.named_buffers()]}
     inputs = {k: (v.float() if v.is_floating_point() else v) for k, v in model_inputs.items()}
     return torch.func.functional_call(model, state, args=(), kwargs={**inputs, "return_dict": True,
-                                                                      "output_attentions": True})
+                                                                      "output_attentions": True, **extra})
+
+
+def _roles(adapter: Adapter) -> tuple[str, ...]:
+    """The block modules to record: the eight roles, with GPT-2's fused "qkv" in place of query, key and value."""
+    return ("qkv", *ROLES[3:]) if "qkv" in adapter.parts else ROLES
+
+
+def _split_qkv(part: Part) -> dict[str, Part]:
+    """A fused q | k | v projection (GPT-2's c_attn, y = W x + b with W [3D, D]) as its three Linears."""
+    assert part.weight is not None
+    ys, ws = part.y.chunk(3, dim=-1), part.weight.chunk(3, dim=0)
+    wxs = part.wx.chunk(3, dim=-1) if part.wx is not None else (None, None, None)
+    return {role: Part(part.x, y, w, wx) for role, y, w, wx in zip(ROLES[:3], ys, ws, wxs)}
+
+
+def _at(part: Part, j: int) -> Part:
+    """A head Part applied to every token, kept at token j (a decoder's head reads one position)."""
+    return Part(part.x[j], part.y[j], part.weight, None if part.wx is None else part.wx[j])
 
 
 def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor], prepared: Any,
-           dtype: torch.dtype, with_pixels: bool = False) -> Recording:
+           dtype: torch.dtype, with_pixels: bool = False, position: int | None = None) -> Recording:
     """Run one forward of ``model_inputs`` (a batch of one) with read-only forward hooks; remove them in finally.
 
     A float16/bfloat16 model is recorded in float32 (``dtype``) on upcast copies of its weights, so the relevance
     pass, whose quotients of small relevances underflow in half precision, computes what the same weights give in
-    float32; ``Recording.attention`` then holds that forward's attention."""
+    float32; ``Recording.attention`` then holds that forward's attention. position: a decoder's explained
+    position (its head's input and logits are kept there)."""
+    if adapter.lrp_unsupported:
+        raise LRPStructureError(adapter.lrp_unsupported)
     blocks = adapter.get_blocks(model)
+    roles = _roles(adapter)
     calls: dict[tuple, list] = {}
     targets: list[tuple[tuple, nn.Module]] = []
     for b, block in enumerate(blocks):
-        targets += [((b, role), adapter.get_part(block, role)) for role in ROLES]
+        targets += [((b, role), adapter.get_part(block, role)) for role in roles]
     for role, paths in adapter.head.items():
         module = _optional(model, paths)
         if module is not None:
@@ -163,7 +190,7 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
             for key, module in targets:
                 handles.append(module.register_forward_hook(keep(key)))
             with torch.no_grad():
-                out = _forward(model, model_inputs, upcast)
+                out = _forward(model, model_inputs, upcast, adapter.causal)
         finally:
             for handle in handles:
                 handle.remove()
@@ -173,15 +200,23 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
             raise LRPStructureError(f"{type(module).__name__} at {key} did not run in the forward pass; the adapter "
                                     f"({adapter.adapter_file}) does not match this model")
         x, y = _join(calls[key], dtype)
-        if not isinstance(module, nn.Linear):
+        if not (isinstance(module, nn.Linear) or is_conv1d(module)):
             return Part(x, y)
         wx = None
         if calls[key][0][1].dtype == dtype:
             wx = y if module.bias is None else y - module.bias.detach().to(dtype)
-        return Part(x, y, module.weight.detach().to(dtype), wx)
+        return Part(x, y, linear_weight(module).detach().to(dtype), wx)
 
-    parts = [{role: get((b, role), adapter.get_part(block, role)) for role in ROLES} for b, block in enumerate(blocks)]
+    parts = [{role: get((b, role), adapter.get_part(block, role)) for role in roles} for b, block in enumerate(blocks)]
+    if "qkv" in roles:
+        parts = [{**_split_qkv(p.pop("qkv")), **p} for p in parts]
     head = {key[1]: get(key, module) for key, module in targets if key[0] == "head"}
+    logits = _squeeze(out.logits, dtype)
+    head_token = None
+    if adapter.causal:  # the head ran on every token; the explained output reads one position
+        head_token = parts[0]["query"].x.shape[0] - 1 if position is None else position
+        head = {name: _at(part, head_token) for name, part in head.items()}
+        logits = logits[head_token] if logits.dim() == 2 else logits
     if "classifier" not in head or head["classifier"].weight is None:
         raise LRPStructureError(f"{type(model).__name__}: no Linear classifier found at {adapter.head}")
     if final_norm is not None:
@@ -190,7 +225,7 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
         final = parts[-1]["ln2"].y
     else:
         final = parts[-1]["ln2"].x + parts[-1]["ffn_out"].y
-    rec = Recording(adapter.layout, parts, head, final, _squeeze(out.logits, dtype))
+    rec = Recording(adapter.layout, parts, head, final, logits, head_token=head_token)
     if upcast:  # the pass must use the attention of the float32 forward it recorded, not the half-precision one
         rec.attention = torch.stack([_squeeze(a, dtype) for a in out.attentions])
     if embedding is not None:
@@ -267,10 +302,11 @@ def block_relevance(p: dict[str, Part], A: torch.Tensor, R_out: torch.Tensor, la
 _HEAD_TOKEN = {"distillation_classifier": 1}
 
 
-def _token_of(final: torch.Tensor, x: torch.Tensor, name: str) -> int:
+def _token_of(final: torch.Tensor, x: torch.Tensor, name: str, head_token: int | None = None) -> int:
     """The pooled token of head module ``name``, checked against the recorded input (tokens may be equal, as the
-    zero-initialised [CLS] and [DIST] of an untrained DeiT, so the index comes from the head, not from values)."""
-    j = _HEAD_TOKEN.get(name, 0)
+    zero-initialised [CLS] and [DIST] of an untrained DeiT, so the index comes from the head, not from values).
+    head_token: a decoder's explained position."""
+    j = _HEAD_TOKEN.get(name, 0) if head_token is None else head_token
     if (final[j] - x).abs().max() > 1e-4 * (1 + x.abs().max()):
         raise LRPStructureError(f"the head's {name} input is not the final hidden state of token {j}: attnviz "
                                 "expects the classifier to read one token ([CLS] pooling)")
@@ -293,12 +329,12 @@ def head_relevance(rec: Recording, seed_R: torch.Tensor, rules: str) -> torch.Te
     for names, R in chains:
         for name in names:
             R = _linear(h[name], R, rules)
-        j = _token_of(rec.final, h[names[-1]].x, names[-1])
+        j = _token_of(rec.final, h[names[-1]].x, names[-1], rec.head_token)
         R_final[j] += R
     return R_final
 
 
-def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "chefer", seed: str = "onehot",
+def relevance_pass(rec: Recording, A: torch.Tensor, target: Any, rules: str = "chefer", seed: str = "onehot",
                    to_input: bool = False, num_prefix_tokens: int = 0, division: str | None = None) -> RelevancePass:
     """Relevance from the logit of ``target`` down to every block's attention (and to the input with to_input).
 
@@ -310,7 +346,7 @@ def relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str = "c
         return _relevance_pass(rec, A, target, rules, seed, to_input, num_prefix_tokens)
 
 
-def _relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str, seed: str, to_input: bool,
+def _relevance_pass(rec: Recording, A: torch.Tensor, target: Any, rules: str, seed: str, to_input: bool,
                     num_prefix_tokens: int) -> RelevancePass:
     if rules not in rules_.RULE_SETS:
         raise ValueError(f"rules must be one of {rules_.RULE_SETS}, got {rules!r}")
@@ -321,7 +357,9 @@ def _relevance_pass(rec: Recording, A: torch.Tensor, target: int, rules: str, se
         raise LRPStructureError(f"recorded {len(rec.blocks)} blocks of {rec.final.shape[0]} tokens with query width "
                                 f"{rec.blocks[0]['query'].y.shape[-1]}; the capture has A of shape {list(A.shape)}")
     seed_R = torch.zeros_like(rec.logits)
-    seed_R[target] = 1.0 if seed == "onehot" else rec.logits[target]
+    for t, sign in ((target[0], 1.0), (target[1], -1.0)) if isinstance(target, tuple) else ((target, 1.0),):
+        # a contrastive pair (a, b) explains y_a − y_b: onehot(a) − onehot(b), or with seed="logit" y_a and −y_b
+        seed_R[t] = sign * (1.0 if seed == "onehot" else rec.logits[t])
     R = head_relevance(rec, seed_R, rules)
     totals: dict[str, Any] = {"logits": float(seed_R.sum()), "head_input": float(R.sum())}
     R_A = torch.empty_like(A)  # every block is filled below

@@ -1,7 +1,8 @@
 """Token-relevance redistribution rules (i)-(iv) (Sawaki & Murata, JSAI 2025). Class-agnostic, forward only.
 
 Per block b and head h: z_ij = a_j · W_ij, P^h_ij = z_ij / (Σ_j' z_ij' + ε); relevance flows down as
-R^(b-1)_j = Σ_i mean_h P^h_ij · R^(b)_i from R^(B) = e_0 ([CLS]). Each row of P sums to 1, so Σ R is conserved.
+R^(b-1)_j = Σ_i mean_h P^h_ij · R^(b)_i from R^(B) = e_0 ([CLS]; a decoder: e_p,
+the explained position). Each row of P sums to 1, so Σ R is conserved.
 
 - (i)   a_j = 1,              W = A + I           (equals rollout with per-head normalisation)
 - (ii)  a_j = ‖v_j − v̄‖₂,    W = A + I
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import torch
 
+from ..adapters.base import linear_weight
 from .common import Trace, cls_rows_of_product, head_mean
 
 RULES = ("i", "ii", "iii", "iv")
@@ -36,7 +38,7 @@ def value_vectors(trace: Trace, values: str) -> torch.Tensor:
         B, H, N, Dh = V.shape
         out = []
         for b, block in enumerate(ctx.adapter.get_blocks(ctx.model)):
-            W = ctx.adapter.get_part(block, "attn_out").weight.detach().to(V)  # [D, H·Dh]
+            W = linear_weight(ctx.adapter.get_part(block, "attn_out")).detach().to(V)  # [D, H·Dh]
             W = W.view(W.shape[0], H, Dh)  # [D, H, Dh]
             out.append(torch.einsum("hnd,khd->hnk", V[b], W))
         return torch.stack(out)
@@ -74,8 +76,8 @@ def propagation_matrices(trace: Trace, heads: torch.Tensor, rule: str = "i", val
 
 def redistribution(trace: Trace, heads: torch.Tensor, rule: str = "i", values: str = "head",
                    normalize: str = "head") -> torch.Tensor:
-    """Row l = R at the input when R = e_0 is placed at the output of block l and carried down. [B, N].
+    """Row l = R at the input when R = e_p (p = the trace's position, [CLS] = 0) is placed at the output of block l and carried down. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     M = propagation_matrices(trace, heads, rule, values, normalize)
-    return cls_rows_of_product(M, 0, 0)
+    return cls_rows_of_product(M, 0, trace.position)
