@@ -1,0 +1,260 @@
+"""Decoders (issue 13): GPT-2 and the Llama family, next-token and contrastive targets at a position, every method
+on causal attention against literal formulas written from Hugging Face's own outputs, LRP on GPT-2 against a
+hand-wired reference, and the bad inputs of the issue, each a clear error."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from conftest import assert_same_state, model_state
+from test_lrp import literal_linear
+
+from attnviz import Explainer
+from attnviz.engine.methods import lrp as lrp_methods
+from attnviz.engine.methods import lrp_pass, lrp_rules
+from attnviz.testing import tiny_model
+
+TEXT = "the movie was wonderful and the actors were brilliant"
+DECODERS = ("gpt2", "llama")
+CLASS_AGNOSTIC = ("raw", "last_layer", "rollout", "flow", "redistribution")
+
+
+def lm(arch: str, **kwargs):
+    model, tok = tiny_model(arch, heads=4, **kwargs)
+    return model.double(), tok
+
+
+def hf_outputs(e, position: int, target):
+    """Attention [B, H, N, N] and d s / d A straight from Hugging Face (not from attnviz's capture); s = y_t at the
+    position, or y_a − y_b."""
+    model = e.explainer.model
+    with e.explainer.prepared():
+        out = model(**e.model_inputs, output_attentions=True, use_cache=False)
+        logits = out.logits[0, position]
+        score = logits[target[0]] - logits[target[1]] if isinstance(target, tuple) else logits[target]
+        grads = torch.autograd.grad(score, out.attentions)
+    A = torch.stack([a[0] for a in out.attentions]).detach()
+    return A, torch.stack([g[0] for g in grads]).detach()
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_every_method_gives_a_finite_layered_map_at_the_last_position(arch):
+    e = Explainer(*lm(arch)).explain(TEXT)
+    assert e.task == "next_token" and e.causal and e.position == e.num_tokens - 1
+    assert e.probs.shape == (e.explainer.vocab_size,) and math.isclose(float(e.probs.sum()), 1.0, rel_tol=1e-5)
+    assert e.predicted == int(np.argmax(e.probs)) and e.target == e.predicted
+    names = e.method_names()
+    assert ("chefer" in names) == (arch == "gpt2")  # the Llama family has no LRP rules
+    for name in names:
+        kwargs = {"n_steps": 8} if name == "integrated_gradients" else {}
+        maps = e.maps(name, **kwargs)
+        assert maps.shape == (e.num_layers, e.num_tokens) and np.isfinite(maps).all(), name
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_no_relevance_comes_from_the_future(arch):
+    """Explained at position p < N − 1, no method gives any relevance to tokens after p: the prediction there
+    cannot see them (causal attention), and rollout, flow, gradients and LRP all respect it exactly."""
+    e = Explainer(*lm(arch)).explain(TEXT, position=4)
+    assert e.position == 4 and "next token after position 4" in repr(e)
+    for name in e.method_names():
+        kwargs = {"n_steps": 8} if name == "integrated_gradients" else {}
+        last = e.map(name, **kwargs)
+        assert np.abs(last[5:]).max() == 0.0, (name, last)
+        zero_said = name == "attn_gradcam" and e.num_layers - 1 in e.diagnostics.get(name, {}).get("zero_blocks", [])
+        assert np.abs(last[:5]).max() > 0 or zero_said, name
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_rollout_raw_and_gae_read_the_explained_row(arch):
+    """Literal formulas from Hugging Face's attention and gradients at position p: raw = mean_h A[h, p, :],
+    rollout = row p of Â_{B-1} ⋯ Â_0 with Â = (mean_h A + I) / rowsum, GAE = row p of Π (I + mean_h (∇A ⊙ A)⁺)."""
+    e = Explainer(*lm(arch)).explain(TEXT, position=6)
+    A, dA = hf_outputs(e, 6, e.target)
+    B, H, N, _ = A.shape
+    eye = torch.eye(N, dtype=A.dtype)
+    assert np.allclose(e.map("raw"), A[-1].mean(0)[6].numpy(), atol=1e-12)
+    C, G = eye, eye
+    for b in range(B):
+        M = A[b].mean(0) + eye
+        C = (M / M.sum(-1, keepdim=True)) @ C
+        G = (eye + (dA[b] * A[b]).clamp(min=0).mean(0)) @ G
+    assert np.allclose(e.map("rollout"), C[6].numpy(), atol=1e-12)
+    assert np.allclose(e.map("gae"), G[6].numpy(), atol=1e-10)
+
+
+def test_grouped_query_values_are_repeated_per_query_head():
+    """Llama with 4 query heads and 2 key/value heads: captured V[b, h] is v_proj's head h // 2, as repeat_kv."""
+    model, tok = lm("llama", kv_heads=2)
+    e = Explainer(model, tok).explain(TEXT)
+    with torch.no_grad():
+        out = model(**e.model_inputs, output_hidden_states=True)
+        layer = model.model.layers[1]
+        v = layer.self_attn.v_proj(layer.input_layernorm(out.hidden_states[1]))[0]  # [N, 2·Dh]
+    per_kv = v.view(v.shape[0], 2, -1).transpose(0, 1)
+    V = e.capture.V[1]
+    assert V.shape[0] == 4
+    for h in range(4):
+        assert torch.allclose(V[h], per_kv[h // 2], atol=1e-12)
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_targets_string_id_and_contrastive(arch):
+    model, tok = lm(arch)
+    explainer = Explainer(model, tok)
+    e = explainer.explain(TEXT)
+    film = tok(" film", add_special_tokens=False)["input_ids"]
+    assert len(film) == 1
+    by_text = e.map("grad_input", target=" film")
+    assert np.array_equal(by_text, e.map("grad_input", target=film[0]))
+    other = int(np.argsort(-e.probs)[1])
+    pair = e.map("grad_input", target=(" film", other))
+    # y_a − y_b is linear: its gradient × input is the difference of the two maps (Llama's rotary embedding runs
+    # in float32 even in a float64 model: round-off 1e-7)
+    assert np.allclose(pair, by_text - e.map("grad_input", target=other), atol=1e-10 if arch == "gpt2" else 1e-6)
+    _, dA = hf_outputs(e, e.position, (film[0], other))
+    Abar = (dA * e.capture.A).clamp(min=0).mean(1)
+    assert e.describe_target((film[0], other)).startswith("' film' vs ")
+    G = torch.eye(e.num_tokens, dtype=torch.float64)
+    for b in range(e.num_layers):
+        G = (torch.eye(e.num_tokens, dtype=torch.float64) + Abar[b]) @ G
+    assert np.allclose(e.map("gae", target=(" film", other)), G[-1].numpy(), atol=1e-10 if arch == "gpt2" else 1e-6)
+    # explaining the pair from the start gives the same maps as asking the explanation afterwards
+    e2 = explainer.explain(TEXT, target=(" film", other))
+    assert e2.target == (film[0], other) and np.allclose(e2.map("attcat"), e.map("attcat", target=e2.target))
+
+
+def test_bad_targets_and_positions_are_clear_errors():
+    model, tok = lm("gpt2")
+    explainer = Explainer(model, tok)
+    pieces = tok(" unbelievably", add_special_tokens=False)["input_ids"]
+    assert len(pieces) > 1
+    with pytest.raises(ValueError, match=r"' unbelievably' is \d+ tokens.*first piece, target=\d+"):
+        explainer.explain(TEXT, target=" unbelievably")
+    with pytest.raises(ValueError, match="same token"):
+        explainer.explain(TEXT, target=(" film", " film"))
+    with pytest.raises(ValueError, match="pair"):
+        explainer.explain(TEXT, target=(" film", " the", " a"))
+    with pytest.raises(ValueError, match="out of range.*vocabulary"):
+        explainer.explain(TEXT, target=10_000)
+    with pytest.raises(ValueError, match=r"position 40 is beyond the input: it has \d+ tokens"):
+        explainer.explain(TEXT, position=40)
+    with pytest.raises(TypeError, match="position must be a token index"):
+        explainer.explain(TEXT, position=1.5)
+    with pytest.raises(ValueError, match="no token"):
+        explainer.explain(TEXT, target="")
+    classifier = Explainer(*tiny_model("gpt2", task="classification"))
+    with pytest.raises(ValueError, match="position= applies to language models.*last token"):
+        classifier.explain(TEXT, position=2)
+
+
+def test_llama_lrp_is_a_clear_error_naming_what_works():
+    e = Explainer(*lm("llama")).explain(TEXT)
+    with pytest.raises(NotImplementedError, match="Llama family.*RMSNorm.*rollout.*gae"):
+        e.map("chefer")
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_a_batch_equals_single_explanations(arch):
+    """Right padding with a tokenizer that has no [PAD] (GPT-2): each input's maps and probabilities are its own."""
+    explainer = Explainer(*lm(arch), batch_size=3)
+    texts = [TEXT, "the cat sat", "a gripping story told with warmth"]
+    batch = explainer.explain(texts, position=[None, 1, -2])
+    for text, position, got in zip(texts, [None, 1, -2], batch):
+        alone = explainer.explain(text, position=position)
+        assert got.position == alone.position and got.tokens == alone.tokens
+        assert np.allclose(got.probs, alone.probs, atol=1e-6)
+        for name in ("rollout", "gae", "attcat"):
+            assert np.allclose(got.map(name), alone.map(name), atol=1e-8), (name, text)
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_decoder_classifier_reads_the_last_token(arch):
+    model, tok = tiny_model(arch, task="classification", heads=4)
+    model = model.double()
+    e = Explainer(model, tok).explain(TEXT)
+    assert e.task == "classification" and e.position == e.num_tokens - 1
+    A, _ = hf_outputs_classifier(e)
+    assert np.allclose(e.map("raw"), A[-1].mean(0)[-1].numpy(), atol=1e-12)
+    if arch == "gpt2":
+        chefer = e.map("chefer")
+        assert np.isfinite(chefer).all() and chefer.max() > 0
+
+
+def hf_outputs_classifier(e):
+    with e.explainer.prepared():
+        out = e.explainer.model(**e.model_inputs, output_attentions=True)
+    return torch.stack([a[0] for a in out.attentions]).detach(), out.logits
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_the_model_is_left_exactly_as_it_was(arch):
+    model, tok = tiny_model(arch, heads=4)
+    model.train()
+    before = model_state(model)
+    e = Explainer(model, tok).explain(TEXT, target=(" film", " the"))
+    for name in e.method_names():
+        e.map(name, **({"n_steps": 4} if name == "integrated_gradients" else {}))
+    with Explainer(model, tok).ablate({1: [0, 3]}):
+        model(**e.model_inputs)
+    assert_same_state(before, model_state(model))
+
+
+def test_integrated_gradients_completeness_for_the_next_token():
+    """Σ_j IG_j ≈ s(x) − s(baseline) for the next-token score s at the explained position."""
+    model, tok = lm("gpt2")
+    e = Explainer(model, tok).explain(TEXT, position=5)
+    ig = e.map("integrated_gradients", n_steps=64)
+    ids = e.model_inputs["input_ids"]
+    baseline = torch.full_like(ids, tok.eos_token_id)
+    with torch.no_grad():
+        s = model(input_ids=ids).logits[0, 5, e.target] - model(input_ids=baseline).logits[0, 5, e.target]
+    assert abs(float(ig.sum()) - float(s)) < 1e-3 * max(1.0, abs(float(s)))
+
+
+# ---------------------------------------------------------------------------------------------- LRP on GPT-2
+def test_gpt2_pass_conserves_and_splits_the_fused_projection():
+    """Through GPT-2 (Conv1D layers, fused q | k | v) the "chefer" rules conserve Σ R = 1 from the logit down to
+    block 0's input; the recorded query/key/value are c_attn's three thirds with Conv1D's weight transposed; the
+    last block's value relevance is the literal linear rule applied to those tensors."""
+    model, tok = lm("gpt2")
+    explainer = Explainer(model, tok)
+    e = explainer.explain(TEXT, position=7)
+    rec = lrp_pass.record(model, explainer.adapter, e.model_inputs, explainer.prepared, torch.float64, position=7)
+    block = model.transformer.h[1]
+    with torch.no_grad():
+        h = model(**e.model_inputs, output_hidden_states=True).hidden_states[1][0]
+        qkv = block.attn.c_attn(block.ln_1(h))
+    D = h.shape[-1]
+    for k, role in enumerate(("query", "key", "value")):
+        part = rec.blocks[1][role]
+        assert torch.allclose(part.y, qkv[:, k * D:(k + 1) * D], atol=1e-12)
+        assert torch.equal(part.weight, block.attn.c_attn.weight[:, k * D:(k + 1) * D].t().double())
+    assert rec.head_token == 7 and rec.logits.shape == (e.explainer.vocab_size,)
+    res = lrp_pass.relevance_pass(rec, e.capture.A, e.target, "chefer", "onehot", to_input=True)
+    t = res.totals
+    for value in (t["head_input"], *t["block_output"], t["block0_input"]):
+        assert math.isclose(value, 1.0, rel_tol=1e-6), t
+    R_final = lrp_pass.head_relevance(rec, torch.eye(len(rec.logits), dtype=torch.float64)[e.target], "chefer")
+    assert R_final[:7].abs().max() == 0 and R_final[8:].abs().max() == 0  # the head reads position 7 only
+    part = rec.blocks[1]["value"]
+    R = torch.randn(part.y.shape, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    got = lrp_rules.linear(part.x, part.weight, R, "chefer", part.wx)
+    assert torch.allclose(got, literal_linear(part.x, part.weight, R), atol=1e-9)  # test_lrp's written-out rule
+
+
+def test_gpt2_chefer_is_the_rolled_out_relevance_at_the_explained_row():
+    model, tok = lm("gpt2")
+    e = Explainer(model, tok).explain(TEXT, position=6)
+    R_A = lrp_methods.relevance(e._trace(e.target), "chefer", "onehot").attention
+    _, dA = hf_outputs(e, 6, e.target)
+    Abar = (dA * R_A).clamp(min=0).mean(1)
+    M = torch.eye(e.num_tokens, dtype=torch.float64) + Abar[-1]
+    expected = (M / M.sum(-1, keepdim=True))[6]  # the released text default: the last block alone, rows normalised
+    assert np.allclose(e.map("chefer"), expected.numpy(), atol=1e-10)
+    R_lrp = lrp_methods.relevance(e._trace(e.target), "lrp", "onehot").attention  # lrp_partial's default rules
+    partial = R_lrp.clamp(min=0)[-1, :, 6].mean(0)
+    assert np.allclose(e.map("lrp_partial"), partial.numpy(), atol=1e-12)
