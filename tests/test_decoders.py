@@ -258,3 +258,118 @@ def test_gpt2_chefer_is_the_rolled_out_relevance_at_the_explained_row():
     R_lrp = lrp_methods.relevance(e._trace(e.target), "lrp", "onehot").attention  # lrp_partial's default rules
     partial = R_lrp.clamp(min=0)[-1, :, 6].mean(0)
     assert np.allclose(e.map("lrp_partial"), partial.numpy(), atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------- views
+def test_text_view_of_a_language_model_picks_next_tokens_and_marks_the_position():
+    import attnviz
+
+    model, tok = tiny_model("gpt2", heads=4)
+    e = Explainer(model, tok).explain(TEXT, position=4)
+    view = attnviz.TextView(e, method="rollout")
+    assert view.target_kind == "next token" and view.explained_position == 4 and view.explained_unit == 4
+    top = e.top_tokens(10)
+    assert view.candidates[:10] == [i for i, _, _ in top] and view.target == 0 and view.predicted == 0
+    assert view.unit_unseen == [j > 4 for j in range(e.num_tokens)]
+    probs = np.frombuffer(view.probs["buffer"], np.float32)
+    assert np.allclose(probs[:10], [p for _, _, p in top], atol=1e-6)
+    # a token from Python joins the picker; the maps are the engine's for that token
+    view.target = " the"
+    the = tok(" the", add_special_tokens=False)["input_ids"][0]
+    assert view.candidates[view.target] == the and view.error == ""
+    got = np.frombuffer(view.maps["buffer"], np.float16).reshape(view.maps["shape"]).astype(np.float32)
+    assert np.allclose(got, e.maps("rollout", target=the), atol=2e-3)
+    view.method = "grad_input"
+    view.foil = 1
+    got = np.frombuffer(view.maps["buffer"], np.float16).reshape(view.maps["shape"]).astype(np.float32)
+    want = e.maps("grad_input", target=(the, view.candidates[1]))
+    assert np.allclose(got, want, atol=2e-3 * max(1.0, np.abs(want).max()))
+    with pytest.raises(Exception, match="differ from the target"):
+        view.foil = view.target
+    view.word_level = True
+    assert view.units[view.explained_unit] == "wonderful" and view.unit_unseen[view.explained_unit + 1]
+    view.heads = [[True, False, True, True], [True, True, True, True]]
+    view.ablate = True
+    ablated = np.frombuffer(view.ablated_probs["buffer"], np.float32)
+    with Explainer(model, tok).ablate({0: [1]}):
+        with torch.no_grad():
+            p = torch.softmax(model(**e.model_inputs).logits[0, 4].double(), -1).numpy()
+    assert np.allclose(ablated, p[view.candidates], atol=1e-6)
+
+
+def test_attention_view_knows_causal_attention():
+    import attnviz
+
+    e = Explainer(*tiny_model("gpt2", heads=4)).explain(TEXT)
+    assert attnviz.AttentionView(e).causal
+    assert attnviz.AttentionView.from_attention(e.attention(), e.tokens).causal
+    encoder = Explainer(*tiny_model("bert")).explain(TEXT)
+    assert not attnviz.AttentionView(encoder).causal
+    assert not attnviz.AttentionView.from_attention(encoder.attention(), encoder.tokens).causal
+
+
+# ---------------------------------------------------------------------------------------------- ablation
+def literal_head_hook(model, arch, block, head, vector=None):
+    """A plain forward pre-hook on W_O of ``block`` setting the head's slice of its input to zero (or ``vector``)."""
+    H = model.config.num_attention_heads
+    dh = model.config.hidden_size // H
+    o = model.transformer.h[block].attn.c_proj if arch == "gpt2" else model.model.layers[block].self_attn.o_proj
+
+    def replace(module, args):
+        x = args[0].clone()
+        x[..., head * dh:(head + 1) * dh] = 0 if vector is None else vector.to(x)
+        return (x,)
+
+    return o.register_forward_pre_hook(replace)
+
+
+@pytest.mark.parametrize("arch", DECODERS)
+def test_zero_and_mean_ablation_match_a_literal_hook(arch):
+    model, tok = lm(arch)
+    explainer = Explainer(model, tok)
+    texts = [TEXT, "the cat sat on the mat near the door"]
+    means = explainer.head_means(texts) if hasattr(explainer, "head_means") else None
+    from attnviz.engine.ablation import head_means
+
+    means = head_means(explainer, texts)
+    # the mean output of each head over every token of the texts, from the captured A and V
+    outs = [torch.einsum("bhij,bhjd->bhid", e.capture.A, e.capture.V) for e in explainer.explain(texts)]
+    expected = torch.cat(outs, dim=2).mean(dim=2)
+    assert torch.allclose(means, expected, atol=1e-10)
+    ids = tok(TEXT, return_tensors="pt")
+    for mode, vector in (("zero", None), ("mean", means[1, 2])):
+        with explainer.ablate({1: [2]}, mode=mode, reference=texts), torch.no_grad():
+            inside = model(**ids).logits
+        handle = literal_head_hook(model, arch, 1, 2, vector)
+        try:
+            with torch.no_grad():
+                literal = model(**ids).logits
+        finally:
+            handle.remove()
+        assert torch.allclose(inside, literal, atol=1e-10), mode
+    with torch.no_grad():
+        plain = model(**ids).logits
+    assert not torch.allclose(plain, inside)
+    with pytest.raises(ValueError, match="reference"):
+        explainer.ablate({1: [2]}, mode="mean")
+    with pytest.raises(ValueError, match="mode must be"):
+        explainer.ablate({1: [2]}, mode="resample")
+
+
+def test_next_token_ablation_reports_the_loss_at_every_position():
+    model, tok = lm("gpt2")
+    explainer = Explainer(model, tok)
+    r = explainer.ablation_effect([TEXT], {0: [0, 1, 2, 3]})
+    ids = tok(TEXT, return_tensors="pt")["input_ids"]
+    with torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1], -1)
+    expected = -logp.gather(1, ids[0, 1:, None])[:, 0]
+    assert np.allclose(r.loss_before[0], expected.numpy(), atol=1e-10)
+    with explainer.ablate({0: [0, 1, 2, 3]}), torch.no_grad():
+        logp = torch.log_softmax(model(input_ids=ids).logits[0, :-1], -1)
+    assert np.allclose(r.loss_after[0], -logp.gather(1, ids[0, 1:, None])[:, 0].numpy(), atol=1e-10)
+    before, after = r.mean_loss(start=3)
+    assert math.isclose(before, float(expected[2:].mean()), rel_tol=1e-12) and before != after
+    assert "NextTokenAblation(heads 0.0, 0.1, 0.2, 0.3 zero-ablated; 1 inputs" in repr(r)
+    with pytest.raises(ValueError, match="labels are the next tokens"):
+        explainer.ablation_effect([TEXT], {0: [0]}, labels=[1])

@@ -106,10 +106,9 @@ class ForwardCapture:
 
     logits [b, C] (a classifier) or [b, N, V] (a language model: next-token logits at every position);
     attentions: B tensors [b, H, N, N] (post-softmax, the very tensors used in A·V; a decoder's are causal);
-    values: B tensors [b, N, H_kv·Dh] (output of W_V, before W_O; H_kv < H under grouped-query attention); hidden: B+1 tensors [b, N, D] (hidden[l] = input of
-    block l, hidden[B] = output of the last block); embeddings [b, N_e, D] (word-piece or patch embeddings, a leaf
-    that requires grad).
-    """
+    values: B tensors [b, N, H_kv·Dh] (output of W_V, before W_O; H_kv < H under grouped-query attention); hidden: B+1
+    tensors [b, N, D] (hidden[l] = input of block l, hidden[B] = output of the last block); embeddings [b, N_e, D]
+    (word-piece or patch embeddings, a leaf that requires grad)."""
 
     logits: torch.Tensor
     attentions: list[torch.Tensor]
@@ -209,7 +208,8 @@ def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_gra
     for a language model). Inputs are independent, so each input's gradient is that of its own score."""
     positions = positions or [None] * len(targets)  # type: ignore[list-item]
     with torch.enable_grad():
-        total = sum(target_score(forward.logits, i, t, p) for i, (t, p) in enumerate(zip(targets, positions)))
+        total = torch.stack([target_score(forward.logits, i, t, p)
+                             for i, (t, p) in enumerate(zip(targets, positions))]).sum()
     return gradients_of(total, forward, retain_graph)
 
 

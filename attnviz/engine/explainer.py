@@ -53,13 +53,13 @@ class Explainer:
     or of a decoder language model's next token (GPT-2, Llama, Mistral, Qwen2).
 
     model: an unmodified ``*ForSequenceClassification`` or ``*ForImageClassification`` model, or a decoder's
-    ``GPT2LMHeadModel`` / ``*ForCausalLM`` (a ``torch.compile``d one is explained through its original module); it is left exactly as it was (training flags, attention
-    implementation, hooks, requires_grad, .grad) after every call, also after an exception or from several threads:
-    passes over one model are serialised by a per-model lock. processor: its fast tokenizer (text) or image processor
-    (vision). device: "auto" uses the device the model is on; naming another device is an error (attnviz never moves
-    your model). batch_size: inputs per forward when a list is explained; "auto" (the default) sizes each batch to
-    ``memory_budget`` bytes of kept activations (default: half the free GPU memory, or a quarter of the available RAM
-    up to 4 GiB; see ``engine/memory.py``).
+    ``GPT2LMHeadModel`` / ``*ForCausalLM`` (a ``torch.compile``d one is explained through its original module); it is
+    left exactly as it was (training flags, attention implementation, hooks, requires_grad, .grad) after every call,
+    also after an exception or from several threads: passes over one model are serialised by a per-model lock.
+    processor: its fast tokenizer (text) or image processor (vision). device: "auto" uses the device the model is on;
+    naming another device is an error (attnviz never moves your model). batch_size: inputs per forward when a list is
+    explained; "auto" (the default) sizes each batch to ``memory_budget`` bytes of kept activations (default: half the
+    free GPU memory, or a quarter of the available RAM up to 4 GiB; see ``engine/memory.py``).
 
     Half-precision (float16/bfloat16) models run their forward and backward in their own dtype and every method
     computes in float32 from those tensors; the LRP methods (chefer, lrp_full, lrp_partial) run their relevance pass
@@ -143,7 +143,7 @@ class Explainer:
             raise TypeError(f"{type(self.model).__name__} is an image model: pass its image processor, "
                             f"got {type(self.processor).__name__}")
 
-    def check_target(self, target: Any) -> int | None:
+    def check_target(self, target: Any) -> Any:
         """Validate a target before any forward pass: None (the predicted class), a class index (Python or numpy
         integer, or a one-element integer tensor) or a label name -> the index, or None. A language model: a token
         (string or id) -> its id, or a contrastive pair -> (id_a, id_b) (``targets.check_next_token_target``)."""
@@ -174,23 +174,23 @@ class Explainer:
             raise TypeError("pass an Intervention or its fields as keyword arguments, not both")
         return intervened(self.model, self.adapter, intervention)
 
-    def ablate(self, heads: Any):
-        """A context manager running the model with the given heads zero-ablated (their outputs set to zero before
-        W_O): ``with explainer.ablate({5: [3]}): model(...)``. heads: {block: [heads]}, (block, head) pairs, or a
-        bool mask [B, H] (True = ablated). The model is left exactly as it was afterwards."""
-        from .ablation import ablated_heads
+    def ablate(self, heads: Any, mode: str = "zero", reference: Any = None):
+        """A context manager running the model with the given heads ablated: ``with explainer.ablate({5: [3]}):
+        model(...)``. heads: {block: [heads]}, (block, head) pairs, or a bool mask [B, H] (True = ablated).
+        mode="zero" sets their outputs (before W_O) to zero; mode="mean" to their mean output over the tokens of
+        ``reference`` (inputs, or ``head_means``' tensor). The model is left exactly as it was afterwards."""
+        from .ablation import ablation_intervention
 
-        B = len(self.adapter.get_blocks(self.model))
-        config: Any = self.model.config
-        H = int(getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 0)
-        return self.intervene(zero_heads=ablated_heads(heads, B, H))
+        return self.intervene(ablation_intervention(self, heads, mode, reference)[1])
 
-    def ablation_effect(self, inputs: Any, heads: Any, labels: Any = None):
+    def ablation_effect(self, inputs: Any, heads: Any, labels: Any = None, mode: str = "zero",
+                        reference: Any = None):
         """Predictions, probabilities and (with ``labels``) the loss with and without the ablated heads, per input
-        (an ``AblationResult``; ``engine/ablation.py``)."""
+        (an ``AblationResult``); a language model's next-token losses at every position (a ``NextTokenAblation``).
+        See ``engine/ablation.py``."""
         from .ablation import ablation_effect
 
-        return ablation_effect(self, inputs, heads, labels)
+        return ablation_effect(self, inputs, heads, labels, mode, reference)
 
     def encode(self, inputs: list[Any]) -> Encoded:
         if self.modality == "text":

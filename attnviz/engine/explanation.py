@@ -295,8 +295,8 @@ class Explanation:
             prediction = f"labels {said}"
         else:
             prediction = f"predicted {names[self.predicted]!r} (p={self.probs[self.predicted]:.3f})"
-        return (f"<Explanation {self.kind}: {shape}; {prediction}; target {self.target} ({names[self.target]!r})"
-                f"{warning}{copy}>")
+        return (f"<Explanation {self.kind}: {shape}; {prediction}; target {self.target} "
+                f"({names[self.target]!r}){warning}{copy}>")  # type: ignore[index]
 
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
@@ -350,7 +350,7 @@ class Explanation:
             self._grads[target] = Grads.from_capture(raw, index, self.num_tokens, self.num_prefix_tokens)
         return self._grads[target]
 
-    def _trace(self, target: int) -> Trace:
+    def _trace(self, target: Any) -> Trace:
         return Trace(self.capture, target, lambda: self._gradients(target), _Context(self), self.kind,
                      self.num_prefix_tokens, position=self.position, causal=self.causal, task=self.task)
 

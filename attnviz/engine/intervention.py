@@ -12,7 +12,9 @@ modeling file) for the probabilities A [b, H, N, N], so they are bit for bit the
 
 - ``attention[b](A) -> A'`` for the blocks listed (a replacement, a permutation, a detached copy ...),
 - out = A' · V per head, and heads listed in ``zero_heads[b]`` get out[:, h] = 0: the head's output, its slice of
-  the attention output before the output projection W_O, is zero (METHODS.md, "head ablation"),
+  the attention output before the output projection W_O, is zero (METHODS.md, "head ablation"); heads listed in
+  ``head_values[b]`` get out[:, h, n] = that vector at every token n (mean ablation: the head's mean output),
+- ``observe(b, out)`` (when given) sees every block's per-head output [b, H, N, Dh] (to measure those means),
 
 and returns (out [b, N, H, Dh], A'), so ``output_attentions`` reports the intervened attention.
 """
@@ -48,10 +50,13 @@ class Intervention:
     attention: Mapping[int, AttentionFn] = field(default_factory=dict)
     zero_heads: Mapping[int, tuple[int, ...]] = field(default_factory=dict)
     detach: bool = False
+    head_values: Mapping[int, Mapping[int, torch.Tensor]] = field(default_factory=dict)
+    observe: Callable[[int, torch.Tensor], None] | None = None
 
     def describe(self) -> str:
         parts = [f"attention of block {b} replaced" for b in sorted(self.attention)]
         parts += [f"heads {list(h)} of block {b} zeroed" for b, h in sorted(self.zero_heads.items()) if h]
+        parts += [f"heads {sorted(v)} of block {b} mean-ablated" for b, v in sorted(self.head_values.items()) if v]
         if self.detach:
             parts.append("attention detached in every block")
         return "; ".join(parts) or "nothing"
@@ -98,7 +103,10 @@ def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Ten
                              f"{list(weights.shape)}")
         new = new.to(weights.dtype)
     heads = iv.zero_heads.get(b, ()) if b is not None else ()
-    if new is weights and not heads:
+    values = iv.head_values.get(b, {}) if b is not None else {}
+    if new is weights and not heads and not values:
+        if iv.observe is not None and b is not None:
+            iv.observe(b, out.transpose(1, 2))
         return out, weights
     if value.shape[1] != new.shape[1]:  # grouped-query attention: query head h reads key/value head h // rep
         value = value.repeat_interleave(new.shape[1] // value.shape[1], dim=1)
@@ -107,21 +115,36 @@ def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Ten
         keep = torch.ones(context.shape[1], dtype=context.dtype, device=context.device)
         keep[list(heads)] = 0
         context = context * keep.view(1, -1, 1, 1)
+    if values:
+        context = context.clone()
+        for h, vector in values.items():
+            context[:, h] = vector.to(context)
+    if iv.observe is not None and b is not None:
+        iv.observe(b, context)
     return context.transpose(1, 2).contiguous(), new
 
 
 def _register() -> None:
+    """Register the attention function, and the eager attention's mask under the same name: transformers builds a
+    decoder's causal mask by the implementation's name, and an unknown name gets no mask at all (a decoder would
+    then attend to the future)."""
     from transformers import AttentionInterface
 
     if NAME not in AttentionInterface._global_mapping:
         AttentionInterface.register(NAME, _intervened_attention)
+    try:
+        from transformers.masking_utils import ALL_MASK_ATTENTION_FUNCTIONS, AttentionMaskInterface
+    except ImportError:  # older releases build masks without the interface
+        return
+    if NAME not in ALL_MASK_ATTENTION_FUNCTIONS._global_mapping:
+        AttentionMaskInterface.register(NAME, ALL_MASK_ATTENTION_FUNCTIONS._global_mapping["eager"])  # type: ignore[arg-type]
 
 
 def _check(intervention: Intervention, num_blocks: int, num_heads: int) -> None:
-    for b in [*intervention.attention, *intervention.zero_heads]:
+    for b in [*intervention.attention, *intervention.zero_heads, *intervention.head_values]:
         if isinstance(b, bool) or not isinstance(b, int) or not 0 <= b < num_blocks:
             raise ValueError(f"block {b!r} does not exist: the model has blocks 0..{num_blocks - 1}")
-    for b, heads in intervention.zero_heads.items():
+    for b, heads in [*intervention.zero_heads.items(), *((b, tuple(v)) for b, v in intervention.head_values.items())]:
         bad = [h for h in heads if isinstance(h, bool) or not isinstance(h, int) or not 0 <= h < num_heads]
         if bad:
             raise ValueError(f"heads {bad} of block {b} do not exist: the model has heads 0..{num_heads - 1}")

@@ -94,11 +94,14 @@ def describe(target: Target, tokenizer: Any) -> str:
 
 
 def token_text(tokenizer: Any, token_id: int) -> str:
-    """The text a token id stands for (byte-level stand-ins decoded: ' Mary', not 'ĠMary')."""
+    """The text a token id stands for (byte-level stand-ins decoded: ' Mary', not 'ĠMary'); a token holding part of
+    a character's bytes (decoding to U+FFFD alone) is shown as its token string."""
+    raw = str(tokenizer.convert_ids_to_tokens(int(token_id)))
     try:
-        return str(tokenizer.decode([int(token_id)], clean_up_tokenization_spaces=False))
+        text = str(tokenizer.decode([int(token_id)], clean_up_tokenization_spaces=False))
     except Exception:  # noqa: BLE001 - a tokenizer without decode: its token string
-        return str(tokenizer.convert_ids_to_tokens(int(token_id)))
+        return raw
+    return raw if "\ufffd" in text else text
 
 
 __all__ = ["Target", "check_next_token_target", "check_position", "describe", "score", "token_text"]

@@ -46,7 +46,11 @@ def plot(e: Any, method: str, target: int | str | None = None, layer: int | None
     t = e.target if target is None else e.explainer.resolve_target(target, e.predicted)
     B = e.num_layers
     block = B - 1 if layer is None else layer % B
-    title = f"{info.display_name} · class {e.label_names[t]!r} (p = {float(e.probs[t]):.3f})"
+    if e.task == "next_token":  # a token, or "' Mary' vs ' John'"
+        first = t[0] if isinstance(t, tuple) else t
+        title = f"{info.display_name} · next token {e.describe_target(t)} (p = {float(e.probs[first]):.3f})"
+    else:
+        title = f"{info.display_name} · class {e.label_names[int(t)]!r} (p = {float(e.probs[t]):.3f})"  # type: ignore[arg-type]
     if block != B - 1:
         title += f" · through block {block}"
     signed = bool(info.signed)

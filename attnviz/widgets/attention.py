@@ -6,7 +6,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 import torch
-from traitlets import Dict, Enum, Int, List, TraitError, Unicode, validate
+from traitlets import Bool, Dict, Enum, Int, List, TraitError, Unicode, validate
 
 from ..engine.head_scores import SCORES, head_scores
 from .base import Fraction, Index, View, bundle, check_explanation
@@ -71,6 +71,8 @@ class AttentionView(View):
                             "(engine/head_scores.py; read only)").tag(sync=True)
     color_heads = Unicode("", help="colour the model view's heads by a head-type score: '', 'previous_token', "
                                    "'duplicate_token' or 'induction' (browser-side)").tag(sync=True)
+    causal = Bool(False, help="a decoder's attention: token i attends to j <= i only, so the upper triangle is drawn "
+                              "empty (not as zero weight) in the thumbnails (read only)").tag(sync=True)
     coverage = Fraction(0.5, min=0.0, max=1.0,
                         help="per query and head, draw the strongest weights that together hold this share of the "
                              "query's attention (1: every weight above the threshold)").tag(sync=True)
@@ -78,7 +80,8 @@ class AttentionView(View):
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "AttentionView")
         super().__init__(**kwargs)
-        self._setup(torch.as_tensor(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs)
+        self._setup(torch.as_tensor(e.attention()), [str(t) for t in e.tokens], [int(s) for s in e.segments], kwargs,
+                    causal=e.causal)
 
     @classmethod
     def from_attention(cls, attention: Any, tokens: Any, *, segments: list[int] | None = None,
@@ -88,7 +91,8 @@ class AttentionView(View):
         attention: a tuple of [batch, H, N, N] tensors (transformers' ``outputs.attentions``), a [B, H, N, N] tensor
         or array, or a TransformerLens ``ActivationCache`` (its ``blocks.{l}.attn.hook_pattern`` entries);
         ``batch_index`` picks the batch row. tokens: one string per position. Other keyword arguments as for
-        ``AttentionView(e, ...)``. Shapes, tokens, NaN and negative weights are checked with a clear error."""
+        ``AttentionView(e, ...)``. Shapes, tokens, NaN and negative weights are checked with a clear error. Attention
+        whose upper triangle is exactly zero in every head is a decoder's (causal) and drawn as such."""
         from .bertviz_compat import attention_array, check_tokens
 
         A = attention_array(attention, batch_index)
@@ -97,10 +101,12 @@ class AttentionView(View):
             raise ValueError(f"{len(segments)} segments for {len(toks)} tokens")
         view = cls.__new__(cls)
         View.__init__(view, **kwargs)  # checks the keyword arguments
-        view._setup(A, toks, [int(s) for s in (segments or [0] * len(toks))], kwargs)
+        causal = A.shape[-1] > 1 and not bool(torch.triu(torch.as_tensor(A), diagonal=1).any())
+        view._setup(A, toks, [int(s) for s in (segments or [0] * len(toks))], kwargs, causal=causal)
         return view
 
-    def _setup(self, attention: torch.Tensor, tokens: list[str], segments: list[int], kwargs: dict[str, Any]) -> None:
+    def _setup(self, attention: torch.Tensor, tokens: list[str], segments: list[int], kwargs: dict[str, Any],
+               causal: bool = False) -> None:
         B, H, N, _ = attention.shape
         self._B, self._H = B, H
         # [B, H, N, N] float16, what the browser draws (torch converts ~50x faster than numpy's astype)
@@ -108,6 +114,7 @@ class AttentionView(View):
         with self.hold_sync():  # one update message with the whole initial state
             self.tokens = tokens
             self.segments = segments
+            self.causal = bool(causal)
             self.attention_shape = [B, H, N, N]
             self.thumbnails = encode(pooled(self._half, THUMBNAIL_CELLS), scale=1.0)
             scores = head_scores(attention, tokens)

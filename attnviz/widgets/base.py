@@ -59,9 +59,13 @@ class Fraction(traitlets.Float):
 
 
 class Target(Index):
-    """A class index; from Python also a label name (looked up in the view's ``label_names``)."""
+    """A class index; from Python also a label name (looked up in the view's ``label_names``). A language model's
+    view: an index into its next-token candidates, or from Python a token string (" John"), added to the
+    candidates when it is not among them."""
 
     def validate(self, obj, value):
+        if isinstance(value, str) and getattr(obj, "target_kind", "class") == "next token":
+            return obj._candidate_index(value)
         if isinstance(value, str):
             names = list(getattr(obj, "label_names", []))
             if value not in names:
@@ -201,8 +205,17 @@ class ExplainedView(View):
     available_methods = List(Unicode(), help="methods valid for this input (read only)").tag(sync=True)
     method_info = Dict(help="{method: {description, signed, class_specific, uses_heads, family}}").tag(sync=True)
     options = Dict(help="the method's own options, passed to Explanation.maps (e.g. {'rule': 'iii'})").tag(sync=True)
-    target = Target(0, help="the class explained: an index, or a label name when set from Python").tag(sync=True)
-    label_names = List(Unicode(), help="class labels (read only)").tag(sync=True)
+    target = Target(0, help="the class explained: an index, or a label name when set from Python; a language "
+                            "model: an index into `candidates`, or a token (string or id) from Python").tag(sync=True)
+    label_names = List(Unicode(), help="class labels; a language model: its candidates' text (read only)"
+                       ).tag(sync=True)
+    target_kind = Unicode("class", help="'class', or 'next token' for a language model (read only)").tag(sync=True)
+    candidates = List(Int(), help="a language model's next-token picker: token ids, the most probable first "
+                                  "(read only)").tag(sync=True)
+    foil = Target(-1, help="a language model's contrastive token: an index into `candidates` (-1: none), so the "
+                          "maps explain y_target − y_foil").tag(sync=True)
+    explained_position = Int(-1, help="a decoder's explained position, the token whose next-token prediction is "
+                                      "explained (-1 for an encoder; read only)").tag(sync=True)
     probs = Tensor(help="float32 [C] class probabilities (read only)").tag(sync=True)
     predicted = Int(0, help="predicted class (read only)").tag(sync=True)
     multi_label = Bool(False, help="independent sigmoid per class: the header names every class at p >= 0.5 "
@@ -235,16 +248,60 @@ class ExplainedView(View):
         names = e.method_names()
         self.available_methods = names
         self.method_info = method_table(names)
-        self.label_names = [str(x) for x in e.label_names]
-        self.probs = _float32(e.probs)
-        self.predicted = int(e.predicted)
+        if e.task == "next_token":
+            self._setup_candidates(e)
+        else:
+            self.label_names = [str(x) for x in e.label_names]
+            self.probs = _float32(e.probs)
+            self.predicted = int(e.predicted)
+        self.explained_position = int(e.position) if e.causal else -1
         self.multi_label = bool(e.explainer.multi_label)
         self.prediction_warning = ("the model's output holds NaN or inf: these probabilities and maps are not "
                                    "meaningful" if e.nonfinite else "")
-        self.target = int(e.target)
+        if e.task == "next_token":
+            first, *foil = e.target if isinstance(e.target, tuple) else (e.target,)
+            self.target = self.candidates.index(first)
+            self.foil = self.candidates.index(foil[0]) if foil else -1
+        else:
+            self.target = int(e.target)
         self.layer = self._B - 1
         self.heads = head_mask(None, self._B, self._H)
         self.method = default_method if default_method in names else names[0]
+
+    CANDIDATES: ClassVar[int] = 10  # the next-token picker's length (plus the target and foil when not among them)
+
+    def _setup_candidates(self, e: Any) -> None:
+        """A language model's picker: the most probable next tokens, then the explanation's own target tokens."""
+        ids = [i for i, _, _ in e.top_tokens(self.CANDIDATES)]
+        for t in e.target if isinstance(e.target, tuple) else (e.target,):
+            if t not in ids:
+                ids.append(int(t))
+        self._set_candidates(ids)
+        self.predicted = 0
+
+    def _set_candidates(self, ids: list[int]) -> None:
+        e = self._e
+        with self.hold_sync():
+            self.candidates = ids
+            self.label_names = [repr(e._token_text(i)) for i in ids]
+            self.probs = _float32(e.probs[ids])
+            self.target_kind = "next token"
+
+    def _candidate_index(self, value: Any) -> int:
+        """A token (string or id) -> its index among the candidates (appended when new), checked by the engine."""
+        token = self._e.explainer.check_target(value)
+        if isinstance(token, tuple) or token is None:
+            raise traitlets.TraitError("set one token as the target; the contrastive token is `foil`")
+        if token not in self.candidates:
+            self._set_candidates([*self.candidates, int(token)])
+        return self.candidates.index(token)
+
+    def _target_value(self) -> Any:
+        """What the engine explains: the class index, or the candidate token (with the foil: a pair)."""
+        if self.target_kind != "next token":
+            return self.target
+        token = self.candidates[self.target]
+        return (token, self.candidates[self.foil]) if self.foil >= 0 else token
 
     # ------------------------------------------------------------------ validation
     @traitlets.validate("method")
@@ -261,6 +318,19 @@ class ExplainedView(View):
         n = len(self.label_names)
         if n and not 0 <= value < n:
             raise traitlets.TraitError(f"target {value} is out of range: the model has {n} classes {self.label_names}")
+        return value
+
+    @traitlets.validate("foil")
+    def _valid_foil(self, proposal):
+        value = proposal["value"]
+        if value == -1:
+            return value
+        if self.target_kind != "next token":
+            raise traitlets.TraitError("foil (a contrastive token) applies to language models")
+        if not 0 <= value < len(self.candidates):
+            raise traitlets.TraitError(f"foil {value} is out of range: {len(self.candidates)} candidates (-1: none)")
+        if value == self.target:
+            raise traitlets.TraitError(f"the foil must differ from the target: both are {self.label_names[value]}")
         return value
 
     @traitlets.validate("layer")
@@ -289,7 +359,7 @@ class ExplainedView(View):
         return value
 
     # ------------------------------------------------------------------ kernel answers
-    @traitlets.observe("method", "target", "heads", "options")
+    @traitlets.observe("method", "target", "foil", "heads", "options")
     def _kernel_change(self, change):
         with self.hold_sync():  # new heads with ablation on: the maps and the ablated run go in one message
             self._refresh()
@@ -309,13 +379,15 @@ class ExplainedView(View):
             return
         mask = np.asarray(self.heads, dtype=bool)
         off = {int(b): tuple(int(h) for h in np.flatnonzero(~row)) for b, row in enumerate(mask) if (~row).any()}
-        probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off)[0]
-        self.ablated_probs = _float32(probs)
+        lm = self.target_kind == "next token"
+        probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off,
+                                    position=self._e.position if lm else None)[0]
+        self.ablated_probs = _float32(probs[self.candidates] if lm else probs)
 
     def _method_maps(self, method: str) -> np.ndarray:
         """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""
         options = self.options if method == self.method else {}
-        return self._e.maps(method, target=self.target, heads=np.asarray(self.heads, dtype=bool), **options)
+        return self._e.maps(method, target=self._target_value(), heads=np.asarray(self.heads, dtype=bool), **options)
 
     def _method_flags(self) -> None:
         info = self.method_info.get(self.method, {})

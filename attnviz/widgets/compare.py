@@ -97,7 +97,7 @@ class CompareView(ExplainedView):
 
     def _method_maps(self, method: str) -> np.ndarray:
         options = self.options.get(method, {})
-        return self._e.maps(method, target=self.target, heads=np.asarray(self.heads, dtype=bool), **options)
+        return self._e.maps(method, target=self._target_value(), heads=np.asarray(self.heads, dtype=bool), **options)
 
     def _refresh(self) -> None:
         def work():

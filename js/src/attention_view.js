@@ -46,6 +46,9 @@ function short(t) {
   return t.length > 14 ? `${t.slice(0, 13)}…` : t;
 }
 
+
+/** The grey of a decoder's empty upper triangle in the thumbnails (no head colour comes near it). */
+const EMPTY_GREY = 222;
 /** @param {import("./model.js").RenderArgs} args */
 export function render({ model, el }) {
   const view = createView(model, el, "attention");
@@ -342,6 +345,7 @@ export function render({ model, el }) {
   }
 
   function drawModel() {
+    const causal = Boolean(model.get("causal"));
     const s = shape();
     const th = ensureThumbs();
     if (!s || !th) return { checksum: "empty", mode: "model" };
@@ -376,6 +380,11 @@ export function render({ model, el }) {
           const rgb = headColor(hd);
           const px = new Uint8ClampedArray(th.t * th.t * 4);
           for (let k = 0; k < p.length; k++) {
+            if (causal && k % th.t > Math.floor(k / th.t)) {  // a decoder's future: empty, not zero weight
+              px[4 * k] = px[4 * k + 1] = px[4 * k + 2] = EMPTY_GREY;
+              px[4 * k + 3] = 255;
+              continue;
+            }
             const v = p[k];
             px[4 * k] = 255 + (rgb[0] - 255) * v;
             px[4 * k + 1] = 255 + (rgb[1] - 255) * v;
@@ -409,11 +418,12 @@ export function render({ model, el }) {
         }
       }
     }
-    linesNote.textContent = "";
+    linesNote.textContent = causal ? "causal attention: the grey upper triangle of each map is the future, which a "
+      + "decoder's tokens cannot attend to (not a zero weight)" : "";
     root.removeAttribute("data-loading");
     const on = mask.flat().filter(Boolean).length;
     return { mode: "model", layer, "num-tokens": s[2], "heads-on": on, "color-heads": score ? score.name : "",
-      checksum: checksum([th.sum, layer, mask.flat().map(Number).join(""), score ? score.name : ""]) };
+      causal: String(causal), checksum: checksum([th.sum, layer, mask.flat().map(Number).join(""), score ? score.name : "", causal]) };
   }
 
   function draw() {

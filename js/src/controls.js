@@ -232,8 +232,9 @@ export function prediction(doc) {
    * @param {boolean} [multiLabel] independent sigmoids: name every class at p >= 0.5, most probable first
    * @param {string} [warning] said after the line, marked (e.g. the logits hold NaN or inf)
    * @param {{probs: ArrayLike<number>, off: number} | null} [ablated] the model's answer with `off` heads ablated
+   * @param {{nextToken?: boolean, foil?: number}} [lm] a language model: "predicted next token", and the foil
    */
-  function update(labels, probs, predicted, target, multiLabel = false, warning = "", ablated = null) {
+  function update(labels, probs, predicted, target, multiLabel = false, warning = "", ablated = null, lm = {}) {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
     const full = (/** @type {number} */ i) => `${labels[i] ?? i}`;
     const name = (/** @type {number} */ i) => shortLabel(full(i));
@@ -250,7 +251,7 @@ export function prediction(doc) {
       if (!present.length) said.push(h(doc, "span", { class: "attnviz-predicted-none", text: "none" }));
     } else {
       said = [
-        h(doc, "span", { text: "predicted: " }),
+        h(doc, "span", { text: lm.nextToken ? "predicted next token: " : "predicted: " }),
         h(doc, "b", { class: "attnviz-predicted", text: name(predicted), title: full(predicted) }),
         h(doc, "span", { text: ` (p = ${p(predicted)})` }),
       ];
@@ -260,6 +261,10 @@ export function prediction(doc) {
       h(doc, "span", { class: "attnviz-sep", text: " · explaining: " }),
       h(doc, "b", { class: "attnviz-target", text: name(target), title: full(target) }),
       h(doc, "span", { text: ` (p = ${p(target)})` }),
+      ...(lm.foil !== undefined && lm.foil >= 0
+        ? [h(doc, "span", { text: " versus " }), h(doc, "b", { class: "attnviz-foil-name", text: name(lm.foil), title: full(lm.foil) }),
+          h(doc, "span", { text: ` (p = ${p(lm.foil)}): the logit difference` })]
+        : []),
       ...(warning
         ? [h(doc, "span", { class: "attnviz-prediction-warning", attrs: { role: "alert" }, text: ` ⚠ ${warning}` })]
         : []),
@@ -308,8 +313,29 @@ export function methodPicker(doc, d, toKernel) {
  * @param {Disposer} d
  * @param {(values: Record<string, any>) => void} toKernel
  */
-export function classPicker(doc, d, toKernel) {
-  return picker(doc, d, { label: "class", cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+export function classPicker(doc, d, toKernel, label = "class") {
+  return picker(doc, d, { label, cls: "attnviz-class", onChange: (v) => toKernel({ target: Number(v) }) });
+}
+
+/**
+ * A language model's contrastive token: "versus" one of the candidates, so the maps explain y_target − y_foil.
+ * @param {Document} doc
+ * @param {Disposer} d
+ * @param {(values: Record<string, any>) => void} toKernel
+ */
+export function foilPicker(doc, d, toKernel) {
+  const p = picker(doc, d, { label: "versus", cls: "attnviz-foil", onChange: (v) => toKernel({ foil: Number(v) }) });
+  p.el.title = "explain the logit difference of the next token and this one (why this token rather than that)";
+  /** @param {Model} model */
+  function update(model) {
+    const labels = model.get("label_names") ?? [];
+    const t = Number(model.get("target"));
+    const options = [{ value: "-1", text: "— (the token alone)" },
+      ...labels.map((/** @type {string} */ l, /** @type {number} */ i) => ({ value: String(i), text: shortLabel(String(l)), title: String(l) }))
+        .filter((/** @type {{value: string}} */ o) => Number(o.value) !== t)];
+    p.update(options, String(model.get("foil") ?? -1));
+  }
+  return { el: p.el, select: p.select, update };
 }
 
 /**
@@ -361,7 +387,8 @@ export function syncClassControls(view, target, pred) {
   const after = view.floats("ablated_probs");
   const off = (model.get("heads") ?? []).flat().filter((/** @type {boolean} */ x) => !x).length;
   pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")),
-    String(model.get("prediction_warning") ?? ""), model.get("ablate") && after && after.data.length ? { probs: after.data, off } : null);
+    String(model.get("prediction_warning") ?? ""), model.get("ablate") && after && after.data.length ? { probs: after.data, off } : null,
+    { nextToken: model.get("target_kind") === "next token", foil: Number(model.get("foil") ?? -1) });
 }
 
 /**

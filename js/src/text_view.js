@@ -11,7 +11,7 @@
  */
 import { row } from "./codec.js";
 import { pick, shortLabel } from "./colormap.js";
-import { ablationToggle, classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
+import { ablationToggle, classPicker, foilPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
 import { tokenRows, tokenSearch, tokensCanvas } from "./tokens.js";
@@ -23,7 +23,10 @@ export function render({ model, el }) {
   const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
   const method = methodPicker(doc, d, toKernel);
-  const target = classPicker(doc, d, toKernel);
+  const lm = model.get("target_kind") === "next token";
+  const target = classPicker(doc, d, toKernel, lm ? "next token" : "class");
+  const foil = foilPicker(doc, d, toKernel);
+  foil.el.hidden = !lm;
   const cmap = picker(doc, d, { label: "colours", cls: "attnviz-colormap", onChange: (v) => update(model, { colormap: v }) });
   const scale = scalePicker(doc, d, (v) => update(model, { color_scale: v }));
   const words = toggle(doc, d, { label: "words", cls: "attnviz-word-level", title: "aggregate word pieces into words", onChange: (v) => toKernel({ word_level: v }) });
@@ -53,7 +56,7 @@ export function render({ model, el }) {
 
   root.append(
     pred.el,
-    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, cmap.el, scale.el, words.el, special.el, save] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, foil.el, cmap.el, scale.el, words.el, special.el, save] }),
     description,
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el, search.el] }),
     tokens.el,
@@ -70,6 +73,8 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    foil.update(model);
+    foil.select.disabled = !kernel;
     ablate.update(model.get("ablate"));
     ablate.input.disabled = !kernel;
     scale.update(model.get("color_scale"));
@@ -91,17 +96,22 @@ export function render({ model, el }) {
       slider.update(layer, B);
       const values = row(maps, layer);
       const signed = Boolean(model.get("signed"));
-      const neutral = model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
+      const special = model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
+      const unseen = model.get("unit_unseen") ?? [];
+      // units after a decoder's explained position are not seen by its prediction: no colour, out of the range
+      const neutral = unseen.some(Boolean) ? Array.from(values, (_, i) => Boolean(special?.[i]) || Boolean(unseen[i])) : special;
       const family = (model.get("method_info") ?? {})[model.get("method")]?.family;
       const range = viewRange(model, values, { signed, family, skip: neutral, all: () => Array.from({ length: B }, (_, l) => row(maps, l)) });
       const name = pick(model.get("colormap"), signed, "text");
       const drawn = tokens.paint(values, name, range, neutral);
+      tokens.mark(Number(model.get("explained_unit") ?? -1), unseen);
       leg.update(name, range);
       shown = { values, cmap: name, range, neutral };
       return {
         layer, method: model.get("method"), target: model.get("target"), "num-units": values.length,
         "word-level": String(Boolean(model.get("word_level"))),
-        scale: range.mode, checksum: checksum([layer, name, range.mode ?? "", range.lo, range.hi, ...drawn]),
+        scale: range.mode, "explained-unit": Number(model.get("explained_unit") ?? -1),
+        checksum: checksum([layer, name, range.mode ?? "", range.lo, range.hi, ...drawn]),
       };
     });
   }
@@ -110,10 +120,12 @@ export function render({ model, el }) {
   syncControls();
   draw();
   d.on(model, "change:units", () => { rebuild(); draw(); });
+  d.on(model, "change:unit_unseen", draw);
+  d.on(model, "change:explained_unit", draw);
   d.on(model, "change:maps", draw);
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   for (const name of ["scale", "signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
-  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
+  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs", "foil", "label_names"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

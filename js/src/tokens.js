@@ -71,7 +71,24 @@ export function tokenRows(doc) {
     return drawn;
   }
 
-  return { el, setUnits, paint, get spans() { return spans; }, get units() { return units; } };
+  /**
+   * A decoder's explained position: its unit outlined (the prediction after it is explained); the units after it,
+   * which that prediction cannot see, faded and left uncoloured by the caller (not drawn as zero relevance).
+   * @param {number} explained unit index, or -1
+   * @param {ArrayLike<boolean>} [unseen]
+   */
+  function mark(explained, unseen) {
+    spans.forEach((span, i) => {
+      const isExplained = i === explained;
+      const isUnseen = Boolean(unseen?.[i]);
+      span.classList.toggle("attnviz-explained", isExplained);
+      span.classList.toggle("attnviz-unseen", isUnseen);
+      if (isExplained) span.title += " · explained: the next-token prediction after this token";
+      if (isUnseen) span.title = `${units[i]}: after the explained position, not seen by the prediction`;
+    });
+  }
+
+  return { el, setUnits, paint, mark, get spans() { return spans; }, get units() { return units; } };
 }
 
 /**

@@ -341,3 +341,45 @@ describe("AttentionView", () => {
     }
   });
 });
+
+describe("AttentionView of a decoder", () => {
+  test("the thumbnails draw the causal upper triangle as empty grey, not as zero weight", () => {
+    const images = [];
+    const ctx = new Proxy({}, {
+      get(target, prop) {
+        if (prop in target) return target[prop];
+        if (prop === "measureText") return (s) => ({ width: 7 * String(s).length });
+        if (prop === "putImageData") return (img) => images.push(img);
+        return () => {};
+      },
+      set(target, prop, value) { target[prop] = value; return true; },
+    });
+    if (typeof globalThis.ImageData === "undefined") {
+      globalThis.ImageData = class { constructor(data, w, h) { this.data = data; this.width = w; this.height = h; } };
+    }
+    const spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(() => ctx);
+    try {
+      for (const causal of [true, false]) {
+        images.length = 0;
+        const host = document.createElement("div");
+        document.body.appendChild(host);
+        const model = fakeModel(state(1, 2, 6, { causal, mode: "model" }));
+        render({ model, el: host });
+        expect(images.length).toBe(2);
+        const img = images[0];
+        const t = img.width;
+        const px = (r, c) => Array.from(img.data.slice(4 * (r * t + c), 4 * (r * t + c) + 3));
+        expect(px(0, t - 1)).toEqual(causal ? [222, 222, 222] : px(0, t - 1));
+        if (causal) {
+          expect(px(t - 1, 0)).not.toEqual([222, 222, 222]);
+          expect(host.querySelector(".attnviz-lines-note, .attnviz-note")?.textContent ?? host.textContent).toMatch(/grey upper triangle/);
+        } else {
+          expect(px(0, t - 1)).not.toEqual([222, 222, 222]);
+        }
+        host.remove();
+      }
+    } finally {
+      spy.mockRestore();
+    }
+  });
+});

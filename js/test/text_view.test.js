@@ -263,3 +263,46 @@ describe("TextView cleanup", () => {
     }
   });
 });
+
+describe("TextView for a language model", () => {
+  const lmState = (over = {}) => textState({
+    units: ["the", " movie", " was", " very", " long"], tokens: ["the", " movie", " was", " very", " long"],
+    unit_segments: [0, 0, 0, 0, 0], unit_special: [false, false, false, false, false],
+    maps: encodeHalf([0.5, 0.3, 0.2, 0, 0, 0.6, 0.3, 0.1, 0, 0], [2, 5]), target_kind: "next token",
+    label_names: ["' good'", "' bad'", XSS], probs: encodeHalf([0.5, 0.3, 0.1], [3]), predicted: 0, target: 0,
+    foil: -1, explained_unit: 2, unit_unseen: [false, false, false, true, true], ...over,
+  });
+
+  test("the next-token picker and the foil picker; the explained token is marked, later tokens are not coloured", () => {
+    const model = fakeModel(lmState());
+    render({ model, el });
+    const picker = el.querySelector(".attnviz-class").closest("label");
+    expect(picker.querySelector("span").textContent).toBe("next token");
+    const foil = el.querySelector(".attnviz-foil");
+    expect(foil.closest("label").hidden).toBe(false);
+    expect([...foil.options].map((o) => o.textContent)).toEqual(["— (the token alone)", "' bad'", XSS]);
+    expect(el.querySelector(".attnviz-prediction").textContent).toMatch(/^predicted next token: ' good' \(p = 0\.500\)/);
+    const spans = [...el.querySelectorAll(".attnviz-token")];
+    expect(spans[2].classList.contains("attnviz-explained")).toBe(true);
+    expect(spans.filter((s) => s.classList.contains("attnviz-explained")).length).toBe(1);
+    expect(spans.map((s) => s.classList.contains("attnviz-unseen"))).toEqual([false, false, false, true, true]);
+    expect(spans[3].style.background).toBe("");  // the future is empty, not drawn as zero relevance
+    expect(spans[0].style.background).not.toBe("");
+    expect(spans[3].title).toMatch(/not seen by the prediction/);
+    expect(root().getAttribute("data-explained-unit")).toBe("2");
+    foil.value = "1";
+    foil.dispatchEvent(new Event("change"));
+    expect(model.state.foil).toBe(1);
+    push(model, { revision: 1 });
+    expect(el.querySelector(".attnviz-prediction").textContent).toContain("versus ' bad' (p = 0.300): the logit difference");
+    expect(el.querySelector(".attnviz-prediction img")).toBeNull();
+  });
+
+  test("a classifier has no foil picker and marks no token", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    expect(el.querySelector(".attnviz-foil").closest("label").hidden).toBe(true);
+    expect(el.querySelector(".attnviz-class").closest("label").querySelector("span").textContent).toBe("class");
+    expect(el.querySelectorAll(".attnviz-explained, .attnviz-unseen").length).toBe(0);
+  });
+});

@@ -72,5 +72,6 @@ def adapter_for(model: nn.Module) -> Adapter:
     return adapter
 
 
-__all__ = ["ADAPTERS", "NEXT_TOKEN_HEADS", "SUPPORTED_HEADS", "task_of", "Adapter", "UnsupportedModelError", "adapter_for", "resolve",
+__all__ = ["ADAPTERS", "NEXT_TOKEN_HEADS", "SUPPORTED_HEADS", "Adapter", "UnsupportedModelError", "adapter_for",
+           "resolve", "task_of",
            "supported_model_types"]

@@ -83,14 +83,14 @@ class Adapter:
 def linear_weight(module: nn.Module) -> torch.Tensor:
     """The weight of a linear map as [out, in], y = W x + b: nn.Linear's own, or the transpose of GPT-2's Conv1D
     (whose weight is [in, out], y = x W + b)."""
-    weight = module.weight
+    weight: torch.Tensor = module.weight  # type: ignore[assignment]
     return weight.t() if is_conv1d(module) else weight
 
 
 def is_conv1d(module: nn.Module) -> bool:
     """transformers' ``Conv1D`` (GPT-2): a linear layer with a transposed weight, despite its name."""
-    return type(module).__name__ == "Conv1D" and getattr(module, "weight", None) is not None \
-        and module.weight.dim() == 2
+    weight = getattr(module, "weight", None)
+    return type(module).__name__ == "Conv1D" and isinstance(weight, torch.Tensor) and weight.dim() == 2
 
 
 def resolve(root: nn.Module, paths: tuple[str, ...]):

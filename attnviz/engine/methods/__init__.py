@@ -72,8 +72,9 @@ class MethodTable(dict):
 
 
 def _flow(trace: Trace, heads: torch.Tensor, source: int | None = None, row: int | str | None = None) -> torch.Tensor:
-    """Attention flow from token ``source`` (default: the trace's position, [CLS] for a classifier); ``row="max"``: for each input token the largest flow
-    from any output token (the max over rows, as rollout's ``row="max"``), renormalised to sum 1. [B, N].
+    """Attention flow from token ``source`` (default: the trace's position, [CLS] for a classifier); ``row="max"``: for
+    each input token the largest flow from any output token (the max over rows, as rollout's ``row="max"``),
+    renormalised to sum 1. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     from .flow import flow_maps, flow_maps_max

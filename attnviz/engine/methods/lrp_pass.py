@@ -14,8 +14,8 @@ exception. Nothing is patched: the hooks only read.
 with ctx = A·V per head, A = softmax(Q·Kᵀ/√d) the captured attention, and Q, K, V the query/key/value Linear
 outputs split per head. GPT-2's Conv1D layers are linear maps with a transposed weight (``linear_weight``), and its
 fused q | k | v projection is recorded once and split into the three Linears it is. A decoder's head reads the
-explained position's hidden state (a language model: the next-token logits there; a classifier: its last token). Shapes inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh].
-"""
+explained position's hidden state (a language model: the next-token logits there; a classifier: its last token). Shapes
+inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh]. """
 
 from __future__ import annotations
 
@@ -204,7 +204,8 @@ def record(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Ten
             return Part(x, y)
         wx = None
         if calls[key][0][1].dtype == dtype:
-            wx = y if module.bias is None else y - module.bias.detach().to(dtype)
+            bias = getattr(module, "bias", None)
+            wx = y if bias is None else y - bias.detach().to(dtype)
         return Part(x, y, linear_weight(module).detach().to(dtype), wx)
 
     parts = [{role: get((b, role), adapter.get_part(block, role)) for role in roles} for b, block in enumerate(blocks)]

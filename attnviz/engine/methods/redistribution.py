@@ -76,7 +76,8 @@ def propagation_matrices(trace: Trace, heads: torch.Tensor, rule: str = "i", val
 
 def redistribution(trace: Trace, heads: torch.Tensor, rule: str = "i", values: str = "head",
                    normalize: str = "head") -> torch.Tensor:
-    """Row l = R at the input when R = e_p (p = the trace's position, [CLS] = 0) is placed at the output of block l and carried down. [B, N].
+    """Row l = R at the input when R = e_p (p = the trace's position, [CLS] = 0) is placed at the output of block l and
+    carried down. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     M = propagation_matrices(trace, heads, rule, values, normalize)
