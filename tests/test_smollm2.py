@@ -49,3 +49,25 @@ def test_head_scores_find_previous_token_and_induction_heads(smol):
     assert np.nanmax(scores["induction"]) > 0.5
     b, h = np.unravel_index(np.nanargmax(scores["induction"]), scores["induction"].shape)
     assert b > 0  # an induction head needs an earlier previous-token head to read from
+
+
+def test_explainer_explains_the_indirect_object_against_the_subject(smol):
+    """SmolLM2 (Llama family, grouped-query attention) through the Explainer: the next token and a contrastive
+    target, every non-LRP method at the last position, the LRP methods a clear error."""
+    model, tok = smol
+    explainer = attnviz.Explainer(model, tok)
+    e = explainer.explain("When Mary and John went to the store, John gave a drink to", target=(" Mary", " John"))
+    assert e.top_tokens(1)[0][1] == " Mary" and e.top_tokens(1)[0][2] > 0.5
+    assert e.num_heads == 9 and e.num_layers == 30 and e.causal
+    logits = e.logits
+    mary, john = e.target
+    assert logits[mary] - logits[john] > 0  # the model prefers the indirect object
+    names = e.method_names()
+    assert "chefer" not in names and {"rollout", "gae", "attcat", "grad_input"} <= set(names)
+    for name in ("rollout", "gae", "attcat", "grad_input"):
+        m = e.map(name)
+        assert m.shape == (e.num_tokens,) and np.isfinite(m).all(), name
+    with pytest.raises(NotImplementedError, match="Llama family"):
+        e.map("chefer")
+    # the contrast differs from explaining " Mary" alone
+    assert not np.allclose(e.map("grad_input"), e.map("grad_input", target=" Mary"))

@@ -6,8 +6,8 @@ transformers through ``gguf``). Offline: nothing is fetched.
     attentions, tokens, top = attnviz.demo.next_token_attention(model, tokenizer, "When Mary and John ...")
     attnviz.AttentionView.from_attention(attentions, tokens)   # the causal attention, block by block
 
-attnviz's explainer does not support decoder language models yet (it raises UnsupportedModelError); the attention views,
-head-type scores and bring-your-own-attention API work on them.
+    e = attnviz.Explainer(model, tokenizer).explain("When Mary and John ...", target=(" Mary", " John"))
+    e.map("gae")                                              # why " Mary" rather than " John", token by token
 """
 
 from __future__ import annotations

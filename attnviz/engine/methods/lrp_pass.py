@@ -15,7 +15,7 @@ with ctx = A·V per head, A = softmax(Q·Kᵀ/√d) the captured attention, and 
 outputs split per head. GPT-2's Conv1D layers are linear maps with a transposed weight (``linear_weight``), and its
 fused q | k | v projection is recorded once and split into the three Linears it is. A decoder's head reads the
 explained position's hidden state (a language model: the next-token logits there; a classifier: its last token). Shapes
-inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh]. """
+inside the pass drop the batch dimension: hidden [N, D], per head [H, N, Dh]."""
 
 from __future__ import annotations
 
