@@ -261,6 +261,12 @@ def test_gpt2_chefer_is_the_rolled_out_relevance_at_the_explained_row():
 
 
 # ---------------------------------------------------------------------------------------------- views
+def decoded(tensor: dict) -> np.ndarray:
+    """A float16 tensor trait back to float32 values (the buffer times its scale)."""
+    values = np.frombuffer(tensor["buffer"], np.float16).astype(np.float32) * tensor["scale"]
+    return values.reshape(tensor["shape"])
+
+
 def test_text_view_of_a_language_model_picks_next_tokens_and_marks_the_position():
     import attnviz
 
@@ -277,11 +283,11 @@ def test_text_view_of_a_language_model_picks_next_tokens_and_marks_the_position(
     view.target = " the"
     the = tok(" the", add_special_tokens=False)["input_ids"][0]
     assert view.candidates[view.target] == the and view.error == ""
-    got = np.frombuffer(view.maps["buffer"], np.float16).reshape(view.maps["shape"]).astype(np.float32)
+    got = decoded(view.maps)
     assert np.allclose(got, e.maps("rollout", target=the), atol=2e-3)
     view.method = "grad_input"
     view.foil = 1
-    got = np.frombuffer(view.maps["buffer"], np.float16).reshape(view.maps["shape"]).astype(np.float32)
+    got = decoded(view.maps)
     want = e.maps("grad_input", target=(the, view.candidates[1]))
     assert np.allclose(got, want, atol=2e-3 * max(1.0, np.abs(want).max()))
     with pytest.raises(Exception, match="differ from the target"):
@@ -373,3 +379,49 @@ def test_next_token_ablation_reports_the_loss_at_every_position():
     assert "NextTokenAblation(heads 0.0, 0.1, 0.2, 0.3 zero-ablated; 1 inputs" in repr(r)
     with pytest.raises(ValueError, match="labels are the next tokens"):
         explainer.ablation_effect([TEXT], {0: [0]}, labels=[1])
+
+
+@pytest.mark.parametrize("family", ["mistral", "qwen2"])
+def test_mistral_and_qwen2_share_the_llama_adapter(family):
+    """Same layout as Llama (Qwen2 adds q/k/v biases): the adapter table finds them, every method runs causally."""
+    import transformers as tf
+
+    _, tok = tiny_model("llama")
+    config_class, model_class = {"mistral": (tf.MistralConfig, tf.MistralForCausalLM),
+                                 "qwen2": (tf.Qwen2Config, tf.Qwen2ForCausalLM)}[family]
+    torch.manual_seed(0)
+    config = config_class(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=2,
+                          num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                          initializer_range=0.2)
+    model = model_class(config).eval()
+    e = Explainer(model, tok).explain(TEXT, position=5)
+    assert e.explainer.adapter.family == "llama" and e.num_heads == 4
+    for name in e.method_names():
+        m = e.map(name, **({"n_steps": 4} if name == "integrated_gradients" else {}))
+        assert np.isfinite(m).all() and np.abs(m[6:]).max() == 0, name
+
+
+def test_attcat_and_flow_follow_their_definitions_at_the_explained_position():
+    """AttCAT: Σ_l (h^(l) · ∇h^(l)) × mean over heads and the rows i <= p of A^(l)[:, i, :]; flow: max-flow from
+    node p of the last layer (networkx on Abnar & Zuidema's graph)."""
+    import networkx as nx
+
+    from attnviz.testing import flow_graph_networkx
+
+    model, tok = lm("gpt2")
+    e = Explainer(model, tok).explain(TEXT, position=6)
+    with e.explainer.prepared():
+        out = model(**e.model_inputs, output_attentions=True, output_hidden_states=True, use_cache=False)
+        hidden = out.hidden_states[:-1]
+        grads = torch.autograd.grad(out.logits[0, 6, e.target], hidden)
+    A = torch.stack([a[0] for a in out.attentions]).detach()
+    expected = sum((h[0] * g[0]).sum(-1) * A[b, :, :7].mean(dim=(0, 1))
+                   for b, (h, g) in enumerate(zip(hidden, grads)))
+    assert np.allclose(e.map("attcat"), expected.detach().numpy(), atol=1e-10)
+    N = e.num_tokens
+    aug = A.mean(1) + torch.eye(N, dtype=A.dtype)
+    aug = (aug / aug.sum(-1, keepdim=True)).numpy()
+    G = flow_graph_networkx(aug)
+    B = aug.shape[0]
+    flows = np.array([nx.maximum_flow_value(G, B * N + 6, j) if j <= 6 else 0.0 for j in range(N)])
+    assert np.allclose(e.map("flow"), flows / flows.sum(), atol=1e-9)

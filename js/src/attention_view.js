@@ -27,7 +27,7 @@ export { LEVELS, LINE_BUDGET, findTokens, headViewPlan, strongestWeight };
  * The head view's geometry (layout.js headViewLayout options): the top margin holds the column titles; long inputs
  * get rows of at least 11 px (legible labels) on a canvas up to 8,192 px tall, scrolled in its window.
  */
-export const HEAD_LAYOUT = { width: 560, labelW: 110, top: 20, minRow: 11, maxCanvas: 8192 };
+export const HEAD_LAYOUT = { width: 560, labelW: 110, top: 20, minRow: 11, maxCanvas: 11 * 1024 + 40 };
 /** The model view's margins (layout.js gridLayout options): room for the axis titles and the numbers. */
 export const GRID_MARGINS = { left: 48, top: 34 };
 

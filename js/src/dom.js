@@ -131,6 +131,10 @@ export function download(doc, blob, name) {
   setTimeout(() => URL.revokeObjectURL(url), 2000);
 }
 
+/** The largest canvas side and area browsers draw (Chromium and Firefox: 32,767 px a side, 2^28 px in all). */
+export const MAX_CANVAS_SIDE = 32767;
+export const MAX_CANVAS_AREA = 2 ** 28;
+
 /**
  * A 2-D context scaled for the device pixel ratio, or null where there is no canvas (jsdom/happy-dom).
  * @param {HTMLCanvasElement} canvas
@@ -138,7 +142,11 @@ export function download(doc, blob, name) {
  * @param {number} height CSS pixels
  */
 export function context2d(canvas, width, height) {
-  const ratio = ((typeof devicePixelRatio === "number" && devicePixelRatio) || 1) * zoomOf(canvas);
+  const wanted = ((typeof devicePixelRatio === "number" && devicePixelRatio) || 1) * zoomOf(canvas);
+  // browsers refuse (draw nothing on) a canvas over 32,767 px a side or 2^28 px in all: a tall head view at a high
+  // pixel ratio or projector zoom gets fewer backing pixels instead of a blank picture
+  const ratio = Math.max(Math.min(wanted, MAX_CANVAS_SIDE / Math.max(width, height, 1),
+    Math.sqrt(MAX_CANVAS_AREA / Math.max(width * height, 1))), 0.01);
   canvas.width = Math.max(1, Math.round(width * ratio));
   canvas.height = Math.max(1, Math.round(height * ratio));
   canvas.style.width = `${width}px`;

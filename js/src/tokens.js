@@ -18,6 +18,8 @@ export function tokenRows(doc) {
   let spans = [];
   /** @type {string[]} */
   let units = [];
+  /** @type {HTMLSpanElement | null} the explained token last scrolled to */
+  let markedSpan = null;
 
   /**
    * Rebuild the spans (the kernel sent new units: a new input or word-level aggregation switched).
@@ -78,6 +80,23 @@ export function tokenRows(doc) {
    * @param {ArrayLike<boolean>} [unseen]
    */
   function mark(explained, unseen) {
+    const target = spans[explained];
+    if (target && target !== markedSpan && el.classList.contains("attnviz-tokens-long")) {
+      // a long text's window opens at the explained token (a language model's is usually the last), once the
+      // view is laid out (a cell's output is attached after the first draw)
+      let frames = 0;
+      const scroll = () => {
+        if (el.clientHeight > 0 && el.isConnected) {
+          const box = el.getBoundingClientRect();
+          const at = target.getBoundingClientRect();
+          el.scrollTop += at.top - box.top - el.clientHeight / 2;
+        } else if (frames++ < 120 && typeof requestAnimationFrame === "function") {
+          requestAnimationFrame(scroll);
+        }
+      };
+      scroll();
+    }
+    markedSpan = target ?? null;
     spans.forEach((span, i) => {
       const isExplained = i === explained;
       const isUnseen = Boolean(unseen?.[i]);

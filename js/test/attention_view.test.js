@@ -383,3 +383,25 @@ describe("AttentionView of a decoder", () => {
     }
   });
 });
+
+describe("context2d", () => {
+  test("a canvas too tall for the pixel ratio keeps fewer backing pixels instead of going blank", async () => {
+    const { MAX_CANVAS_SIDE } = await import("../src/dom.js");
+    const spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(() => ({ setTransform() {} }));
+    const saved = globalThis.devicePixelRatio;
+    try {
+      globalThis.devicePixelRatio = 3;
+      const c = document.createElement("canvas");
+      context2d(c, 600, 11 * 1024 + 40);
+      expect(c.height).toBeLessThanOrEqual(MAX_CANVAS_SIDE);
+      expect(c.height).toBeGreaterThan(2 * (11 * 1024 + 40));
+      expect(c.style.height).toBe(`${11 * 1024 + 40}px`);
+      const small = document.createElement("canvas");
+      context2d(small, 100, 50);
+      expect([small.width, small.height]).toEqual([300, 150]);
+    } finally {
+      globalThis.devicePixelRatio = saved;
+      spy.mockRestore();
+    }
+  });
+});
