@@ -30,7 +30,7 @@ import torch
 sys.path.insert(0, __file__.rsplit("/bench/", 1)[0])
 
 from attnviz import Explainer  # noqa: E402
-from attnviz.widgets import AttentionView, TextView  # noqa: E402
+from attnviz.widgets import AttentionView  # noqa: E402
 from attnviz.widgets.base import STATIC  # noqa: E402
 from bench.common import interleaved_medians  # noqa: E402
 from bench.widgets import _RERUN, message_bytes, table  # noqa: E402
@@ -162,7 +162,7 @@ def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
             page = b.new_page(viewport={"width": 1200, "height": 900})
             nb = NotebookPage(page, server, "lab", "bench-language")
             nb.open(cells)
-            for k, (n, kind, code) in enumerate(views, start=1):
+            for k, (_, kind, code) in enumerate(views, start=1):
                 times = []
                 for _ in range(repeats):
                     times.append(page.evaluate(_RERUN, {"index": k, "kind": kind}))

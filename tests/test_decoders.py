@@ -425,3 +425,18 @@ def test_attcat_and_flow_follow_their_definitions_at_the_explained_position():
     B = aug.shape[0]
     flows = np.array([nx.maximum_flow_value(G, B * N + 6, j) if j <= 6 else 0.0 for j in range(N)])
     assert np.allclose(e.map("flow"), flows / flows.sum(), atol=1e-9)
+
+
+def test_the_figure_marks_the_position_and_leaves_the_future_uncoloured():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    e = Explainer(*tiny_model("gpt2", heads=4)).explain(TEXT, position=4)
+    fig = e.plot("gae", target=(" the", " was"))
+    ax = fig.axes[0]
+    assert "next token ' the' vs ' was'" in ax.get_title(loc="left") and "hatched" in ax.get_title(loc="left")
+    boxes = [p for p in ax.patches if p.get_hatch() is not None or p.get_linewidth() > 0]
+    hatched = [p.get_hatch() == "////" for p in ax.patches]
+    assert hatched == [j > 4 for j in range(e.num_tokens)]
+    assert all(tuple(p.get_facecolor()) == (1.0, 1.0, 1.0, 1.0) for p, h in zip(ax.patches, hatched) if h)
+    assert ax.patches[4].get_linewidth() == 2.0 and len(boxes) == e.num_tokens

@@ -93,7 +93,17 @@ def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: s
     else:
         units, segs, special = e.tokens, [int(s) for s in e.segments], e.special.astype(bool)
     special = np.asarray(special, dtype=bool)
-    norm = _norm(values, signed, special if ignore_special else None)
+    explained, unseen = -1, np.zeros(len(units), dtype=bool)
+    if getattr(e, "causal", False):  # a decoder: mark the explained position; what comes after it is not seen
+        at = np.zeros(e.num_tokens, np.float32)
+        at[e.position] = 1
+        after = (np.arange(e.num_tokens) > e.position).astype(np.float32)
+        if words:
+            at, after = e.words(at, reduce="max")[1], e.words(after, reduce="max")[1]
+        explained = int(np.argmax(at))
+        unseen = (after > 0.5) & (np.arange(len(units)) != explained)
+    skip = (special & ignore_special) | unseen
+    norm = _norm(values, signed, skip if skip.any() else None)
     mapper = ScalarMappable(norm=norm, cmap=cmap)
 
     # Measure each token in inches with Agg, wrap into lines (a new segment starts a new line).
@@ -115,14 +125,19 @@ def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: s
     ax.set_xlim(0, usable)
     ax.set_ylim(text_h, 0)
     ax.set_axis_off()
-    for (bx, by, bw), unit, v, sp in zip(boxes, units, values, special):
-        neutral = ignore_special and sp
+    for k, ((bx, by, bw), unit, v, sp) in enumerate(zip(boxes, units, values, special)):
+        neutral = (ignore_special and sp) or unseen[k]
         rgba = (1.0, 1.0, 1.0, 1.0) if neutral else mapper.to_rgba(v)
         lum = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
-        ax.add_patch(Rectangle((bx, by + 0.04), bw, line_h * 0.78, facecolor=rgba, edgecolor="#999999",
-                               linewidth=0.5, linestyle="--" if sp else "-"))
+        ax.add_patch(Rectangle((bx, by + 0.04), bw, line_h * 0.78, facecolor=rgba,
+                               edgecolor="#111111" if k == explained else "#999999",
+                               linewidth=2.0 if k == explained else 0.5,
+                               linestyle="--" if sp else (":" if unseen[k] else "-"),
+                               hatch="////" if unseen[k] else None))
         ax.text(bx + pad, by + 0.04 + line_h * 0.39, _plain(unit), fontsize=fontsize, va="center", ha="left",
-                color="#111111" if lum > 0.45 else "white", usetex=False)
+                color="#999999" if unseen[k] else ("#111111" if lum > 0.45 else "white"), usetex=False)
+    if explained >= 0:
+        title += "\noutlined: the position explained (its next token); hatched: after it, not seen"
     ax.set_title(title, fontsize=fontsize + 1, loc="left")
     fig.colorbar(mapper, ax=ax, orientation="horizontal", fraction=0.25 if text_h < 1 else 0.12, pad=0.02,
                  aspect=40, label="relevance")
