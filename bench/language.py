@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -33,7 +32,7 @@ from attnviz import Explainer  # noqa: E402
 from attnviz.widgets import AttentionView  # noqa: E402
 from attnviz.widgets.base import STATIC  # noqa: E402
 from bench.common import interleaved_medians  # noqa: E402
-from bench.widgets import _RERUN, message_bytes, table  # noqa: E402
+from bench.widgets import display_times, lab_notebook, message_bytes, table  # noqa: E402
 
 WORDS = 2000
 METHODS = ("raw", "rollout", "gae", "attcat", "grad_input", "chefer")
@@ -143,35 +142,17 @@ for n in {tokens!r}:
 
 def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
     """Display -> first draw through JupyterLab, as bench/widgets.py's --lab (median of repeats)."""
-    from playwright.sync_api import sync_playwright
-
-    from tests.browser.conftest import CHROMIUM, CHROMIUM_ARGS, JupyterServer
-    from tests.browser.jupyter_page import NotebookPage
-
     repo = str(Path(__file__).resolve().parents[1])
-    views = [(n, kind, code) for n in token_counts for kind, code in
+    views = [(kind, code) for n in token_counts for kind, code in
              (("attention", f"AttentionView(explanations[{n}], layer=3)"),
               ("text", f"TextView(explanations[{n}], method='rollout')"))]
-    cells = [LAB_SETUP.format(repo=repo, tokens=token_counts), *[code for _, _, code in views]]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        server = JupyterServer(Path(tmp))
-        try:
-            server.wait_ready()
-            b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            page = b.new_page(viewport={"width": 1200, "height": 900})
-            nb = NotebookPage(page, server, "lab", "bench-language")
-            nb.open(cells)
-            for k, (_, kind, code) in enumerate(views, start=1):
-                times = []
-                for _ in range(repeats):
-                    times.append(page.evaluate(_RERUN, {"index": k, "kind": kind}))
-                    nb.wait_idle()
-                rows.append((code, f"display -> first draw median {statistics.median(times):.0f} ms "
-                                   f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs)"))
-            b.close()
-        finally:
-            server.stop()
+    with lab_notebook([LAB_SETUP.format(repo=repo, tokens=token_counts), *[code for _, code in views]],
+                      "bench-language") as (page, nb):
+        for k, (kind, code) in enumerate(views, start=1):
+            times = display_times(page, nb, k, kind, repeats)
+            rows.append((code, f"display -> first draw median {statistics.median(times):.0f} ms "
+                               f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs)"))
     return rows
 
 

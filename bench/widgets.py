@@ -25,6 +25,7 @@ BERT-base config (12 blocks x 12 heads) with random weights (no hub), at 128 and
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import statistics
 import sys
@@ -211,9 +212,9 @@ _RERUN = """async ({index, kind}) => {
 }"""
 
 
-def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
-    """Display-to-first-draw through a real JupyterLab and its websocket: run the view's cell, time until the new
-    view is on screen (kernel builds the view, the first message travels, the browser draws). Median of repeats."""
+@contextlib.contextmanager
+def lab_notebook(cells: list[str], name: str):
+    """A JupyterLab server and headless Chromium with a notebook of ``cells`` opened and run: yields (page, nb)."""
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from playwright.sync_api import sync_playwright
 
@@ -221,6 +222,34 @@ def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
     from tests.browser.conftest import CHROMIUM_ARGS as LAB_ARGS
     from tests.browser.jupyter_page import NotebookPage
 
+    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
+        server = JupyterServer(Path(tmp))
+        try:
+            server.wait_ready()
+            b = p.chromium.launch(executable_path=CHROMIUM, args=LAB_ARGS)
+            page = b.new_page(viewport={"width": 1200, "height": 900})
+            nb = NotebookPage(page, server, "lab", name)
+            nb.open(cells)
+            yield page, nb
+            b.close()
+        finally:
+            server.stop()
+
+
+def display_times(page, nb, index: int, kind: str, repeats: int, between: str | None = None) -> list[float]:
+    """Run cell ``index`` ``repeats`` times; each time, ms from running it to its new view on screen."""
+    times = []
+    for _ in range(repeats):
+        times.append(page.evaluate(_RERUN, {"index": index, "kind": kind}))
+        nb.wait_idle()
+        if between:
+            nb.kernel(between)
+    return times
+
+
+def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
+    """Display-to-first-draw through a real JupyterLab and its websocket: run the view's cell, time until the new
+    view is on screen (kernel builds the view, the first message travels, the browser draws). Median of repeats."""
     whole = ("__import__('attnviz.widgets.attention').widgets.attention.__dict__.update(FIRST_MESSAGE_BYTES=1 << 40) "
              "or AttentionView(explanations[{n}], layer=3)")  # every block up front: the transport before issue 11
     views = [(n, kind, code) for n in token_counts for kind, code in
@@ -231,38 +260,24 @@ def lab(token_counts: tuple[int, ...], repeats: int) -> list[tuple[str, str]]:
     cells = [LAB_SETUP.format(repo=str(Path(__file__).resolve().parents[1]), tokens=token_counts)]
     cells += [code for _, _, code in views]
     rows = []
-    with tempfile.TemporaryDirectory() as tmp, sync_playwright() as p:
-        server = JupyterServer(Path(tmp))
-        try:
-            server.wait_ready()
-            b = p.chromium.launch(executable_path=CHROMIUM, args=LAB_ARGS)
-            page = b.new_page(viewport={"width": 1200, "height": 900})
-            nb = NotebookPage(page, server, "lab", "bench-widgets")
-            nb.open(cells)
-            for k, (n, kind, code) in enumerate(views, start=1):
-                times = []
-                for _ in range(repeats):
-                    times.append(page.evaluate(_RERUN, {"index": k, "kind": kind}))
-                    nb.wait_idle()
-                    nb.kernel(reset)
-                size = nb.kernel_json(
-                    "(lambda s: len(__import__('json').dumps(s[0])) + sum(len(b) for b in s[2]))("
-                    f"__import__('ipywidgets').widgets.widget._remove_buffers(({code}).get_state()))")
-                nb.kernel(reset)
-                label = code if "update(" not in code else f"AttentionView({n} tokens), every block up front"
-                rows.append((label, f"display -> first draw median {statistics.median(times):.0f} ms "
-                                        f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs); "
-                                        f"first message {size / 2 ** 20:.2f} MiB"))
-                if kind == "flow":
-                    steps = page.evaluate(_SLIDE, {"index": k, "steps": 8})
-                    draws, frames = [s[0] for s in steps], [s[1] for s in steps]
-                    rows.append(("  threshold-slider step (0.01 <-> 0.02)",
-                                 f"draw median {statistics.median(draws):.1f} ms, on screen median "
-                                 f"{statistics.median(frames):.1f} ms (max {max(frames):.1f}); "
-                                 f"{steps[-1][2]:,} edges drawn at 0.01"))
-            b.close()
-        finally:
-            server.stop()
+    with lab_notebook(cells, "bench-widgets") as (page, nb):
+        for k, (n, kind, code) in enumerate(views, start=1):
+            times = display_times(page, nb, k, kind, repeats, between=reset)
+            size = nb.kernel_json(
+                "(lambda s: len(__import__('json').dumps(s[0])) + sum(len(b) for b in s[2]))("
+                f"__import__('ipywidgets').widgets.widget._remove_buffers(({code}).get_state()))")
+            nb.kernel(reset)
+            label = code if "update(" not in code else f"AttentionView({n} tokens), every block up front"
+            rows.append((label, f"display -> first draw median {statistics.median(times):.0f} ms "
+                                    f"(min {min(times):.0f}, max {max(times):.0f}, {repeats} runs); "
+                                    f"first message {size / 2 ** 20:.2f} MiB"))
+            if kind == "flow":
+                steps = page.evaluate(_SLIDE, {"index": k, "steps": 8})
+                draws, frames = [s[0] for s in steps], [s[1] for s in steps]
+                rows.append(("  threshold-slider step (0.01 <-> 0.02)",
+                             f"draw median {statistics.median(draws):.1f} ms, on screen median "
+                             f"{statistics.median(frames):.1f} ms (max {max(frames):.1f}); "
+                             f"{steps[-1][2]:,} edges drawn at 0.01"))
     return rows
 
 
