@@ -303,6 +303,17 @@ def test_text_view_of_a_language_model_picks_next_tokens_and_marks_the_position(
     assert np.allclose(ablated, p[view.candidates], atol=1e-6)
 
 
+def test_compare_view_marks_the_position_too():
+    import attnviz
+
+    e = Explainer(*tiny_model("gpt2", heads=4)).explain(TEXT, position=3)
+    view = attnviz.CompareView(e, methods=["rollout", "gae"])
+    assert view.target_kind == "next token" and view.explained_unit == 3
+    assert view.unit_unseen == [j > 3 for j in range(e.num_tokens)] and view.error == ""
+    encoder = attnviz.CompareView(Explainer(*tiny_model("bert")).explain(TEXT))
+    assert encoder.explained_unit == -1 and not any(encoder.unit_unseen)
+
+
 def test_attention_view_knows_causal_attention():
     import attnviz
 

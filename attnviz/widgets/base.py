@@ -216,6 +216,10 @@ class ExplainedView(View):
                           "maps explain y_target − y_foil").tag(sync=True)
     explained_position = Int(-1, help="a decoder's explained position, the token whose next-token prediction is "
                                       "explained (-1 for an encoder; read only)").tag(sync=True)
+    explained_unit = Int(-1, help="a decoder's explained position as a unit (token or word) index, marked in the "
+                                  "view (-1: none; read only)").tag(sync=True)
+    unit_unseen = List(Bool(), help="units after a decoder's explained position, which its prediction cannot see "
+                                    "(drawn faded and uncoloured; read only)").tag(sync=True)
     probs = Tensor(help="float32 [C] class probabilities (read only)").tag(sync=True)
     predicted = Int(0, help="predicted class (read only)").tag(sync=True)
     multi_label = Bool(False, help="independent sigmoid per class: the header names every class at p >= 0.5 "
@@ -295,6 +299,23 @@ class ExplainedView(View):
         if token not in self.candidates:
             self._set_candidates([*self.candidates, int(token)])
         return self.candidates.index(token)
+
+    def _mark_position(self, word_level: bool) -> None:
+        """explained_unit and unit_unseen for the units drawn (tokens, or words when word_level)."""
+        e = self._e
+        if self.explained_position < 0 or e.kind != "text":
+            n = len(e.words(np.zeros(e.num_tokens, np.float32))[0]) if word_level and e.kind == "text" \
+                else e.num_tokens
+            self.explained_unit, self.unit_unseen = -1, [False] * n
+            return
+        at = np.zeros(e.num_tokens, np.float32)
+        at[self.explained_position] = 1
+        after = (np.arange(e.num_tokens) > self.explained_position).astype(np.float32)
+        if word_level:
+            at, after = e.words(at, reduce="max")[1], e.words(after, reduce="max")[1]
+        explained = int(np.argmax(at))
+        self.explained_unit = explained
+        self.unit_unseen = [bool(v > 0.5) and k != explained for k, v in enumerate(after)]
 
     def _target_value(self) -> Any:
         """What the engine explains: the class index, or the candidate token (with the foil: a pair)."""

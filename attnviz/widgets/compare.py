@@ -125,6 +125,7 @@ class CompareView(ExplainedView):
                     self.units = [str(t) for t in e.tokens]
                     self.unit_segments = [int(s) for s in e.segments]
                     self.unit_special = [bool(s) for s in e.special]
+            self._mark_position(self.word_level)
             self.uses_heads = any(self.method_info[m]["uses_heads"] for m in self.methods)
             self.signed = signed
             self.maps = tensors

@@ -33,10 +33,6 @@ class TextView(ExplainedView):
     units = List(Unicode(), help="what is drawn: tokens, or words when word_level (read only)").tag(sync=True)
     unit_segments = List(Int(), help="segment (0/1) of each unit of a sentence pair (read only)").tag(sync=True)
     unit_special = List(Bool(), help="special tokens among the units (read only)").tag(sync=True)
-    explained_unit = Int(-1, help="a decoder's explained position as a unit index, marked in the view (-1: none; "
-                                  "read only)").tag(sync=True)
-    unit_unseen = List(Bool(), help="units after a decoder's explained position, which its prediction cannot see "
-                                    "(drawn faded; read only)").tag(sync=True)
     word_level = Bool(False, help="aggregate word pieces into words (kernel: Explanation.words)").tag(sync=True)
     word_reduce = Enum(["sum", "max"], "sum", help="how word pieces combine into a word").tag(sync=True)
     ignore_special = Bool(True, help="leave special tokens out of the colour range").tag(sync=True)
@@ -64,18 +60,9 @@ class TextView(ExplainedView):
                 units = (list(words), [int(s) for s in segs], [bool(s) for s in special])
             else:
                 units = (self.tokens, [int(s) for s in e.segments], [bool(s) for s in e.special])
-            explained, unseen = -1, [False] * len(units[0])
-            if self.explained_position >= 0:  # which unit holds the position, and which come after it
-                at = np.zeros(e.num_tokens, np.float32)
-                at[self.explained_position] = 1
-                after = (np.arange(e.num_tokens) > self.explained_position).astype(np.float32)
-                if self.word_level:
-                    at, after = e.words(at, reduce="max")[1], e.words(after, reduce="max")[1]
-                explained = int(np.argmax(at))
-                unseen = [bool(v > 0.5) and k != explained for k, v in enumerate(after)]
             self._method_flags()
             self.units, self.unit_segments, self.unit_special = units
-            self.explained_unit, self.unit_unseen = explained, unseen
+            self._mark_position(self.word_level)
             self.maps = encode(rows)
 
         self._answer(work)

@@ -58,7 +58,7 @@ export function render({ model, el }) {
   const view = createView(model, el, "compare");
   const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
-  const target = classPicker(doc, d, toKernel);
+  const target = classPicker(doc, d, toKernel, model.get("target_kind") === "next token" ? "next token" : "class");
   const shared = toggle(doc, d, { label: "shared scale (rank)", cls: "attnviz-shared-scale",
     title: "colour every method by percentile, so colours compare across methods whose units differ",
     onChange: (v) => update(model, { shared_scale: v }) });
@@ -158,7 +158,10 @@ export function render({ model, el }) {
       const layer = clamp(Number(model.get("layer") ?? B - 1), 0, B - 1);
       slider.update(layer, B);
       const kind = model.get("kind");
-      const neutral = kind !== "image" && model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
+      const special = kind !== "image" && model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
+      const unseen = kind !== "image" ? model.get("unit_unseen") ?? [] : [];
+      // units after a decoder's explained position are not seen by its prediction: uncoloured, out of the range
+      const neutral = unseen.some(Boolean) ? Array.from(model.get("units") ?? [], (_, i) => Boolean(special?.[i]) || Boolean(unseen[i])) : special;
       const rows = maps.map((t) => row(t, Math.min(layer, t.shape[0] - 1)));
       const info = model.get("method_info") ?? {};
       const kinds = built.map((b, i) => ({ signed: Boolean(signed[i]), family: info?.[b.method]?.family }));
@@ -171,7 +174,10 @@ export function render({ model, el }) {
         const cmap = pick(model.get("colormap"), Boolean(signed[i]), kind === "image" ? "image" : "text");
         b.leg.update(cmap, ranges[i]);
         shown.push({ method: b.method, values: rows[i], cmap, range: ranges[i] });
-        if (b.tokens) sums.push(...b.tokens.paint(rows[i], cmap, ranges[i], neutral));
+        if (b.tokens) {
+          sums.push(...b.tokens.paint(rows[i], cmap, ranges[i], neutral));
+          b.tokens.mark(Number(model.get("explained_unit") ?? -1), unseen);
+        }
         if (b.canvas) {
           const [gh, gw] = model.get("patch_grid") ?? [0, 0];
           const image = model.get("image");
@@ -230,7 +236,7 @@ export function render({ model, el }) {
   draw();
   d.on(model, "change:methods", () => { build(); syncControls(); draw(); });
   d.on(model, "change:units", () => { build(); draw(); });
-  for (const name of ["maps", "scale", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["maps", "scale", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special", "unit_unseen", "explained_unit"]) d.on(model, `change:${name}`, draw);
   d.on(model, "change:layer", syncControls);
   for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();

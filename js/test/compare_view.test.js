@@ -135,3 +135,20 @@ describe("CompareView", () => {
     }
   });
 });
+
+describe("CompareView of a language model", () => {
+  test("every panel marks the explained token and leaves the tokens after it uncoloured", () => {
+    const model = fakeModel(state({ units: ["the", "cat", "sat", "down"], unit_special: [false, false, false, false],
+      target_kind: "next token", label_names: ["' on'", "' in'"], explained_unit: 1, unit_unseen: [false, false, true, true] }));
+    render({ model, el });
+    expect(el.querySelector(".attnviz-class").closest("label").querySelector("span").textContent).toBe("next token");
+    const panels = [...el.querySelectorAll(".attnviz-tokens")];
+    expect(panels.length).toBe(2);
+    for (const p of panels) {
+      const spans = [...p.querySelectorAll(".attnviz-token")];
+      expect(spans.map((s) => s.classList.contains("attnviz-explained"))).toEqual([false, true, false, false]);
+      expect(spans.map((s) => s.classList.contains("attnviz-unseen"))).toEqual([false, false, true, true]);
+      expect(spans.map((s) => s.style.background === "")).toEqual([false, false, true, true]);
+    }
+  });
+});

