@@ -15,7 +15,8 @@ from .jupyter_page import REPO, NotebookPage
 pytestmark = pytest.mark.browser
 
 TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed", "05_inside_a_language_model")
-MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1, "05_inside_a_language_model": 4}
+MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1,
+             "05_inside_a_language_model": 4}
 VIEW_KINDS = ("text", "image", "attention", "compare", "flow")
 
 
