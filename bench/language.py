@@ -14,6 +14,7 @@
 
     python bench/language.py            # engine + payload (a few minutes on 2 cores)
     python bench/language.py --lab      # also JupyterLab display -> first draw
+    python bench/language.py --lab-only
 """
 
 from __future__ import annotations
@@ -160,15 +161,18 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--lab", action="store_true", help="also time display -> first draw in JupyterLab")
+    parser.add_argument("--lab-only", action="store_true", help="only the JupyterLab timings")
     parser.add_argument("--tokens", type=int, nargs="+", default=[256, 1024])
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GPT-2 small config (12 x 12, d 768), "
           "random weights; medians of interleaved rounds")
-    for tokens in args.tokens:
-        table(f"engine, {tokens} tokens, next token at the last position (CPU)", engine(tokens, args.repeats))
+    for tokens in [] if args.lab_only else args.tokens:
+        repeats = args.repeats if tokens <= 256 else max(1, args.repeats // 3)  # a 1,024-token round takes minutes
+        table(f"engine, {tokens} tokens, next token at the last position (CPU; median of {repeats} interleaved "
+              "rounds after a warm-up)", engine(tokens, repeats))
         rows, _ = payload(tokens)
         table(f"payload, {tokens} tokens", rows)
-    if args.lab:
+    if args.lab or args.lab_only:
         table("JupyterLab (headless Chromium, a real kernel and websocket)", lab(tuple(args.tokens), 3))
 
 

@@ -109,14 +109,16 @@ class AttentionView(View):
                causal: bool = False) -> None:
         B, H, N, _ = attention.shape
         self._B, self._H = B, H
-        # [B, H, N, N] float16, what the browser draws (torch converts ~50x faster than numpy's astype)
-        self._half = attention.detach().to("cpu", torch.float16).contiguous().numpy()
+        # kept as given; each block becomes float16 (what the browser draws) only when it is sent, so a long input's
+        # first message costs one block's conversion, not all of them (torch converts ~50x faster than numpy)
+        self._attention = attention.detach().to("cpu")
+        self._half_bytes = 2 * B * H * N * N
         with self.hold_sync():  # one update message with the whole initial state
             self.tokens = tokens
             self.segments = segments
             self.causal = bool(causal)
             self.attention_shape = [B, H, N, N]
-            self.thumbnails = encode(pooled(self._half, THUMBNAIL_CELLS), scale=1.0)
+            self.thumbnails = encode(pooled(self._attention, THUMBNAIL_CELLS), scale=1.0)
             scores = head_scores(attention, tokens)
             self.head_scores = {k: encode(np.nan_to_num(v, nan=0.0), "float32") for k, v in scores.items()}
             self.layer = B - 1
@@ -126,13 +128,13 @@ class AttentionView(View):
 
     def _send_first_blocks(self) -> None:
         """The first message: every block when small, else the block shown (and FIRST_BLOCKS_AROUND neighbours)."""
-        if self._half.nbytes <= FIRST_MESSAGE_BYTES:
+        if self._half_bytes <= FIRST_MESSAGE_BYTES:
             blocks = list(range(self._B))
         else:
             lo, hi = max(0, self.layer - FIRST_BLOCKS_AROUND), min(self._B, self.layer + FIRST_BLOCKS_AROUND + 1)
             blocks = list(range(lo, hi))
         self.attention_blocks = blocks
-        self.attention = encode(self._half[blocks], scale=1.0)
+        self.attention = encode(self._blocks_half(blocks), scale=1.0)
 
     def _on_browser_message(self, widget: Any, content: Any, buffers: list) -> None:
         """The browser asks for blocks it has not got: ``{"event": "attention_blocks", "layers": [...]}``; each one
@@ -140,7 +142,7 @@ class AttentionView(View):
         if isinstance(content, dict) and content.get("event") == "attention_blocks":
             for layer in content.get("layers", [])[: self._B]:
                 if isinstance(layer, int) and not isinstance(layer, bool) and 0 <= layer < self._B:
-                    block = self._half[layer : layer + 1]
+                    block = self._blocks_half([layer])
                     self.send({"event": "attention_block", "layer": layer, "shape": list(block.shape)},
                               buffers=[block.tobytes()])
             return
@@ -148,7 +150,12 @@ class AttentionView(View):
 
     def _export_state(self) -> dict[str, Any]:
         """The offline HTML page holds every block (no kernel answers there)."""
-        return {"attention": encode(self._half, scale=1.0), "attention_blocks": list(range(self._B))}
+        return {"attention": encode(self._blocks_half(list(range(self._B))), scale=1.0),
+                "attention_blocks": list(range(self._B))}
+
+    def _blocks_half(self, blocks: list[int]) -> np.ndarray:
+        """float16 [len(blocks), H, N, N] of the given blocks (converted now: a block is sent once)."""
+        return self._attention[blocks].to(torch.float16).contiguous().numpy()
 
     @validate("color_heads")
     def _valid_color_heads(self, proposal):
