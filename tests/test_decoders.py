@@ -274,6 +274,9 @@ def test_text_view_of_a_language_model_picks_next_tokens_and_marks_the_position(
     e = Explainer(model, tok).explain(TEXT, position=4)
     view = attnviz.TextView(e, method="rollout")
     assert view.target_kind == "next token" and view.explained_position == 4 and view.explained_unit == 4
+    following = int(e.model_inputs["input_ids"][0, 5])  # the text's own next token: a candidate, the loss's label
+    assert view.next_in_text >= 0 and view.candidates[view.next_in_text] == following
+    assert attnviz.TextView(Explainer(model, tok).explain(TEXT)).next_in_text == -1  # at the end: none
     top = e.top_tokens(10)
     assert view.candidates[:10] == [i for i, _, _ in top] and view.target == 0 and view.predicted == 0
     assert view.unit_unseen == [j > 4 for j in range(e.num_tokens)]

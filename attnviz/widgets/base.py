@@ -216,6 +216,9 @@ class ExplainedView(View):
                           "maps explain y_target − y_foil").tag(sync=True)
     explained_position = Int(-1, help="a decoder's explained position, the token whose next-token prediction is "
                                       "explained (-1 for an encoder; read only)").tag(sync=True)
+    next_in_text = Int(-1, help="a language model explained before the text's end: the candidate index of the token "
+                                "that follows in the text (its loss is shown with ablation; -1: none; read only)"
+                       ).tag(sync=True)
     explained_unit = Int(-1, help="a decoder's explained position as a unit (token or word) index, marked in the "
                                   "view (-1: none; read only)").tag(sync=True)
     unit_unseen = List(Bool(), help="units after a decoder's explained position, which its prediction cannot see "
@@ -277,11 +280,15 @@ class ExplainedView(View):
     def _setup_candidates(self, e: Any) -> None:
         """A language model's picker: the most probable next tokens, then the explanation's own target tokens."""
         ids = [i for i, _, _ in e.top_tokens(self.CANDIDATES)]
-        for t in e.target if isinstance(e.target, tuple) else (e.target,):
-            if t not in ids:
+        following = None
+        if e.position < e.num_tokens - 1:  # the text goes on: its next token is a candidate, and the loss's label
+            following = int(e.model_inputs["input_ids"][0, e.position + 1])
+        for t in [*(e.target if isinstance(e.target, tuple) else (e.target,)), following]:
+            if t is not None and t not in ids:
                 ids.append(int(t))
         self._set_candidates(ids)
         self.predicted = 0
+        self.next_in_text = ids.index(following) if following is not None else -1
 
     def _set_candidates(self, ids: list[int]) -> None:
         e = self._e

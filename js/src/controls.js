@@ -232,7 +232,8 @@ export function prediction(doc) {
    * @param {boolean} [multiLabel] independent sigmoids: name every class at p >= 0.5, most probable first
    * @param {string} [warning] said after the line, marked (e.g. the logits hold NaN or inf)
    * @param {{probs: ArrayLike<number>, off: number} | null} [ablated] the model's answer with `off` heads ablated
-   * @param {{nextToken?: boolean, foil?: number}} [lm] a language model: "predicted next token", and the foil
+   * @param {{nextToken?: boolean, foil?: number, nextInText?: number}} [lm] a language model: "predicted next
+   *   token", the foil, and the candidate that follows in the text (its loss is said with ablation)
    */
   function update(labels, probs, predicted, target, multiLabel = false, warning = "", ablated = null, lm = {}) {
     const p = (/** @type {number} */ i) => (probs && probs.length > i ? Number(probs[i]).toFixed(3) : "?");
@@ -268,7 +269,7 @@ export function prediction(doc) {
       ...(warning
         ? [h(doc, "span", { class: "attnviz-prediction-warning", attrs: { role: "alert" }, text: ` ⚠ ${warning}` })]
         : []),
-      ...(ablated ? [ablatedLine(doc, probs, ablated, target, name, full)] : []),
+      ...(ablated ? [ablatedLine(doc, probs, ablated, target, name, full, lm.nextInText ?? -1)] : []),
     );
     el.classList.toggle("attnviz-nonfinite", Boolean(warning));
   }
@@ -346,8 +347,9 @@ export function foilPicker(doc, d, toKernel) {
  * @param {number} target
  * @param {(i: number) => string} name
  * @param {(i: number) => string} full
+ * @param {number} [nextInText] a language model's candidate that follows in the text: its loss before and after
  */
-function ablatedLine(doc, probs, ablated, target, name, full) {
+function ablatedLine(doc, probs, ablated, target, name, full, nextInText = -1) {
   const q = ablated.probs;
   let best = 0;
   for (let i = 1; i < q.length; i++) if (q[i] > q[best]) best = i;
@@ -356,6 +358,11 @@ function ablatedLine(doc, probs, ablated, target, name, full) {
     h(doc, "span", { text: ablated.off ? `in the model, with the ${ablated.off} switched-off head${ablated.off > 1 ? "s" : ""} ablated: predicted ` : "in the model, no head switched off: predicted " }),
     h(doc, "b", { class: "attnviz-ablated-predicted", text: name(best), title: full(best) }),
     h(doc, "span", { text: ` (p = ${f(q, best)}) · ${name(target)}: p = ${f(q, target)} (was ${f(probs, target)})` }),
+    ...(nextInText >= 0 && q.length > nextInText && probs.length > nextInText
+      ? [h(doc, "span", { class: "attnviz-ablated-loss", text: ` · loss on the text's next token ${name(nextInText)}: `
+        + `${(-Math.log(Math.max(Number(probs[nextInText]), 1e-45))).toFixed(3)} → `
+        + `${(-Math.log(Math.max(Number(q[nextInText]), 1e-45))).toFixed(3)} nats` })]
+      : []),
   ] });
 }
 
@@ -388,7 +395,8 @@ export function syncClassControls(view, target, pred) {
   const off = (model.get("heads") ?? []).flat().filter((/** @type {boolean} */ x) => !x).length;
   pred.update(labels, p, model.get("predicted"), model.get("target"), Boolean(model.get("multi_label")),
     String(model.get("prediction_warning") ?? ""), model.get("ablate") && after && after.data.length ? { probs: after.data, off } : null,
-    { nextToken: model.get("target_kind") === "next token", foil: Number(model.get("foil") ?? -1) });
+    { nextToken: model.get("target_kind") === "next token", foil: Number(model.get("foil") ?? -1),
+      nextInText: Number(model.get("next_in_text") ?? -1) });
 }
 
 /**

@@ -298,6 +298,15 @@ describe("TextView for a language model", () => {
     expect(el.querySelector(".attnviz-prediction img")).toBeNull();
   });
 
+  test("with ablation, the loss of the token that follows in the text, before and after", () => {
+    const model = fakeModel(lmState({ next_in_text: 1, ablate: true, heads: [[true, false], [true, true]] }));
+    render({ model, el });
+    push(model, { ablated_probs: { dtype: "float32", shape: [3], buffer: new Float32Array([0.6, 0.1, 0.2]).buffer, scale: 1 }, revision: 1 });
+    const loss = el.querySelector(".attnviz-ablated-loss");
+    // probs before 0.3 (as float16), after 0.1: -ln p = 1.204 -> 2.303 nats
+    expect(loss.textContent).toMatch(/^ · loss on the text's next token ' bad': 1\.20[45] → 2\.303 nats$/);
+  });
+
   test("a classifier has no foil picker and marks no token", () => {
     const model = fakeModel(textState());
     render({ model, el });

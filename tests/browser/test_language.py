@@ -67,6 +67,19 @@ def test_lab_language_model_views(page, jupyter_server):
     assert max(abs(g - w) for g, w in zip(got, want)) < 2e-3 * max(1.0, max(abs(w) for w in want))
     nb.shot(text, "versus")
 
+    # ablation in the model: the new probabilities beside the old, and the loss of the text's own next token
+    before = nb.attrs(text)
+    text.locator(".attnviz-head-cell").first.click()
+    nb.wait_kernel_answer(text, before)
+    before = nb.attrs(text)
+    text.locator(".attnviz-ablate").check()
+    nb.wait_kernel_answer(text, before)
+    loss = text.locator(".attnviz-ablated-loss").inner_text()
+    assert loss.startswith(" · loss on the text's next token") or loss.startswith("· loss on the text's next token")
+    following = nb.kernel_json("tv.label_names[tv.next_in_text]")
+    assert following in loss and loss.endswith("nats")
+    nb.shot(text, "ablated-loss")
+
     # causal thumbnails: the upper triangle is drawn grey and the note says why
     model_view = nb.widget("attention", 0)
     assert nb.attrs(model_view)["causal"] == "true"
