@@ -313,6 +313,11 @@ def test_compare_view_marks_the_position_too():
     view = attnviz.CompareView(e, methods=["rollout", "gae"])
     assert view.target_kind == "next token" and view.explained_unit == 3
     assert view.unit_unseen == [j > 3 for j in range(e.num_tokens)] and view.error == ""
+    view.foil = 2  # "versus" the third candidate: every panel explains the logit difference
+    pair = (view.candidates[view.target], view.candidates[2])
+    for tensor, method in zip(view.maps, view.methods):
+        want = e.maps(method, target=pair)
+        assert np.allclose(decoded(tensor), want, atol=2e-3 * max(1.0, np.abs(want).max())), method
     encoder = attnviz.CompareView(Explainer(*tiny_model("bert")).explain(TEXT))
     assert encoder.explained_unit == -1 and not any(encoder.unit_unseen)
 

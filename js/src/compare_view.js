@@ -11,7 +11,7 @@
  */
 import { decodeFloat, row } from "./codec.js";
 import { fmt, pick, resolveScale, scaleRange } from "./colormap.js";
-import { classPicker, headGrid, layerSlider, legend, picker, prediction, scalePicker, statusLine, syncClassControls, toggle } from "./controls.js";
+import { classPicker, foilPicker, headGrid, layerSlider, legend, picker, prediction, scalePicker, statusLine, syncClassControls, toggle } from "./controls.js";
 import { checksum, context2d, control, download, h } from "./dom.js";
 import { sendPng, update } from "./model.js";
 import { fit, overlayChecksum, overlayPixels, paintOverlay } from "./overlay.js";
@@ -58,7 +58,10 @@ export function render({ model, el }) {
   const view = createView(model, el, "compare");
   const { doc, d, root, kernel, toKernel } = view;
   const pred = prediction(doc);
-  const target = classPicker(doc, d, toKernel, model.get("target_kind") === "next token" ? "next token" : "class");
+  const lm = model.get("target_kind") === "next token";
+  const target = classPicker(doc, d, toKernel, lm ? "next token" : "class");
+  const foil = foilPicker(doc, d, toKernel);
+  foil.el.hidden = !lm;
   const shared = toggle(doc, d, { label: "shared scale (rank)", cls: "attnviz-shared-scale",
     title: "colour every method by percentile, so colours compare across methods whose units differ",
     onChange: (v) => update(model, { shared_scale: v }) });
@@ -71,10 +74,10 @@ export function render({ model, el }) {
   const panels = h(doc, "div", { class: "attnviz-panels" });
   const grid = headGrid(doc, d, { onChange: (heads) => toKernel({ heads }) });
   const status = statusLine(doc);
-  target.select.disabled = add.select.disabled = !kernel;
+  target.select.disabled = add.select.disabled = foil.select.disabled = !kernel;
   root.append(
     pred.el,
-    h(doc, "div", { class: "attnviz-toolbar", children: [target.el, shared.el, scale.el, add.el, save] }),
+    h(doc, "div", { class: "attnviz-toolbar", children: [target.el, foil.el, shared.el, scale.el, add.el, save] }),
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el] }),
     panels,
     grid.el,
@@ -136,6 +139,7 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncClassControls(view, target, pred);
+    foil.update(model);
     shared.update(model.get("shared_scale"));
     scale.update(model.get("color_scale"));
     scale.select.disabled = Boolean(model.get("shared_scale"));
@@ -238,7 +242,7 @@ export function render({ model, el }) {
   d.on(model, "change:units", () => { build(); draw(); });
   for (const name of ["maps", "scale", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special", "unit_unseen", "explained_unit"]) d.on(model, `change:${name}`, draw);
   d.on(model, "change:layer", syncControls);
-  for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning"]) d.on(model, `change:${name}`, syncControls);
+  for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "foil", "label_names"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();
 }
 

@@ -142,6 +142,11 @@ describe("CompareView of a language model", () => {
       target_kind: "next token", label_names: ["' on'", "' in'"], explained_unit: 1, unit_unseen: [false, false, true, true] }));
     render({ model, el });
     expect(el.querySelector(".attnviz-class").closest("label").querySelector("span").textContent).toBe("next token");
+    const foil = el.querySelector(".attnviz-foil");
+    expect(foil.closest("label").hidden).toBe(false);
+    foil.value = "1";
+    foil.dispatchEvent(new Event("change"));
+    expect(model.state.foil).toBe(1);
     const panels = [...el.querySelectorAll(".attnviz-tokens")];
     expect(panels.length).toBe(2);
     for (const p of panels) {
@@ -151,4 +156,10 @@ describe("CompareView of a language model", () => {
       expect(spans.map((s) => s.style.background === "")).toEqual([false, false, true, true]);
     }
   });
+});
+
+test("a classifier's CompareView has no foil picker", () => {
+  const model = fakeModel(state());
+  render({ model, el });
+  expect(el.querySelector(".attnviz-foil").closest("label").hidden).toBe(true);
 });
