@@ -323,6 +323,22 @@ def test_attention_view_sends_head_type_scores(pair):
         v.color_heads = "copying"
 
 
+def test_attention_view_sends_thumbnails_only_when_blocks_stay_behind(monkeypatch):
+    """Every block in the first message: no thumbnails (the browser pools the blocks); some blocks on demand: the
+    pooled thumbnails of every block."""
+    from attnviz.widgets import attention as attention_module
+
+    e = attnviz.Explainer(*tiny_model("bert", heads=2)).explain("the movie was unbelievably charming")
+    small = AttentionView(e)
+    assert small.attention_blocks == list(range(e.num_layers)) and small.thumbnails["shape"] == [0]
+    monkeypatch.setattr(attention_module, "FIRST_MESSAGE_BYTES", 1)
+    split = AttentionView(e)
+    assert split.attention_blocks == [e.num_layers - 1]
+    N = e.num_tokens
+    assert split.thumbnails["shape"] == [e.num_layers, e.num_heads, N, N]
+    np.testing.assert_allclose(decode(split.thumbnails), e.attention(), atol=1e-3)
+
+
 def test_attention_view_thumbnails_are_mean_pooled_cells():
     from attnviz.widgets.attention import pooled
 

@@ -118,7 +118,11 @@ class AttentionView(View):
             self.segments = segments
             self.causal = bool(causal)
             self.attention_shape = [B, H, N, N]
-            self.thumbnails = encode(pooled(self._attention, THUMBNAIL_CELLS), scale=1.0)
+            # thumbnails only when some blocks stay behind: with every block in the first message the browser pools
+            # them itself (they would repeat the weights: for N <= THUMBNAIL_CELLS they are the weights)
+            whole = self._half_bytes <= FIRST_MESSAGE_BYTES
+            self.thumbnails = encode(np.zeros(0, np.float32) if whole else pooled(self._attention, THUMBNAIL_CELLS),
+                                     scale=1.0)
             scores = head_scores(attention, tokens)
             self.head_scores = {k: encode(np.nan_to_num(v, nan=0.0), "float32") for k, v in scores.items()}
             self.layer = B - 1
