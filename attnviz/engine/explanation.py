@@ -462,6 +462,21 @@ class Explanation:
             last_key = key
         return words, np.asarray(out, dtype=np.float32), segs
 
+    def explained_units(self, word_level: bool = False) -> tuple[int, np.ndarray]:
+        """A decoder's explained position among the units drawn (tokens, or words with word_level): (its unit
+        index, bool [U] of the units after it, which its prediction cannot see). An encoder's: (-1, all False)."""
+        n = self.num_tokens
+        if not self.causal or self.kind != "text":
+            units = len(self.words(np.zeros(n, np.float32))[0]) if word_level and self.kind == "text" else n
+            return -1, np.zeros(units, dtype=bool)
+        at = np.zeros(n, np.float32)
+        at[self.position] = 1
+        after = (np.arange(n) > self.position).astype(np.float32)
+        if word_level:
+            at, after = self.words(at, reduce="max")[1], self.words(after, reduce="max")[1]
+        explained = int(np.argmax(at))
+        return explained, (after > 0.5) & (np.arange(len(after)) != explained)
+
     def patch_map(self, values: np.ndarray) -> np.ndarray:
         """The patch part of a token map [N] as the patch grid [gh, gw] (prefix tokens dropped)."""
         if self.patch_grid is None:

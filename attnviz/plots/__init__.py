@@ -93,15 +93,7 @@ def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: s
     else:
         units, segs, special = e.tokens, [int(s) for s in e.segments], e.special.astype(bool)
     special = np.asarray(special, dtype=bool)
-    explained, unseen = -1, np.zeros(len(units), dtype=bool)
-    if getattr(e, "causal", False):  # a decoder: mark the explained position; what comes after it is not seen
-        at = np.zeros(e.num_tokens, np.float32)
-        at[e.position] = 1
-        after = (np.arange(e.num_tokens) > e.position).astype(np.float32)
-        if words:
-            at, after = e.words(at, reduce="max")[1], e.words(after, reduce="max")[1]
-        explained = int(np.argmax(at))
-        unseen = (after > 0.5) & (np.arange(len(units)) != explained)
+    explained, unseen = e.explained_units(words)  # a decoder: the position outlined, what follows it hatched
     skip = (special & ignore_special) | unseen
     norm = _norm(values, signed, skip if skip.any() else None)
     mapper = ScalarMappable(norm=norm, cmap=cmap)

@@ -309,20 +309,8 @@ class ExplainedView(View):
 
     def _mark_position(self, word_level: bool) -> None:
         """explained_unit and unit_unseen for the units drawn (tokens, or words when word_level)."""
-        e = self._e
-        if self.explained_position < 0 or e.kind != "text":
-            n = len(e.words(np.zeros(e.num_tokens, np.float32))[0]) if word_level and e.kind == "text" \
-                else e.num_tokens
-            self.explained_unit, self.unit_unseen = -1, [False] * n
-            return
-        at = np.zeros(e.num_tokens, np.float32)
-        at[self.explained_position] = 1
-        after = (np.arange(e.num_tokens) > self.explained_position).astype(np.float32)
-        if word_level:
-            at, after = e.words(at, reduce="max")[1], e.words(after, reduce="max")[1]
-        explained = int(np.argmax(at))
-        self.explained_unit = explained
-        self.unit_unseen = [bool(v > 0.5) and k != explained for k, v in enumerate(after)]
+        explained, unseen = self._e.explained_units(word_level)
+        self.explained_unit, self.unit_unseen = explained, [bool(u) for u in unseen]
 
     def _target_value(self) -> Any:
         """What the engine explains: the class index, or the candidate token (with the foil: a pair)."""
