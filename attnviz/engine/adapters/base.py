@@ -34,6 +34,8 @@ class Adapter:
     - ``fused_qkv``: query, key and value come from one module (GPT-2's ``c_attn``, output [.., 3D] = q | k | v);
       ``value`` then names that module and the value is its last third.
     - ``lrp_unsupported``: why the LRP pass does not apply to this family (empty when it does).
+    - ``norm``: the normalisation before each sublayer and before the unembedding: "layernorm" (centre, divide by
+      the standard deviation, scale and shift) or "rmsnorm" (divide by the root mean square, scale).
     """
 
     family: str
@@ -52,6 +54,25 @@ class Adapter:
     fused_qkv: bool = False
     lrp_unsupported: str = ""
     adapter_file: str = ""
+    norm: Literal["layernorm", "rmsnorm"] = "layernorm"
+
+    def num_query_heads(self, model: nn.Module) -> int:
+        """H, the attention heads per block (query heads under grouped-query attention)."""
+        config = model.config
+        heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None)
+        if not heads:
+            raise AttributeError(f"{type(model).__name__}'s config names no number of attention heads")
+        return int(heads)
+
+    def get_final_norm(self, model: nn.Module) -> nn.Module:
+        """The normalisation applied to the last block's output before the unembedding (GPT-2's ``ln_f``)."""
+        if not self.final_norm:
+            raise AttributeError(f"{self.family} has no final normalisation before its head")
+        return resolve(self.get_base(model), self.final_norm)
+
+    def get_unembedding(self, model: nn.Module) -> nn.Module:
+        """The language-model head W_U (logits = norm(x) W_Uᵀ + b_U), relative to the task model."""
+        return resolve(model, self.head["classifier"])
 
     def num_prefix_tokens(self, model: nn.Module) -> int:
         """Tokens before the patches (ViT: [CLS]; DeiT: [CLS] and the distillation token); 0 for text."""

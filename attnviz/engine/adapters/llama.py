@@ -29,10 +29,12 @@ LLAMA = Adapter(
         "attn_out": ("self_attn.o_proj",),
         "ln1": ("input_layernorm",),
         "ln2": ("post_attention_layernorm",),
+        "ffn_out": ("mlp.down_proj",),
     },
     head={"classifier": ("lm_head", "score")},
     final_norm=("norm",),
     causal=True,
     lrp_unsupported=_LRP,
+    norm="rmsnorm",
     adapter_file="attnviz/engine/adapters/llama.py",
 )

@@ -1,0 +1,68 @@
+"""The logit lens (nostalgebraist 2020): read the residual stream after each block as if it were the last.
+
+    lens[l, i, :] = log_softmax( norm_f(x_{l+1}[i]) W_Uᵀ + b_U ),   l = 0..B−1,
+
+x_{l+1} the stream leaving block l (``residual.ResidualRecord.resid``), norm_f the model's final normalisation and
+W_U its unembedding. Row B−1 is the model's own log-softmax. [B, N, V] is large for a real vocabulary (GPT-2 small at
+128 tokens: 12 x 128 x 50,257 floats, 309 MB), so ``token=`` gives one token's log-probability [B, N] and ``top_k=``
+the k most probable tokens per cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .residual import ResidualRecord, apply_final_norm, unembedding
+
+
+@dataclass(frozen=True)
+class LensTop:
+    """The k most probable tokens of each cell: ids [B, N, k] (int64) and their log-probabilities [B, N, k]."""
+
+    ids: np.ndarray
+    log_probs: np.ndarray
+
+
+def lens_rows(explainer: Any, rec: ResidualRecord) -> Iterator[torch.Tensor]:
+    """Block by block (to bound memory), the log-probabilities [N, V] read from the stream leaving block l."""
+    model, adapter = explainer.model, explainer.adapter
+    norm = adapter.get_final_norm(model)
+    w_u, b_u = unembedding(adapter, model)
+    for l in range(rec.num_blocks):
+        logits = apply_final_norm(adapter, norm, rec.resid[l + 1]) @ w_u.t()
+        if b_u is not None:
+            logits = logits + b_u
+        yield torch.log_softmax(logits, dim=-1)
+
+
+def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: int | None = None
+               ) -> np.ndarray | LensTop:
+    """[B, N, V] log-probabilities; with ``token`` (a string, an id, or a pair (a, b): log p_a − log p_b) [B, N];
+    with ``top_k`` a ``LensTop``."""
+    if token is not None and top_k is not None:
+        raise ValueError("pass token= or top_k=, not both")
+    if top_k is not None:
+        if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
+            raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
+        k = min(int(top_k), explainer.vocab_size)
+        ids, values = [], []
+        for row in lens_rows(explainer, rec):
+            top = torch.topk(row, k, dim=-1)
+            ids.append(top.indices.cpu().numpy())
+            values.append(top.values.cpu().numpy())
+        return LensTop(ids=np.stack(ids).astype(np.int64), log_probs=np.stack(values))
+    if token is not None:
+        target = explainer.check_target(token)
+        rows = []
+        for row in lens_rows(explainer, rec):
+            rows.append((row[:, target[0]] - row[:, target[1]]) if isinstance(target, tuple) else row[:, target])
+        return torch.stack(rows).cpu().numpy()
+    return np.stack([row.cpu().numpy() for row in lens_rows(explainer, rec)])
+
+
+__all__ = ["LensTop", "lens_rows", "logit_lens"]
