@@ -12,5 +12,5 @@ from .methods import MethodInfo, methods
 
 __all__ = ["AblationResult", "AttentionUnavailableError", "ComparisonError", "Explainer", "Explanation", "MethodInfo",
            "ModelComparison", "ModelsComparison", "UnsupportedModelError", "attention_to", "compare",
-           "compare_models", "explain", "head_scores", "methods", "supported_model_types", "DirectAttribution", "HeadMath",
-           "InternalsError", "PatchingResult", "patch"]
+           "compare_models", "explain", "head_scores", "methods", "supported_model_types", "DirectAttribution",
+           "HeadMath", "InternalsError", "PatchingResult", "patch"]

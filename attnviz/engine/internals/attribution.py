@@ -7,8 +7,8 @@ pair) and c = b_U[t] (or b_U[a] − b_U[b]). Freezing the norm's divisor σ at i
     LayerNorm:  norm_f(x) = (x − mean(x)) / σ ⊙ γ + β   ->  part c contributes c · u,  u = (γ ⊙ w)/σ − mean((γ ⊙ w)/σ)
     RMSNorm:    norm_f(x) = x / σ ⊙ γ                     ->  part c contributes c · u,  u = (γ ⊙ w)/σ
 
-so the contributions add up exactly to s: Σ heads + Σ mlps + embeddings + biases = s, where ``biases`` holds Σ_l b_O,l · u,
-β · w and c. (TransformerLens's ``decompose_resid`` + ``apply_ln_to_stack`` with the final scale cached.)
+so the contributions add up exactly to s: Σ heads + Σ mlps + embeddings + biases = s, where ``biases`` holds
+Σ_l b_O,l · u, β · w and c. (TransformerLens's ``decompose_resid`` + ``apply_ln_to_stack`` with the final scale cached.)
 """
 
 from __future__ import annotations

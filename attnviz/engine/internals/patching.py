@@ -167,7 +167,8 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
         warnings.warn("interrupted: returning the blocks patched so far (the rest are NaN)", stacklevel=2)
     finally:
         bar.close()
-    return PatchingResult(resid=resid, resid_all=resid_all, heads=heads, clean_tokens=clean_tokens, corrupted_tokens=bad_tokens,
+    return PatchingResult(resid=resid, resid_all=resid_all, heads=heads, clean_tokens=clean_tokens,
+                          corrupted_tokens=bad_tokens,
                           clean_score=m_clean, corrupted_score=m_bad, target=target,
                           description=explainer.describe_target(target), position=p, complete=complete)
 

@@ -156,8 +156,10 @@ def record(explainer: Any, model_inputs: dict[str, torch.Tensor], qkv_blocks: tu
 
 
 def norm_parameters(adapter: Adapter, module: nn.Module) -> tuple[torch.Tensor, torch.Tensor | None, float]:
-    """The final norm's scale γ [D], shift β [D] (None for RMSNorm) and epsilon, in float32."""
-    weight = work(module.weight.detach())
+    """The final norm's scale γ [D], shift β [D] (None for RMSNorm) and epsilon (float32, float64 for a float64
+    model)."""
+    weight: torch.Tensor = module.weight  # type: ignore[assignment]
+    weight = work(weight.detach())
     bias = getattr(module, "bias", None)
     eps = getattr(module, "eps", None) or getattr(module, "variance_epsilon", None) or 1e-6
     shift = work(bias.detach()) if (adapter.norm == "layernorm" and bias is not None) else None
@@ -211,5 +213,5 @@ def output_bias(adapter: Adapter, model: nn.Module, block: int) -> torch.Tensor 
     return work(bias.detach()) if bias is not None else None
 
 
-__all__ = ["InternalsError", "ResidualRecord", "apply_final_norm", "check_index", "head_write", "head_writes", "norm_scale",
-           "record", "require_language_model", "unembedding"]
+__all__ = ["InternalsError", "ResidualRecord", "apply_final_norm", "check_index", "head_write", "head_writes",
+           "norm_scale", "record", "require_language_model", "unembedding"]
