@@ -22,6 +22,7 @@ from .engine import (
     explain,
     head_scores,
     methods,
+    patch,
     supported_model_types,
 )
 
@@ -46,5 +47,5 @@ def __getattr__(name: str):
 __all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError", "Explainer",
            "Explanation", "FlowView", "ImageView", "MethodInfo", "ModelComparison", "ModelsComparison", "TextView",
            "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
-           "explain", "head_scores", "head_view", "methods", "model_view", "plot", "set_options", "show",
+           "explain", "head_scores", "head_view", "methods", "model_view", "patch", "plot", "set_options", "show",
            "supported_model_types", "testing"]

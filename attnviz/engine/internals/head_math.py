@@ -79,7 +79,7 @@ def head_math(explainer: object, rec: ResidualRecord, model_row: np.ndarray, blo
     if causal:
         masked[query + 1:] = float("-inf")
     weights = torch.softmax(masked, dim=-1)
-    z = weights @ values
+    z = rec.z[block, query, head]  # the model's own A·V (equal to weights @ values up to the model's softmax dtype)
     write = head_write(explainer.adapter, explainer.model, block, head, z)  # type: ignore[attr-defined]
     u, _ = readout_vector(explainer, rec, query, target)
     return HeadMath(block=block, head=head, query=query, kv_head=kv, q=q.cpu().numpy(), keys=keys.cpu().numpy(),
