@@ -29,7 +29,8 @@ from .engine import (
 __version__ = "0.1.0"
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
-         "FlowView": "widgets", "head_view": "widgets", "model_view": "widgets", "show": "widgets",
+         "FlowView": "widgets", "LogitLensView": "widgets", "HeadMathView": "widgets", "DirectAttributionView":
+         "widgets", "PatchingView": "widgets", "head_view": "widgets", "model_view": "widgets", "show": "widgets",
          "set_options": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
 
 
@@ -44,8 +45,9 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{module}", __name__), name)
 
-__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError", "Explainer",
-           "Explanation", "FlowView", "ImageView", "MethodInfo", "ModelComparison", "ModelsComparison", "TextView",
+__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError",
+           "DirectAttributionView", "Explainer", "Explanation", "FlowView", "HeadMathView", "ImageView",
+           "LogitLensView", "MethodInfo", "ModelComparison", "ModelsComparison", "PatchingView", "TextView",
            "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
            "explain", "head_scores", "head_view", "methods", "model_view", "patch", "plot", "set_options", "show",
            "supported_model_types", "testing"]

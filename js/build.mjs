@@ -7,7 +7,7 @@ import { build } from "esbuild";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const out = join(here, "..", "attnviz", "static");
-const views = ["text_view", "image_view", "attention_view", "compare_view", "flow_view"];
+const views = ["text_view", "image_view", "attention_view", "compare_view", "flow_view", "grid_view", "head_math_view"];
 mkdirSync(out, { recursive: true });
 await build({
   // entries/<view>.js re-export only the default `{ render }` (the view modules also export helpers for the tests)

@@ -210,8 +210,8 @@ def patched(request):
 
 
 def test_patching_identities(patched):
-    """Where clean and corrupted tokens agree, the embeddings are equal: patching them restores nothing (0). Patching the
-    token that differs at block 0, or the whole stream entering any block, restores everything (1)."""
+    """Where clean and corrupted tokens agree, the embeddings are equal: patching them restores nothing (0).
+    Patching the token that differs at block 0, or the whole stream entering any block, restores everything (1)."""
     _, _, r = patched
     differ = [i for i, (a, b) in enumerate(zip(r.clean_tokens, r.corrupted_tokens)) if a != b]
     assert len(differ) == 1  # ' good' / ' boring' (after Llama's <s>)

@@ -423,13 +423,14 @@ class Explanation:
         return _finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
 
     # ------------------------------------------------------------------ how the model computed it (decoders)
-    def logit_lens(self, token: Any = None, top_k: int | None = None):
+    def logit_lens(self, token: Any = None, top_k: int | None = None, rank: bool = False):
         """The logit lens: numpy [B, N, V] log-probabilities, row l the residual stream after block l read through
         the final norm and the unembedding (row B−1 is the model's own log-softmax); ``token`` (or a pair: the
-        log-probability difference) gives [B, N]; ``top_k`` a ``LensTop`` (ids and log-probabilities [B, N, k])."""
+        log-probability difference) gives [B, N], with ``rank=True`` the token's rank (0 = most probable);
+        ``top_k`` a ``LensTop`` (ids and log-probabilities [B, N, k])."""
         from .internals import explanation_logit_lens
 
-        return explanation_logit_lens(self, token, top_k)
+        return explanation_logit_lens(self, token, top_k, rank)
 
     def direct_attribution(self, target: Any = None):
         """Each head's, MLP's and the embeddings' direct contribution to the explained logit (or logit difference)

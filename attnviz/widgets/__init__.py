@@ -1,7 +1,9 @@
 """Notebook widgets (anywidget): traits in, binary buffers out; every number comes from the engine.
 
 ``show(e)`` picks TextView or ImageView; ``AttentionView(e)`` shows raw attention (head view, model view);
-``CompareView(e, methods=[...])`` puts methods side by side. ``view.to_html(path)`` writes an offline page.
+``CompareView(e, methods=[...])`` puts methods side by side. How a decoder computes: ``LogitLensView(e)``,
+``HeadMathView(e, block, head)``, ``DirectAttributionView(e)``, ``PatchingView(attnviz.patch(...))``.
+``view.to_html(path)`` writes an offline page.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from .bertviz_compat import head_view, model_view
 from .compare import CompareView
 from .flow import FlowView
 from .image import ImageView
+from .internals import DirectAttributionView, HeadMathView, LogitLensView, PatchingView
 from .serialize import decode, encode
 from .text import TextView
 
@@ -26,5 +29,6 @@ def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
     return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
 
 
-__all__ = ["AttentionView", "CompareView", "FlowView", "ImageView", "TextView", "decode", "encode", "head_view",
-           "model_view", "set_options", "show"]
+__all__ = ["AttentionView", "CompareView", "DirectAttributionView", "FlowView", "HeadMathView", "ImageView",
+           "LogitLensView", "PatchingView", "TextView", "decode", "encode", "head_view", "model_view", "set_options",
+           "show"]

@@ -48,6 +48,19 @@ export function createView(model, el, kind) {
       return value;
     },
     /**
+     * The decoded float tensor of a value inside a trait (a dict of tensors), decoded once per new value.
+     * @param {string} key a cache key (e.g. the dict entry's name)
+     * @param {any} raw the {dtype, shape, buffer, scale} value
+     * @returns {FloatTensor | null}
+     */
+    floatsOf(key, raw) {
+      const hit = cache.get(`/${key}`);
+      if (hit && hit.raw === raw) return hit.value;
+      const value = raw && raw.shape && raw.shape.length ? decodeFloat(raw) : null;
+      cache.set(`/${key}`, { raw, value });
+      return value;
+    },
+    /**
      * Run a draw and stamp the root: render count, checksum, draw time.
      * @param {() => (Record<string, string | number | undefined> | void)} fn returns data-* attributes (checksum etc.)
      */

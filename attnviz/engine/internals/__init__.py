@@ -42,8 +42,9 @@ def _target(e: Any, target: Any) -> Any:
     return e.target if target is None else e.explainer.resolve_target(target, e.predicted)
 
 
-def explanation_logit_lens(e: Any, token: Any = None, top_k: int | None = None) -> np.ndarray | LensTop:
-    return logit_lens(e._live(), recorded(e, "the logit lens"), token=token, top_k=top_k)
+def explanation_logit_lens(e: Any, token: Any = None, top_k: int | None = None,
+                           rank: bool = False) -> np.ndarray | LensTop:
+    return logit_lens(e._live(), recorded(e, "the logit lens"), token=token, top_k=top_k, rank=rank)
 
 
 def explanation_direct_attribution(e: Any, target: Any = None) -> DirectAttribution:

@@ -40,12 +40,17 @@ def lens_rows(explainer: Any, rec: ResidualRecord) -> Iterator[torch.Tensor]:
         yield torch.log_softmax(logits, dim=-1)
 
 
-def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: int | None = None
-               ) -> np.ndarray | LensTop:
-    """[B, N, V] log-probabilities; with ``token`` (a string, an id, or a pair (a, b): log p_a − log p_b) [B, N];
-    with ``top_k`` a ``LensTop``."""
+def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: int | None = None,
+               rank: bool = False) -> np.ndarray | LensTop:
+    """[B, N, V] log-probabilities; with ``token`` (a string, an id, or a pair (a, b): log p_a − log p_b) [B, N]
+    (with ``rank=True``: the token's rank [B, N], 0 = the most probable); with ``top_k`` a ``LensTop``."""
     if token is not None and top_k is not None:
         raise ValueError("pass token= or top_k=, not both")
+    if rank:
+        target = explainer.check_target(token) if token is not None else None
+        if target is None or isinstance(target, tuple):
+            raise ValueError("rank=True needs one token=, e.g. logit_lens(token=' Mary', rank=True)")
+        return np.stack([(row > row[:, target:target + 1]).sum(-1).cpu().numpy() for row in lens_rows(explainer, rec)])
     if top_k is not None:
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
