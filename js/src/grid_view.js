@@ -36,6 +36,7 @@ export function render({ model, el }) {
   const toolbar = h(doc, "div", { class: "attnviz-toolbar" });
   const slider = layerSlider(doc, d, { label: "through block", onInput: (l) => update(model, { layer: l }) });
   const leg = legend(doc);
+  const axes = h(doc, "div", { class: "attnviz-caption attnviz-grid-axes" });
   const scroller = h(doc, "div", { class: "attnviz-grid-scroll" });
   const canvas = /** @type {HTMLCanvasElement} */ (h(doc, "canvas", { class: "attnviz-grid-canvas" }));
   scroller.appendChild(canvas);
@@ -43,11 +44,12 @@ export function render({ model, el }) {
   const summary = h(doc, "div", { class: "attnviz-summary" });
   const note = h(doc, "div", { class: "attnviz-description" });
   const status = statusLine(doc);
-  root.append(title, toolbar, leg.el, scroller, readout, summary, note, status.el);
+  root.append(title, toolbar, leg.el, axes, scroller, readout, summary, note, status.el);
   /** @type {Map<string, ReturnType<typeof picker>>} */
   const pickers = new Map();
   /** @type {{row: number, col: number} | null} */
   let hover = null;
+  let scrolled = false;
 
   function syncPickers() {
     const specs = /** @type {{name: string, label: string, value: string, options: {value: string, text: string}[]}[]} */ (model.get("pickers") ?? []);
@@ -83,6 +85,7 @@ export function render({ model, el }) {
       syncPickers();
       const g = grid();
       title.textContent = String(model.get("title") ?? "");
+      axes.textContent = `rows: ${g.rowTitle} · columns: ${g.colTitle} · colour: ${g.valueLabel}`;
       summary.textContent = String(model.get("summary") ?? "");
       note.textContent = String(model.get("note") ?? "");
       status.update(String(model.get("error") ?? ""));
@@ -100,6 +103,11 @@ export function render({ model, el }) {
       if (ctx) {
         drawGrid(ctx, P, { values: g.values, range, cmap, rowLabels: g.rowLabels, colLabels: g.colLabels, cellText,
           markedCol, markedCells, fadedFrom: layer >= 0 ? layer + 1 : undefined, hover });
+      }
+      if (!scrolled && markedCol >= 0 && scroller.clientWidth > 0) {
+        // a long input opens at the explained position, as TextView's window does
+        scroller.scrollLeft = Math.max(0, P.left + markedCol * P.cellW - scroller.clientWidth / 2);
+        scrolled = true;
       }
       if (hover && (hover.row >= g.rows || hover.col >= g.cols)) hover = null;
       readout.textContent = hover ? cellReadout({ ...g, cols: g.cols }, hover.row, hover.col) : " ";

@@ -104,7 +104,7 @@ export function render({ model, el }) {
   const tempField = h(doc, "label", { class: "attnviz-field attnviz-whatif", title: "a what-if: the softmax at another temperature. The model always uses T = 1.", children: [h(doc, "span", { text: "what-if temperature" }), temp, tempText] });
   const tokens = h(doc, "div", { class: "attnviz-query-tokens", attrs: { role: "toolbar", "aria-label": "query token" } });
   const patternCanvas = /** @type {HTMLCanvasElement} */ (h(doc, "canvas", { class: "attnviz-pattern" }));
-  const patternBox = h(doc, "div", { class: "attnviz-pattern-box", children: [h(doc, "div", { class: "attnviz-caption", text: "the head's attention (rows: queries; click a row)" }), patternCanvas] });
+  const patternBox = h(doc, "div", { class: "attnviz-pattern-box", children: [h(doc, "div", { class: "attnviz-caption", text: "the head's attention (rows: queries, columns: keys; grey: masked future; click a row)" }), patternCanvas] });
   const steps = h(doc, "ol", { class: "attnviz-steps" });
   const table = h(doc, "table", { class: "attnviz-math-table" });
   const tableNote = h(doc, "div", { class: "attnviz-description" });
@@ -121,9 +121,11 @@ export function render({ model, el }) {
     const ctx = context2d(patternCanvas, side, side);
     if (!ctx || !p) return;
     const cell = side / n;
+    const causal = Boolean((model.get("facts") ?? {}).causal);
     for (let i = 0; i < n; i++) {
       for (let j = 0; j < n; j++) {
-        ctx.fillStyle = css(color("blues", Math.sqrt(Math.max(0, p.data[i * n + j]))));
+        // the future of a causal model in flat grey, as AttentionView's thumbnails draw it
+        ctx.fillStyle = causal && j > i ? "#e4e4e4" : css(color("blues", Math.sqrt(Math.max(0, p.data[i * n + j]))));
         ctx.fillRect(j * cell, i * cell, Math.ceil(cell), Math.ceil(cell));
       }
     }

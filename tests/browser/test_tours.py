@@ -14,10 +14,11 @@ from .jupyter_page import REPO, NotebookPage
 
 pytestmark = pytest.mark.browser
 
-TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed", "05_inside_a_language_model")
+TOURS = ("01_tour_text", "02_tour_vision", "04_what_fine_tuning_changed", "05_inside_a_language_model",
+         "06_how_a_transformer_computes")
 MIN_VIEWS = {"01_tour_text": 3, "02_tour_vision": 3, "04_what_fine_tuning_changed": 1,
-             "05_inside_a_language_model": 4}
-VIEW_KINDS = ("text", "image", "attention", "compare", "flow")
+             "05_inside_a_language_model": 4, "06_how_a_transformer_computes": 4}
+VIEW_KINDS = ("text", "image", "attention", "compare", "flow", "grid", "head-math")
 
 
 def views_in_outputs(cells: list[dict]) -> int:
