@@ -328,3 +328,16 @@ def test_half_precision_decoder():
     np.testing.assert_allclose(e.logit_lens()[-1], expected, atol=0.05)
     d = e.direct_attribution()
     assert d.total == pytest.approx(d.logit, rel=0.02, abs=0.02)
+
+
+def test_patching_in_small_batches_equals_one_batch():
+    model, tokenizer = decoder("llama")
+    explainer = attnviz.Explainer(model, tokenizer)
+    whole = attnviz.patch(explainer, CLEAN, CORRUPTED)
+    small = attnviz.patch(explainer, CLEAN, CORRUPTED, batch_size=3)
+    np.testing.assert_allclose(small.resid, whole.resid, atol=1e-9)
+    np.testing.assert_allclose(small.resid_all, whole.resid_all, atol=1e-9)
+    np.testing.assert_allclose(small.heads, whole.heads, atol=1e-9)
+    for bad in (0, -2, 1.5, True):
+        with pytest.raises(ValueError, match="batch_size"):
+            attnviz.patch(explainer, CLEAN, CORRUPTED, batch_size=bad)

@@ -17,6 +17,7 @@ hooks are removed in ``finally`` and the model left as it was. Ctrl-C keeps the 
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -80,29 +81,60 @@ def _resolve(explainer: Any, target: Any, clean: torch.Tensor, corrupted: torch.
     return (a, b)
 
 
-def _batched_runs(explainer: Any, inputs: dict[str, torch.Tensor], copies: int, hook_module: torch.nn.Module,
-                  patch: Callable[[torch.Tensor], torch.Tensor], pre_kwargs: bool) -> torch.Tensor:
-    """logits [copies, N, V] of ``copies`` copies of ``inputs``, ``patch`` applied to ``hook_module``'s input."""
-    batch = {k: v.expand(copies, *v.shape[1:]).contiguous() for k, v in inputs.items()}
-    if pre_kwargs:
-        def hook(_module, args, kwargs):
-            return with_hidden(args, kwargs, patch(hidden_of(args, kwargs)))
-        handle = hook_module.register_forward_pre_hook(hook, with_kwargs=True)
-    else:
-        def plain(_module, args):
-            return (patch(args[0]), *args[1:])
-        handle = hook_module.register_forward_pre_hook(plain)
+def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
     try:
-        return work(explainer.model(**batch, use_cache=False, return_dict=True).logits.detach())
-    finally:
-        handle.remove()
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
+
+
+def _batched_runs(explainer: Any, inputs: dict[str, torch.Tensor], copies: int, hook_module: torch.nn.Module,
+                  patch: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], pre_kwargs: bool, position: int,
+                  chunk: int) -> torch.Tensor:
+    """logits [copies, V] at ``position`` of ``copies`` copies of ``inputs``, run ``chunk`` copies at a time, with
+    ``patch(x, copy_indices)`` applied to ``hook_module``'s input x [chunk, ...]. Only that position goes through the
+    unembedding where the model allows it (``logits_to_keep``): at 128 tokens of GPT-2 small that is 128x less of
+    the largest matrix product."""
+    extra: dict[str, Any] = {}
+    if _accepts_logits_to_keep(explainer.model):
+        extra["logits_to_keep"] = torch.tensor([position], device=inputs["input_ids"].device)
+    out = []
+    for start in range(0, copies, chunk):
+        count = min(chunk, copies - start)
+        batch = {k: v.expand(count, *v.shape[1:]).contiguous() for k, v in inputs.items()}
+        index = torch.arange(start, start + count, device=inputs["input_ids"].device)
+        if pre_kwargs:
+            def hook(_module, args, kwargs, index=index):
+                return with_hidden(args, kwargs, patch(hidden_of(args, kwargs), index))
+            handle = hook_module.register_forward_pre_hook(hook, with_kwargs=True)
+        else:
+            def plain(_module, args, index=index):
+                return (patch(args[0], index), *args[1:])
+            handle = hook_module.register_forward_pre_hook(plain)
+        try:
+            logits = explainer.model(**batch, use_cache=False, return_dict=True, **extra).logits.detach()
+        finally:
+            handle.remove()
+        out.append(work(logits[:, -1] if extra else logits[:, position]))
+    return torch.cat(out)
+
+
+def copies_per_run(num_tokens: int, num_heads: int, hidden: int, budget: int = 2**29) -> int:
+    """How many patched copies one forward runs: the eager attention [copies, H, N, N] and a few [copies, N, D]
+    activations of one block at a time within ``budget`` bytes (512 MiB), at least one."""
+    per_copy = 4 * (2 * num_heads * num_tokens * num_tokens + 8 * num_tokens * hidden)
+    return max(1, budget // per_copy)
 
 
 def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, position: Any = None,
-          progress: bool | None = None) -> PatchingResult:
+          progress: bool | None = None, batch_size: int | None = None) -> PatchingResult:
     """Patch every block's residual stream at every position, and every head's output, from ``clean`` into
     ``corrupted``; see the module docstring. target: None (the clean vs the corrupted prediction), a token, or a
-    pair (a, b) for y_a − y_b. position: the explained position (default: the last token)."""
+    pair (a, b) for y_a − y_b. position: the explained position (default: the last token). batch_size: patched
+    copies per forward (default: as many as fit 512 MiB of one block's activations). progress: a progress bar over
+    blocks (default: when there are more than 256 patched runs)."""
+    if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1):
+        raise ValueError(f"batch_size must be a positive integer or None, got {batch_size!r}")
     from ..targets import check_position
 
     clean_inputs, clean_tokens = _tokens(explainer, clean, "clean")
@@ -129,8 +161,10 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
     resid_all = np.full(len(blocks), np.nan, dtype=np.float32)
     heads = np.full((len(blocks), num_heads), np.nan, dtype=np.float32)
 
+    chunk = int(batch_size) if batch_size is not None else copies_per_run(n, num_heads, rec_clean.resid.shape[-1])
+
     def effect(logits: torch.Tensor) -> np.ndarray:
-        m = score(logits[:, p], target)
+        m = score(logits, target)
         return ((m - m_bad) / (m_clean - m_bad)).cpu().numpy()
 
     bar = progress_bar(2 * len(blocks), progress if progress is not None else len(blocks) * (n + num_heads) > 256,
@@ -141,26 +175,29 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
             for l, block in enumerate(blocks):
                 clean_stream = rec_clean.resid[l].to(model.dtype)  # [N, D]
 
-                def patch_positions(hidden: torch.Tensor, stream: torch.Tensor = clean_stream) -> torch.Tensor:
+                def patch_positions(hidden: torch.Tensor, index: torch.Tensor,
+                                    stream: torch.Tensor = clean_stream) -> torch.Tensor:
                     hidden = hidden.clone()
-                    index = torch.arange(n, device=hidden.device)
-                    hidden[index, index] = stream[index]  # copy i < N gets the clean stream at position i
-                    hidden[n] = stream  # copy N gets all of it
+                    rows = torch.arange(len(index), device=hidden.device)
+                    single = index < n  # copy i < N gets the clean stream at position i; copy N gets all of it
+                    hidden[rows[single], index[single]] = stream[index[single]]
+                    hidden[rows[~single]] = stream
                     return hidden
 
-                effects = effect(_batched_runs(explainer, bad_inputs, n + 1, block, patch_positions, True))
+                effects = effect(_batched_runs(explainer, bad_inputs, n + 1, block, patch_positions, True, p,
+                                               chunk))
                 resid[l], resid_all[l] = effects[:n], effects[n]
                 bar.update(1)
                 clean_z = rec_clean.z[l].to(model.dtype)  # [N, H, Dh]
 
-                def patch_heads(z: torch.Tensor, head_out: torch.Tensor = clean_z) -> torch.Tensor:
+                def patch_heads(z: torch.Tensor, index: torch.Tensor, head_out: torch.Tensor = clean_z) -> torch.Tensor:
                     z = z.view(*z.shape[:2], num_heads, -1).clone()
-                    index = torch.arange(z.shape[0], device=z.device)
-                    z[index, :, index] = head_out.transpose(0, 1)[index]  # copy h gets head h's clean output
+                    rows = torch.arange(len(index), device=z.device)
+                    z[rows, :, index] = head_out.transpose(0, 1)[index]  # copy h gets head h's clean output
                     return z.flatten(2)
 
                 heads[l] = effect(_batched_runs(explainer, bad_inputs, num_heads,
-                                                adapter.get_part(block, "attn_out"), patch_heads, False))
+                                                adapter.get_part(block, "attn_out"), patch_heads, False, p, chunk))
                 bar.update(1)
     except KeyboardInterrupt:
         complete = False
