@@ -288,7 +288,7 @@ def test_patching_interrupt_keeps_finished_blocks(monkeypatch):
     model, tokenizer = decoder("gpt2")
     explainer = attnviz.Explainer(model, tokenizer)
     before = model_state(model)
-    real = patching._batched_runs
+    real = patching._suffix_runs
     calls = []
 
     def interrupted(*args, **kwargs):
@@ -297,7 +297,7 @@ def test_patching_interrupt_keeps_finished_blocks(monkeypatch):
             raise KeyboardInterrupt
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(patching, "_batched_runs", interrupted)
+    monkeypatch.setattr(patching, "_suffix_runs", interrupted)
     with pytest.warns(UserWarning, match="interrupted"):
         r = attnviz.patch(explainer, CLEAN, CORRUPTED)
     assert not r.complete and "PARTIAL" in repr(r)
@@ -328,6 +328,9 @@ def test_half_precision_decoder():
     np.testing.assert_allclose(e.logit_lens()[-1], expected, atol=0.05)
     d = e.direct_attribution()
     assert d.total == pytest.approx(d.logit, rel=0.02, abs=0.02)
+    r = attnviz.patch(explainer, CLEAN, CORRUPTED, target=(" !", "&"))
+    np.testing.assert_allclose(r.resid_all, 1, atol=0.05)  # the whole stream restores the clean answer
+    assert np.isfinite(r.heads).all()
 
 
 def test_patching_in_small_batches_equals_one_batch():

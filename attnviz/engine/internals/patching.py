@@ -11,13 +11,15 @@ logit, or the logit difference y_a − y_b) at the explained position p. Normali
   rest of the model reads is then clean; a check, and the row a class starts from);
 - ``heads[l, h]``: head h of block l's output z (before W_O), at every position.
 
-Every patched run is a copy in a batch (one batch per block: N copies for the positions, H for the heads); the
-hooks are removed in ``finally`` and the model left as it was. Ctrl-C keeps the blocks finished (the rest NaN).
+Every patched run is a copy in a batch (per block: N + 1 copies for the stream, H for the heads, chunked to a memory
+budget). A patch at block l cannot change blocks 0..l−1, so each copy starts from the corrupted stream entering block
+l (recorded once with the arguments the model passed each block) and runs only blocks l..B−1, then the final norm and
+the unembedding at the explained position: on average half the blocks of a full forward, and 1/N of its unembedding.
+The hooks are removed in ``finally`` and the model left as it was. Ctrl-C keeps the blocks finished (the rest NaN).
 """
 
 from __future__ import annotations
 
-import inspect
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -29,7 +31,7 @@ import torch
 from ..intervention import Intervention, intervened
 from ..progress import progress_bar
 from ..targets import score
-from .residual import InternalsError, hidden_of, record, with_hidden, work
+from .residual import InternalsError, hidden_of, output_tensor, record, work
 
 
 @dataclass(frozen=True)
@@ -81,41 +83,77 @@ def _resolve(explainer: Any, target: Any, clean: torch.Tensor, corrupted: torch.
     return (a, b)
 
 
-def _accepts_logits_to_keep(model: torch.nn.Module) -> bool:
+@dataclass
+class _BlockCalls:
+    """What the model passed each block in the corrupted run, so blocks l..B-1 can be re-run on patched streams
+    without re-running blocks 0..l-1 (a patch at block l cannot change them): per block, the hidden states it
+    received [1, N, D] (model dtype), the other positional arguments and the keyword arguments (attention mask,
+    rotary cos/sin, position ids ...), and whether the hidden states came positionally."""
+
+    hidden: list[torch.Tensor]
+    args: list[tuple]
+    kwargs: list[dict]
+    positional: list[bool]
+
+
+def _record_calls(explainer: Any, inputs: dict[str, torch.Tensor]) -> _BlockCalls:
+    """One forward of ``inputs`` recording every block's call (call inside ``intervened``, under no_grad)."""
+    blocks = explainer.adapter.get_blocks(explainer.model)
+    calls = _BlockCalls([], [], [], [])
+
+    def keep(_module, args, kwargs):
+        positional = bool(args)
+        calls.hidden.append(hidden_of(args, kwargs).detach())
+        calls.args.append(tuple(args[1:]) if positional else tuple(args))
+        calls.kwargs.append({k: v for k, v in kwargs.items() if k != "hidden_states"})
+        calls.positional.append(positional)
+
+    handles = [block.register_forward_pre_hook(keep, with_kwargs=True) for block in blocks]
     try:
-        return "logits_to_keep" in inspect.signature(model.forward).parameters
-    except (TypeError, ValueError):
-        return False
+        explainer.model(**inputs, use_cache=False, return_dict=True)
+    finally:
+        for handle in handles:
+            handle.remove()
+    if len(calls.hidden) != len(blocks):
+        raise InternalsError(f"{type(explainer.model).__name__} called {len(calls.hidden)} of its {len(blocks)} "
+                             "blocks once each: activation patching needs each block run once per forward")
+    return calls
 
 
-def _batched_runs(explainer: Any, inputs: dict[str, torch.Tensor], copies: int, hook_module: torch.nn.Module,
-                  patch: Callable[[torch.Tensor, torch.Tensor], torch.Tensor], pre_kwargs: bool, position: int,
-                  chunk: int) -> torch.Tensor:
-    """logits [copies, V] at ``position`` of ``copies`` copies of ``inputs``, run ``chunk`` copies at a time, with
-    ``patch(x, copy_indices)`` applied to ``hook_module``'s input x [chunk, ...]. Only that position goes through the
-    unembedding where the model allows it (``logits_to_keep``): at 128 tokens of GPT-2 small that is 128x less of
-    the largest matrix product."""
-    extra: dict[str, Any] = {}
-    if _accepts_logits_to_keep(explainer.model):
-        extra["logits_to_keep"] = torch.tensor([position], device=inputs["input_ids"].device)
+def _suffix_runs(explainer: Any, calls: _BlockCalls, block: int, copies: int, position: int, chunk: int,
+                 patch_stream: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None,
+                 hook_module: torch.nn.Module | None = None,
+                 patch_input: Callable[[torch.Tensor, torch.Tensor], torch.Tensor] | None = None) -> torch.Tensor:
+    """logits [copies, V] at ``position``: ``copies`` copies of the corrupted stream entering ``block`` (patched by
+    ``patch_stream(x, copy_indices)``, or with ``patch_input`` applied to ``hook_module``'s input), run through
+    blocks ``block``..B-1, the final norm and the unembedding, ``chunk`` copies at a time. Only the explained
+    position goes through the final norm and the unembedding (both act on each position alone)."""
+    model, adapter = explainer.model, explainer.adapter
+    blocks = adapter.get_blocks(model)
+    norm, unembed = adapter.get_final_norm(model), adapter.get_unembedding(model)
+    start_hidden = calls.hidden[block]
     out = []
     for start in range(0, copies, chunk):
         count = min(chunk, copies - start)
-        batch = {k: v.expand(count, *v.shape[1:]).contiguous() for k, v in inputs.items()}
-        index = torch.arange(start, start + count, device=inputs["input_ids"].device)
-        if pre_kwargs:
-            def hook(_module, args, kwargs, index=index):
-                return with_hidden(args, kwargs, patch(hidden_of(args, kwargs), index))
-            handle = hook_module.register_forward_pre_hook(hook, with_kwargs=True)
-        else:
+        index = torch.arange(start, start + count, device=start_hidden.device)
+        x = start_hidden.expand(count, *start_hidden.shape[1:])
+        x = patch_stream(x, index) if patch_stream is not None else x.contiguous()
+        handle = None
+        if hook_module is not None and patch_input is not None:
             def plain(_module, args, index=index):
-                return (patch(args[0], index), *args[1:])
+                return (patch_input(args[0], index), *args[1:])
             handle = hook_module.register_forward_pre_hook(plain)
         try:
-            logits = explainer.model(**batch, use_cache=False, return_dict=True, **extra).logits.detach()
+            for b in range(block, len(blocks)):
+                if calls.positional[b]:
+                    output = blocks[b](x, *calls.args[b], **calls.kwargs[b])
+                else:
+                    output = blocks[b](*calls.args[b], hidden_states=x, **calls.kwargs[b])
+                x = output_tensor(output)
         finally:
-            handle.remove()
-        out.append(work(logits[:, -1] if extra else logits[:, position]))
+            if handle is not None:
+                handle.remove()
+        out.append(work(unembed(norm(x[:, position:position + 1]))[:, 0].detach()))
     return torch.cat(out)
 
 
@@ -172,20 +210,20 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
     complete = True
     try:
         with intervened(model, adapter, Intervention()), torch.no_grad():
+            calls = _record_calls(explainer, bad_inputs)
             for l, block in enumerate(blocks):
                 clean_stream = rec_clean.resid[l].to(model.dtype)  # [N, D]
 
                 def patch_positions(hidden: torch.Tensor, index: torch.Tensor,
                                     stream: torch.Tensor = clean_stream) -> torch.Tensor:
-                    hidden = hidden.clone()
+                    hidden = hidden.clone()  # an expanded view: one copy per patched position
                     rows = torch.arange(len(index), device=hidden.device)
                     single = index < n  # copy i < N gets the clean stream at position i; copy N gets all of it
                     hidden[rows[single], index[single]] = stream[index[single]]
                     hidden[rows[~single]] = stream
                     return hidden
 
-                effects = effect(_batched_runs(explainer, bad_inputs, n + 1, block, patch_positions, True, p,
-                                               chunk))
+                effects = effect(_suffix_runs(explainer, calls, l, n + 1, p, chunk, patch_stream=patch_positions))
                 resid[l], resid_all[l] = effects[:n], effects[n]
                 bar.update(1)
                 clean_z = rec_clean.z[l].to(model.dtype)  # [N, H, Dh]
@@ -196,8 +234,9 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
                     z[rows, :, index] = head_out.transpose(0, 1)[index]  # copy h gets head h's clean output
                     return z.flatten(2)
 
-                heads[l] = effect(_batched_runs(explainer, bad_inputs, num_heads,
-                                                adapter.get_part(block, "attn_out"), patch_heads, False, p, chunk))
+                heads[l] = effect(_suffix_runs(explainer, calls, l, num_heads, p, chunk,
+                                               hook_module=adapter.get_part(block, "attn_out"),
+                                               patch_input=patch_heads))
                 bar.update(1)
     except KeyboardInterrupt:
         complete = False
