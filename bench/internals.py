@@ -35,7 +35,8 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"{name:<{width}}  {value}")
 
 
-def engine(tokens: int, repeats: int) -> list[tuple[str, str]]:
+def engine(tokens: int, repeats: int):
+    """(rows, the explanation, the patching result): timings against a plain forward."""
     model, tok, text = gpt2_small(tokens)
     explainer = attnviz.Explainer(model, tok)
     e = explainer.explain(text)
@@ -70,22 +71,15 @@ def engine(tokens: int, repeats: int) -> list[tuple[str, str]]:
     # right after the rows above, and given per patched run against the plain forward measured beside it
     runs = 12 * (tokens + 1) + 12 * 12
     start = time.perf_counter()
-    attnviz.patch(explainer, text, corrupted, target=target, progress=False)
+    result = attnviz.patch(explainer, text, corrupted, target=target, progress=False)
     took = time.perf_counter() - start
     rows.append((f"activation patching: {runs:,} patched runs (12 x {tokens + 1} stream, 144 heads), one timing",
                  f"{took:,.1f} s  ({took / base:,.0f}x plain forward; {took / runs / base:.2f}x plain forward per "
                  "patched run)"))
-    return rows
+    return rows, e, result
 
 
-def payloads(tokens: int) -> list[tuple[str, str]]:
-    model, tok, text = gpt2_small(tokens)
-    explainer = attnviz.Explainer(model, tok)
-    e = explainer.explain(text)
-    words = text.split()
-    corrupted = " ".join(["w1999" if i == tokens // 2 else w for i, w in enumerate(words)])
-    result = attnviz.patch(explainer, text, corrupted, target=(e.top_tokens(2)[0][0], e.top_tokens(2)[1][0]),
-                           progress=False)
+def payloads(e, result) -> list[tuple[str, str]]:
     rows = []
     dla = attnviz.DirectAttributionView(e)
     for name, view in [("LogitLensView", attnviz.LogitLensView(e)), ("DirectAttributionView: the grid", dla.grid),
@@ -104,8 +98,9 @@ def main() -> None:
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GPT-2 small config (12 x 12, d 768, "
           f"V 50,257), random weights; {args.tokens} tokens; medians of {args.repeats} interleaved rounds")
-    table(f"engine, {args.tokens} tokens, next token at the last position", engine(args.tokens, args.repeats))
-    table(f"first message of each view, {args.tokens} tokens", payloads(args.tokens))
+    rows, e, result = engine(args.tokens, args.repeats)
+    table(f"engine, {args.tokens} tokens, next token at the last position", rows)
+    table(f"first message of each view, {args.tokens} tokens", payloads(e, result))
 
 
 if __name__ == "__main__":
