@@ -35,7 +35,7 @@ def table(title: str, rows: list[tuple[str, str]]) -> None:
         print(f"{name:<{width}}  {value}")
 
 
-def engine(tokens: int, repeats: int):
+def engine(tokens: int, repeats: int, patching: bool = True):
     """(rows, the explanation, the patching result): timings against a plain forward."""
     model, tok, text = gpt2_small(tokens)
     explainer = attnviz.Explainer(model, tok)
@@ -63,12 +63,16 @@ def engine(tokens: int, repeats: int):
         "logit lens, full [B, N, V] (309 MB at 128 tokens)": fresh(lambda: e.logit_lens()),
         "direct logit attribution (heads, MLPs, embeddings)": fresh(lambda: e.direct_attribution()),
         "inside one head (block 5, head 3, the explained query)": fresh(lambda: e.head_math(5, 3)),
+        "logit lens, another token once the stream is read (the view's token picker)":
+            lambda: e.logit_lens(token=e.top_tokens(3)[2][0]),
     }
     medians = interleaved_medians(fns, repeats)
     base = medians["plain forward (no gradients)"]
     rows = [(name, f"{t * 1000:,.1f} ms  ({t / base:,.2f}x plain forward)") for name, t in medians.items()]
     # patching runs B x (N + 1) + B x H forwards of the whole input: timed once (minutes at 128 tokens on 2 cores),
     # right after the rows above, and given per patched run against the plain forward measured beside it
+    if not patching:
+        return rows, e, None
     runs = 12 * (tokens + 1) + 12 * 12
     start = time.perf_counter()
     result = attnviz.patch(explainer, text, corrupted, target=target, progress=False)
@@ -82,9 +86,11 @@ def engine(tokens: int, repeats: int):
 def payloads(e, result) -> list[tuple[str, str]]:
     rows = []
     dla = attnviz.DirectAttributionView(e)
-    for name, view in [("LogitLensView", attnviz.LogitLensView(e)), ("DirectAttributionView: the grid", dla.grid),
-                       ("DirectAttributionView: inside one head", dla.head_math),
-                       ("PatchingView", attnviz.PatchingView(result))]:
+    views = [("LogitLensView", attnviz.LogitLensView(e)), ("DirectAttributionView: the grid", dla.grid),
+             ("DirectAttributionView: inside one head", dla.head_math)]
+    if result is not None:
+        views.append(("PatchingView", attnviz.PatchingView(result)))
+    for name, view in views:
         js, binary = message_bytes(view, [k for k in view.keys if not k.startswith("_")])
         rows.append((name, f"{(js + binary) / 1024:,.1f} KiB (JSON {js / 1024:,.1f} KiB + buffers "
                            f"{binary / 1024:,.1f} KiB)"))
@@ -95,10 +101,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--tokens", type=int, default=128)
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--no-patching", action="store_true", help="skip the patching row (minutes at 128 tokens)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GPT-2 small config (12 x 12, d 768, "
           f"V 50,257), random weights; {args.tokens} tokens; medians of {args.repeats} interleaved rounds")
-    rows, e, result = engine(args.tokens, args.repeats)
+    rows, e, result = engine(args.tokens, args.repeats, patching=not args.no_patching)
     table(f"engine, {args.tokens} tokens, next token at the last position", rows)
     table(f"first message of each view, {args.tokens} tokens", payloads(e, result))
 

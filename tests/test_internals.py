@@ -66,7 +66,7 @@ def test_lens_token_pair_and_top_k(lm):
     _, explainer, e = lm
     full = e.logit_lens()
     a, b = e.top_tokens(2)[0][0], e.top_tokens(2)[1][0]
-    np.testing.assert_array_equal(e.logit_lens(token=a), full[..., a])
+    np.testing.assert_allclose(e.logit_lens(token=a), full[..., a], atol=1e-12, rtol=0)
     np.testing.assert_allclose(e.logit_lens(token=(a, b)), full[..., a] - full[..., b], atol=1e-12)
     top = e.logit_lens(top_k=3)
     assert top.ids.shape == top.log_probs.shape == (e.num_layers, e.num_tokens, 3)
@@ -344,3 +344,11 @@ def test_patching_in_small_batches_equals_one_batch():
     for bad in (0, -2, 1.5, True):
         with pytest.raises(ValueError, match="batch_size"):
             attnviz.patch(explainer, CLEAN, CORRUPTED, batch_size=bad)
+
+
+def test_lens_top_k_beyond_the_cached_tokens(lm):
+    """top_k up to 8 comes from the one cached pass; a larger k makes its own pass and agrees with it."""
+    _, _, e = lm
+    small, large = e.logit_lens(top_k=8), e.logit_lens(top_k=12)
+    np.testing.assert_array_equal(large.ids[..., :8], small.ids)
+    np.testing.assert_allclose(large.log_probs[..., :8], small.log_probs, atol=1e-12)

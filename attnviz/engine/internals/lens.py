@@ -28,8 +28,9 @@ class LensTop:
     log_probs: np.ndarray
 
 
-def lens_rows(explainer: Any, rec: ResidualRecord) -> Iterator[torch.Tensor]:
-    """Block by block (to bound memory), the log-probabilities [N, V] read from the stream leaving block l."""
+def lens_rows(explainer: Any, rec: ResidualRecord, normalised: bool = True) -> Iterator[torch.Tensor]:
+    """Block by block (to bound memory), the log-probabilities [N, V] read from the stream leaving block l (the
+    logits when ``normalised`` is False)."""
     model, adapter = explainer.model, explainer.adapter
     norm = adapter.get_final_norm(model)
     w_u, b_u = unembedding(adapter, model)
@@ -37,7 +38,40 @@ def lens_rows(explainer: Any, rec: ResidualRecord) -> Iterator[torch.Tensor]:
         logits = apply_final_norm(adapter, norm, rec.resid[l + 1]) @ w_u.t()
         if b_u is not None:
             logits = logits + b_u
-        yield torch.log_softmax(logits, dim=-1)
+        yield torch.log_softmax(logits, dim=-1) if normalised else logits
+
+
+#: Top tokens kept per cell by the one full pass (``lens_stats``); a larger top_k makes its own pass.
+KEPT_TOP = 8
+
+
+def lens_stats(explainer: Any, rec: ResidualRecord) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One pass over the vocabulary, cached on the record: the normaliser logsumexp [B, N] of every cell's logits
+    and its KEPT_TOP most probable tokens (ids and log-probabilities [B, N, k]). A token's log-probability is then
+    its logit minus the normaliser: [B, N] dot products instead of [B, N, V] (the token picker answers at once)."""
+    if "lens" not in rec.cache:
+        lse, ids, values = [], [], []
+        k = min(KEPT_TOP, explainer.vocab_size)
+        for row in lens_rows(explainer, rec, normalised=False):
+            norm = torch.logsumexp(row, dim=-1)
+            top = torch.topk(row, k, dim=-1)
+            lse.append(norm)
+            ids.append(top.indices)
+            values.append(top.values - norm[:, None])
+        rec.cache["lens"] = (torch.stack(lse), torch.stack(ids), torch.stack(values))
+    return rec.cache["lens"]
+
+
+def token_log_probs(explainer: Any, rec: ResidualRecord, token_id: int) -> torch.Tensor:
+    """log p(token) [B, N] from the cached normaliser: norm_f(x) · W_U[t] + b_U[t] − logsumexp."""
+    lse = lens_stats(explainer, rec)[0]
+    model, adapter = explainer.model, explainer.adapter
+    w_u, b_u = unembedding(adapter, model)
+    normed = apply_final_norm(adapter, adapter.get_final_norm(model), rec.resid[1:])  # [B, N, D]
+    logit = normed @ w_u[token_id]
+    if b_u is not None:
+        logit = logit + b_u[token_id]
+    return logit - lse
 
 
 def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: int | None = None,
@@ -55,6 +89,10 @@ def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: in
         if isinstance(top_k, bool) or not isinstance(top_k, (int, np.integer)) or top_k < 1:
             raise ValueError(f"top_k must be a positive integer, got {top_k!r}")
         k = min(int(top_k), explainer.vocab_size)
+        if k <= KEPT_TOP:
+            _, top_ids, top_values = lens_stats(explainer, rec)
+            return LensTop(ids=top_ids[..., :k].cpu().numpy().astype(np.int64),
+                           log_probs=top_values[..., :k].cpu().numpy())
         ids, values = [], []
         for row in lens_rows(explainer, rec):
             top = torch.topk(row, k, dim=-1)
@@ -63,11 +101,11 @@ def logit_lens(explainer: Any, rec: ResidualRecord, token: Any = None, top_k: in
         return LensTop(ids=np.stack(ids).astype(np.int64), log_probs=np.stack(values))
     if token is not None:
         target = explainer.check_target(token)
-        rows = []
-        for row in lens_rows(explainer, rec):
-            rows.append((row[:, target[0]] - row[:, target[1]]) if isinstance(target, tuple) else row[:, target])
-        return torch.stack(rows).cpu().numpy()
+        if isinstance(target, tuple):
+            diff = token_log_probs(explainer, rec, target[0]) - token_log_probs(explainer, rec, target[1])
+            return diff.cpu().numpy()
+        return token_log_probs(explainer, rec, target).cpu().numpy()
     return np.stack([row.cpu().numpy() for row in lens_rows(explainer, rec)])
 
 
-__all__ = ["LensTop", "lens_rows", "logit_lens"]
+__all__ = ["KEPT_TOP", "LensTop", "lens_rows", "lens_stats", "logit_lens", "token_log_probs"]

@@ -69,6 +69,7 @@ class ResidualRecord:
     z: torch.Tensor
     logits: torch.Tensor
     qkv: dict[int, tuple[torch.Tensor, torch.Tensor, torch.Tensor, float]] = field(default_factory=dict)
+    cache: dict[str, Any] = field(default_factory=dict)  # what the readers derive once (the lens's normaliser)
 
     @property
     def num_blocks(self) -> int:
