@@ -215,6 +215,7 @@ class Explainer:
         progress: a progress bar over batches (default: when there is more than one batch). Ctrl-C (or the
         notebook's interrupt) between batches returns the explanations captured so far, with a warning.
         """
+        self._check_dtype()
         single = not isinstance(inputs, list)
         if position is not None and self.task != "next_token":
             raise ValueError(f"position= applies to language models; {type(self.model).__name__} is a classifier "
@@ -258,6 +259,18 @@ class Explainer:
         finally:
             bar.close()
         return out[0] if single else out
+
+    def _check_dtype(self) -> None:
+        """A model cast after this Explainer was made (``model.half()``): say so, and run in its new dtype."""
+        current = model_float_dtype(self.model)
+        if current == self.dtype:
+            return
+        note = (f"; its forward and backward now run in {current} (about 3 significant digits in attention and "
+                "gradient maps; the LRP methods compute in float32 on upcast weights)" if current in LOW_PRECISION
+                else "")
+        warnings.warn(f"the model is now {current}, not {self.dtype} as when this Explainer was made{note}",
+                      stacklevel=3)
+        self.dtype = current
 
     def _split_batch_tensors(self, items: list[Any]) -> tuple[list[Any], bool]:
         """Image tensors [b, 3, S, S] with b > 1 become b inputs (a batch is a batch: every image is explained)."""

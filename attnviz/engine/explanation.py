@@ -253,6 +253,8 @@ class Explanation:
         """A language model's k most probable next tokens at ``position``: (token id, text, probability)."""
         if self.task != "next_token":
             raise ValueError("top_tokens() applies to language-model explanations; a classifier has probs")
+        if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(self.probs):
+            raise ValueError(f"top_tokens(k) takes k from 1 to the vocabulary size {len(self.probs)}, got {k!r}")
         order = np.argsort(-self.probs, kind="stable")[:k]
         return [(int(i), self._token_text(int(i)), float(self.probs[i])) for i in order]
 

@@ -71,7 +71,8 @@ def _float_to_uint8(array: np.ndarray, index: int, allow_255: bool = False) -> n
 
 
 def _int_to_uint8(array: np.ndarray, index: int) -> np.ndarray:
-    """uint8 as is; 16-bit (and wider integers whose values fit 16 bits) scaled by 255 / 65535."""
+    """uint8 as is; other integer types holding 0..255 read as 8-bit (except uint16, a 16-bit image); 16-bit
+    (and wider integers whose values fit 16 bits) scaled by 255 / 65535."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.bool_:
@@ -79,7 +80,9 @@ def _int_to_uint8(array: np.ndarray, index: int) -> np.ndarray:
     lo, hi = int(array.min()), int(array.max())
     if lo < 0:
         raise ValueError(f"image {index}: integer pixel values must not be negative (got {lo}..{hi})")
-    if hi <= 255 and array.dtype.itemsize == 1:
+    if hi <= 255 and (array.dtype.itemsize == 1 or array.dtype != np.uint16):
+        # int8, and wider integer types other than uint16 (numpy's default int64, int32 from a library) holding
+        # 0..255: 8-bit values. Scaling them from 16 bits would show the model an almost black picture.
         return array.astype(np.uint8)
     if hi > 65535:
         raise ValueError(f"image {index}: integer pixel values above 65535 ({hi}): attnviz reads 8- and 16-bit "

@@ -126,6 +126,11 @@ def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Ten
     if values:
         context = context.clone()
         for h, vector in values.items():
+            if tuple(vector.shape) != (context.shape[-1],):
+                raise ValueError(f"the mean (or replacement) output of head {h} in block {b} has shape "
+                                 f"{list(vector.shape)}, but this model's heads output vectors of size "
+                                 f"{context.shape[-1]}: compute it on this model (engine.ablation.head_means, or "
+                                 "mode='mean' with reference= inputs)")
             context[:, h] = vector.to(context)
     if iv.observe is not None and b is not None:
         iv.observe(b, context)

@@ -49,6 +49,11 @@ def _token_id(token: Any, tokenizer: Any, vocab_size: int) -> int:
         if not ids:
             raise ValueError(f"the target {token!r} gives no token: pass a word, e.g. ' Mary' (with its leading "
                              "space, as the tokenizer writes a word inside a sentence)")
+        unk = getattr(tokenizer, "unk_token_id", None)
+        if unk is not None and ids == [unk] and token.strip() != str(getattr(tokenizer, "unk_token", "")):
+            raise ValueError(f"the target {token!r} is not in the tokenizer's vocabulary: it becomes the unknown token "
+                             f"{tokenizer.unk_token!r} (id {unk}), and explaining that would explain every unknown "
+                             "word at once. Pass a word the model knows (e.g. one of e.top_tokens(10))")
         if len(ids) > 1:
             pieces = tokenizer.convert_ids_to_tokens(ids)
             raise ValueError(

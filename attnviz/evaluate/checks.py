@@ -107,7 +107,9 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
     targets = [e.target for e in originals]
     reference = [{m: e.map(m, **options.get(m, {})) for m in names} for e in originals]
     stages = randomisation_stages(explainer, model)
-    torch.manual_seed(seed)
+    # Hugging Face's _init_weights draws from torch's global generator: fork it, so the caller's random state is
+    # the same after sanity() as before (and the stages are still seeded)
+    devices = [torch.cuda.current_device()] if torch.cuda.is_available() else []
     curve_rows: list[dict] = []
     for i in range(len(items)):
         for m in names:
@@ -120,7 +122,9 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
                            "value": float(spearmanr(reference[i][m], e.map(m, **options.get(m, {}))).statistic)}
                           for i, e in enumerate(now) for m in names)  # a whole stage or none of it
 
-    partial = run_each(len(stages), stage, show_progress(len(stages), progress), what="randomisation stages")
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        partial = run_each(len(stages), stage, show_progress(len(stages), progress), what="randomisation stages")
     done = int(max(row["x"] for row in curve_rows))
     curves = pd.DataFrame(curve_rows)
     last = curves[curves["x"] == curves["x"].max()]

@@ -65,6 +65,21 @@ def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
     return names
 
 
+def _label(explainer, label: Any, index: int) -> int:
+    """One label: a class index (an integer, or a float with an integer value such as 1.0 from a CSV) or a class
+    name; a clear error for NaN, a fractional float or an unknown name, naming the input."""
+    if isinstance(label, (float, np.floating)):
+        if not np.isfinite(label) or float(label) != int(label):
+            last = len(explainer.label_names) - 1
+            raise ValueError(f"labels[{index}] is {label!r}: a label is a class index (0..{last}) or a class name "
+                             f"{explainer.label_names}, not a fractional or missing number")
+        label = int(label)
+    try:
+        return int(explainer.check_target(label))
+    except (TypeError, ValueError) as err:
+        raise type(err)(f"labels[{index}]: {err}") from None
+
+
 def resolve_targets(explainer, n: int, target: Any, labels: Sequence[int] | None) -> list[int | None]:
     """"predicted" -> None (each input's prediction); "label" -> ``labels``; a class (index or name) or a list."""
     if labels is not None and len(labels) != n:
@@ -74,7 +89,7 @@ def resolve_targets(explainer, n: int, target: Any, labels: Sequence[int] | None
     if isinstance(target, str) and target == "label":
         if labels is None:
             raise ValueError('target="label" needs labels=[...] (one class per input)')
-        return [explainer.check_target(int(t)) for t in labels]
+        return [_label(explainer, t, i) for i, t in enumerate(labels)]
     if isinstance(target, list):
         if len(target) != n:
             raise ValueError(f"{len(target)} targets for {n} inputs")
@@ -103,6 +118,9 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     processes of an ``accelerate launch`` (or torch.distributed) run, each on its own device, and merge the
     results on every process (``evaluate.distributed``).
     -> ``FaithfulnessResult`` (``.table``, ``.per_instance``, ``.curves``, ``.plot()``, ``.figure()``)."""
+    for name, value in (("chunk_size", chunk_size), ("forward_batch", forward_batch)):
+        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+            raise ValueError(f"{name} must be a positive integer, got {value!r}")
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
     options = dict(options or {})
@@ -141,6 +159,12 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     if world > 1:
         rows, curve_rows, skipped, partial = gather(rows, curve_rows, skipped, partial)
     params["skipped"] = skipped
+    if skipped:
+        reasons = sorted({str(s["reason"]) for s in skipped})
+        whole = " (every input: the table is empty)" if len(skipped) == len(mine) else ""
+        warnings.warn(f"{len(skipped)} of {len(mine)} inputs were skipped by preset {spec.name!r}{whole}: "
+                      f"{'; '.join(reasons[:3])}. They are listed in result.params['skipped']; change the preset's "
+                      "fields (e.g. min_tokens=) to include them", stacklevel=2)
     per_instance = pd.DataFrame(rows, columns=["instance", "method", "metric", "value", "target"])
     curves = pd.DataFrame(curve_rows, columns=["instance", "method", "curve", "x", "value"])
     if world > 1:  # the same order as one process gives

@@ -103,7 +103,13 @@ class EvaluationResult:
         meta_path = folder / "params.json"
         if not meta_path.is_file():
             raise FileNotFoundError(f"{str(folder)!r} holds no params.json: not a folder written by .save()")
-        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+        except (json.JSONDecodeError, UnicodeDecodeError) as err:
+            raise ValueError(f"{str(meta_path)!r} is not valid JSON ({err}): the file is damaged or was not written "
+                             "by .save(); save the result again") from None
+        if not isinstance(meta, dict):
+            raise ValueError(f"{str(meta_path)!r} holds {type(meta).__name__}, not the object .save() writes")
         frames = {}
         for name in ("per_instance", "curves"):
             if (folder / f"{name}.parquet").is_file():
