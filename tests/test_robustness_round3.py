@@ -132,3 +132,12 @@ def test_17_skipped_inputs_are_said(bert):
     with pytest.warns(UserWarning, match=r"3 of 3 inputs were skipped by preset 'attcat2022' \(every input"):
         result = ev.faithfulness(bert, TEXTS, ["rollout"], min_tokens=500, progress=False)
     assert result.per_instance.empty and len(result.params["skipped"]) == 3
+
+
+def test_1_a_dark_16_bit_png_still_scales_from_16_bits():
+    from PIL import Image
+
+    model, proc = tiny_model("vit")
+    explainer = Explainer(model, proc)
+    dark = Image.fromarray(np.full((32, 32), 200, np.uint16))  # 200 / 65535: almost black at 16 bits
+    assert explainer.explain(dark).image.max() <= 1

@@ -70,9 +70,10 @@ def _float_to_uint8(array: np.ndarray, index: int, allow_255: bool = False) -> n
                      f"(got {lo:.3g}..{hi:.3g}); pass uint8 0..255 or a PIL image")
 
 
-def _int_to_uint8(array: np.ndarray, index: int) -> np.ndarray:
+def _int_to_uint8(array: np.ndarray, index: int, sixteen_bit: bool = False) -> np.ndarray:
     """uint8 as is; other integer types holding 0..255 read as 8-bit (except uint16, a 16-bit image); 16-bit
-    (and wider integers whose values fit 16 bits) scaled by 255 / 65535."""
+    (and wider integers whose values fit 16 bits) scaled by 255 / 65535. sixteen_bit: the source says it is a 16-bit
+    image (a PIL ``I;16`` image), so even a dark one is scaled from 16 bits."""
     if array.dtype == np.uint8:
         return array
     if array.dtype == np.bool_:
@@ -80,7 +81,7 @@ def _int_to_uint8(array: np.ndarray, index: int) -> np.ndarray:
     lo, hi = int(array.min()), int(array.max())
     if lo < 0:
         raise ValueError(f"image {index}: integer pixel values must not be negative (got {lo}..{hi})")
-    if hi <= 255 and (array.dtype.itemsize == 1 or array.dtype != np.uint16):
+    if hi <= 255 and not sixteen_bit and (array.dtype.itemsize == 1 or array.dtype != np.uint16):
         # int8, and wider integer types other than uint16 (numpy's default int64, int32 from a library) holding
         # 0..255: 8-bit values. Scaling them from 16 bits would show the model an almost black picture.
         return array.astype(np.uint8)
@@ -100,7 +101,7 @@ def _pil_to_rgb(image, index: int):
         return image
     if mode.startswith("I;16") or mode == "I":  # 16-bit PNGs open as I;16 (or I): scale from 16 bits, not clip
         array = np.asarray(image).astype(np.int64)
-        return Image.fromarray(_int_to_uint8(array, index), "L").convert("RGB")
+        return Image.fromarray(_int_to_uint8(array, index, sixteen_bit=True), "L").convert("RGB")
     if mode == "F":
         array = np.asarray(image, dtype=np.float64)
         _check_finite_nonempty(array, index)
