@@ -124,7 +124,7 @@ def test_direct_attribution_per_block_against_hidden_states(lm):
     for l in range(e.num_layers):
         bias = 0.0
         if arch == "gpt2":
-            bias = readout(blocks[l].attn.c_proj.bias)
+            bias = readout(blocks[l].attn.c_proj.bias.detach())
         got = d.heads[l].sum() + d.mlps[l] + bias
         assert got == pytest.approx(readout(hidden[l + 1] - hidden[l]), abs=1e-9)
 
