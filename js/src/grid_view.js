@@ -50,6 +50,22 @@ export function render({ model, el }) {
   /** @type {{row: number, col: number} | null} */
   let hover = null;
   let scrolled = false;
+  let scrollTries = 0;
+  /**
+   * A long input opens at the explained position, as TextView's window does. The first draw may come before the
+   * output is laid out (no width yet): try again on the next frames, for about two seconds.
+   * @param {number} x the explained column's left edge on the canvas
+   */
+  function scrollToColumn(x) {
+    if (scrolled) return;
+    if (scroller.clientWidth > 0) {
+      scroller.scrollLeft = Math.max(0, x - scroller.clientWidth / 2);
+      scrolled = true;
+      root.setAttribute("data-scroll-left", String(Math.round(scroller.scrollLeft)));
+      return;
+    }
+    if (scrollTries++ < 120 && typeof requestAnimationFrame === "function") requestAnimationFrame(() => scrollToColumn(x));
+  }
 
   function syncPickers() {
     const specs = /** @type {{name: string, label: string, value: string, options: {value: string, text: string}[]}[]} */ (model.get("pickers") ?? []);
@@ -104,11 +120,7 @@ export function render({ model, el }) {
         drawGrid(ctx, P, { values: g.values, range, cmap, rowLabels: g.rowLabels, colLabels: g.colLabels, cellText,
           markedCol, markedCells, fadedFrom: layer >= 0 ? layer + 1 : undefined, hover });
       }
-      if (!scrolled && markedCol >= 0 && scroller.clientWidth > 0) {
-        // a long input opens at the explained position, as TextView's window does
-        scroller.scrollLeft = Math.max(0, P.left + markedCol * P.cellW - scroller.clientWidth / 2);
-        scrolled = true;
-      }
+      if (markedCol >= 0) scrollToColumn(P.left + markedCol * P.cellW);
       if (hover && (hover.row >= g.rows || hover.col >= g.cols)) hover = null;
       readout.textContent = hover ? cellReadout({ ...g, cols: g.cols }, hover.row, hover.col) : " ";
       const quantised = Array.from(g.values, (v) => Math.round(v * 1e4));

@@ -42,6 +42,11 @@ def test_lab_internals_views(page, jupyter_server):
     assert a["kind"] == "logit lens" and (a["rows"], a["cols"]) == ("2", "25")
     assert "'bun' first becomes the most probable next token at the explained position after block 1" \
         in lens.locator(".attnviz-summary").inner_text()
+    # 25 columns of 64 px do not fit the output: it opens scrolled to the explained position (column 17)
+    scroll = lens.locator(".attnviz-grid-scroll")
+    assert scroll.evaluate("el => el.scrollLeft") > 0
+    explained_x = 56 + 17 * 64 - scroll.evaluate("el => el.scrollLeft")
+    assert 0 <= explained_x <= scroll.evaluate("el => el.clientWidth")
     canvas = lens.locator(".attnviz-grid-canvas")
     canvas.hover(position=cell_center(64, 1, 17))
     readout = lens.locator(".attnviz-readout").inner_text()
