@@ -85,7 +85,7 @@ def test_attn_gradcam_matches_the_authors_code(arch):
             expected = ((c - c.min()) / (c.max() - c.min()))[0].numpy()
         if np.isnan(expected).any():  # the authors' 0/0: we return zeros (and say so in the diagnostics)
             assert np.array_equal(e.map("attn_gradcam"), np.zeros(e.num_tokens))
-            assert "clamps to zero" in e.diagnostics["attn_gradcam"]["note"]
+            assert "clamps to zero" in e.diagnostic("attn_gradcam")["note"]
             continue
         assert np.allclose(e.map("attn_gradcam"), expected, atol=ATOL)
         compared += 1
@@ -101,7 +101,7 @@ def test_attn_gradcam_all_zero_returns_zeros_and_says_so(monkeypatch):
         warnings.simplefilter("error")  # no warning box with an install path in a class's notebook
         out = e.map("attn_gradcam")
     assert np.array_equal(out, np.zeros_like(out))
-    assert e.diagnostics["attn_gradcam"]["zero_blocks"] == list(range(e.num_layers))
+    assert e.diagnostic("attn_gradcam")["zero_blocks"] == list(range(e.num_layers))
 
 
 @pytest.mark.parametrize("arch", ["bert", "vit"])
@@ -224,7 +224,7 @@ def test_integrated_gradients_completeness(arch):
     # Completeness up to the Riemann error of n_steps, judged against the size of the attributions themselves.
     scale = np.abs(attributions).sum()
     assert abs(attributions.sum() - float(y - y0)) < 0.01 * scale + 1e-4
-    assert e.diagnostics["integrated_gradients"]["convergence_delta"] < 0.01 * scale + 1e-4
+    assert e.diagnostic("integrated_gradients")["convergence_delta"] < 0.01 * scale + 1e-4
 
 
 @pytest.mark.parametrize("arch", ["bert", "vit"])

@@ -141,3 +141,147 @@ def test_1_a_dark_16_bit_png_still_scales_from_16_bits():
     explainer = Explainer(model, proc)
     dark = Image.fromarray(np.full((32, 32), 200, np.uint16))  # 200 / 65535: almost black at 16 bits
     assert explainer.explain(dark).image.max() <= 1
+
+
+# ---------------------------------------------------------------------------------------------- second pass
+@pytest.fixture(scope="module")
+def decoders():
+    """Two tiny GPT-2s of one shape and tokenizer (a 'pretrained' and a 'fine-tuned' stand-in)."""
+    model_a, tok = tiny_model("gpt2", seed=0)
+    model_b, _ = tiny_model("gpt2", seed=3)
+    return Explainer(model_a, tok), Explainer(model_b, tok)
+
+
+def test_7_an_encoder_and_a_decoder_are_not_compared(bert, decoders):
+    enc = bert.explain("the movie was good")
+    dec = decoders[0].explain("the movie was good")
+    for a, b in ((enc, dec), (dec, enc)):
+        with pytest.raises(attnviz.ComparisonError, match="encoder .* decoder"):
+            attnviz.compare(a, b)
+        with pytest.raises(attnviz.ComparisonError, match="encoder .* decoder"):
+            attnviz.FlowView(a, b)
+
+
+def test_8_decoders_are_compared_at_the_explained_position(decoders):
+    from attnviz.engine.methods.attention import augmented
+
+    text = "the cat sat on the mat because it was warm"
+    ea, eb = decoders[0].explain(text), decoders[1].explain(text)
+    p = ea.position
+    assert p == ea.num_tokens - 1 > 0
+    c = attnviz.compare(ea, eb)
+    assert c.source == p
+    # the definition written out: R_B = e_p, R_b = R_{b+1} Â_b, influence = R_0, per model
+    for e, influence in ((ea, c.influence_a), (eb, c.influence_b)):
+        R = np.eye(e.num_tokens)[p]
+        A = torch.as_tensor(e.attention(), dtype=torch.float64)
+        for b in range(e.num_layers - 1, -1, -1):
+            R = R @ augmented(A[b : b + 1], torch.ones(1, e.num_heads, dtype=torch.bool))[0].numpy()
+        np.testing.assert_allclose(influence, R, atol=1e-12)
+        assert np.count_nonzero(influence > 1e-6) > 1  # not the trivial graph of token 0 (it sees only itself)
+    assert np.abs(c.influence_change).max() > 1e-4  # two different models moved something
+    np.testing.assert_allclose(c.rollout_a, ea.maps("rollout"), atol=1e-6)
+    token0 = attnviz.compare(ea, eb, source=0)  # the old default: trivial on a causal model
+    np.testing.assert_allclose(token0.influence_a, np.eye(ea.num_tokens)[0])
+    with pytest.raises(ValueError, match="source must be a token index"):
+        attnviz.compare(ea, eb, source=ea.num_tokens)
+    other = decoders[1].explain(text, position=3)
+    with pytest.raises(attnviz.ComparisonError, match="positions"):
+        attnviz.compare(ea, other)
+    view = attnviz.FlowView(ea, eb)
+    assert view.source == p
+    assert view.error == ""
+    single = attnviz.FlowView(ea)
+    assert single.source == p
+    scores = attnviz.attention_to(ea, "mat")  # averaged over the rows that can see " mat" (i >= j)
+    j = [i for i, t in enumerate(ea.tokens) if t == " mat"]
+    assert len(j) == 1
+    A = ea.attention().astype(np.float64)
+    expected = sum(A[:, :, i0:, i0].mean(-1) for i0 in j)
+    np.testing.assert_allclose(scores, expected, atol=1e-12)
+
+
+def test_9_head_view_layer_names_a_block_of_the_original_stack():
+    attention = tuple(torch.softmax(torch.randn(1, 2, 5, 5, generator=torch.Generator().manual_seed(b)), -1)
+                      for b in range(4))
+    tokens = list("abcde")
+    view = attnviz.head_view(attention, tokens, layer=1, include_layers=[1, 2])
+    assert view.layer == 0 and view.block_labels == [1, 2]  # block 1 of the model, the first one drawn
+    np.testing.assert_allclose(view._attention[view.layer], attention[1][0], atol=1e-7)
+    view = attnviz.head_view(attention, tokens, layer=2, include_layers=[1, 2])
+    np.testing.assert_allclose(view._attention[view.layer], attention[2][0], atol=1e-7)
+    with pytest.raises(ValueError, match="layer 3 is not among the blocks shown"):
+        attnviz.head_view(attention, tokens, layer=3, include_layers=[1, 2])
+    plain = attnviz.head_view(attention, tokens, layer=3)
+    assert plain.layer == 3 and plain.block_labels == []
+    with pytest.raises(ValueError, match="distinct"):
+        attnviz.model_view(attention, tokens, include_layers=[1, 1])
+    assert attnviz.model_view(attention, tokens, include_layers=[3, 0]).block_labels == [3, 0]
+
+
+@pytest.mark.parametrize("call", ["faithfulness", "eraser", "agreement", "permutation", "adversarial",
+                                  "class_specificity"])
+def test_10_classifier_protocols_on_a_language_model_say_so(decoders, call):
+    ex = decoders[0]
+    texts = ["the movie was wonderful and great fun", "a b c d e f g h"]
+    calls = {"faithfulness": lambda: ev.faithfulness(ex, texts, ["rollout"], progress=False),
+             "eraser": lambda: ev.faithfulness(ex, texts, ["rollout"], preset="eraser", progress=False),
+             "agreement": lambda: ev.agreement(ex, texts, progress=False),
+             "permutation": lambda: ev.permutation(ex, texts, n_permutations=2, progress=False),
+             "adversarial": lambda: ev.adversarial(ex, texts, steps=1, progress=False),
+             "class_specificity": lambda: ev.class_specificity(ex, texts, [0, 1], progress=False)}
+    with pytest.raises(ValueError, match="written for classifiers.*language model.*evaluate.sanity"):
+        calls[call]()
+
+
+def test_11_a_refused_input_is_named_by_its_index_in_the_list_and_the_rest_is_kept(bert):
+    texts = [TEXTS[i % 3] for i in range(21)]
+    texts[18] = "\u200b\u200b"
+    with pytest.warns(UserWarning, match=r"1 of 21 inputs were skipped .*input 18: "):
+        result = ev.faithfulness(bert, texts, ["rollout"], min_tokens=3, chunk_size=8, progress=False)
+    assert sorted(result.per_instance["instance"].unique()) == [i for i in range(21) if i != 18]
+    assert [s["instance"] for s in result.params["skipped"]] == [18]
+    assert not result.partial
+    with pytest.warns(UserWarning, match=r"1 of 4 inputs were skipped by agreement\(\): input 2: "):
+        agreed = ev.agreement(bert, [TEXTS[0], TEXTS[1], "\u200b", TEXTS[2]], progress=False)
+    assert sorted(agreed.per_instance["instance"].unique()) == [0, 1, 3]
+
+
+def test_15_a_plain_dict_of_transformer_lens_patterns():
+    patterns = {f"blocks.{b}.attn.hook_pattern": torch.softmax(torch.randn(1, 2, 4, 4), -1) for b in range(3)}
+    patterns["blocks.0.hook_resid_pre"] = torch.zeros(1, 4, 8)
+    view = attnviz.AttentionView.from_attention(patterns, list("abcd"))
+    np.testing.assert_allclose(view._attention[2], patterns["blocks.2.attn.hook_pattern"][0], atol=1e-7)
+    with pytest.raises(ValueError, match=r"blocks \[0\] are missing"):
+        attnviz.AttentionView.from_attention({"blocks.1.attn.hook_pattern": patterns["blocks.1.attn.hook_pattern"]},
+                                             list("abcd"))
+    with pytest.raises(ValueError, match="no 'blocks.{l}.attn.hook_pattern'"):
+        attnviz.AttentionView.from_attention({"a": 1}, list("abcd"))
+    with pytest.raises(ValueError, match="ragged or not numbers"):
+        attnviz.AttentionView.from_attention(np.array([np.zeros((2, 4, 4)), None], dtype=object), list("abcd"))
+
+
+def test_18_special_tokens_typed_in_the_text(bert):
+    for text in ("[CLS] [SEP]", "[SEP]"):
+        with pytest.raises(ValueError, match="only the tokenizer's special tokens"):
+            bert.explain(text)
+        with pytest.warns(UserWarning, match="skipped"):
+            result = ev.faithfulness(bert, [TEXTS[0], text], ["rollout"], min_tokens=3, progress=False)
+        assert sorted(result.per_instance["instance"].unique()) == [0]
+    with pytest.warns(UserWarning, match=r"special token\(s\) \[SEP\] written out"):
+        e = bert.explain("the movie [SEP] was good")
+    j = e.tokens.index("[SEP]")
+    assert j < e.num_tokens - 1 and e.special[j]  # marked special: not explained or deleted as content
+
+
+def test_21_diagnostics_are_kept_per_target(bert):
+    e = bert.explain(TEXTS[0])
+    e.map("attn_gradcam", target=0)
+    e.map("attn_gradcam", target=1)
+    grads = e._gradients(0)
+    grads.A.zero_()  # target 0's map now clamps to zero everywhere; target 1's stays a normal map
+    e._cache.clear()
+    e.map("attn_gradcam", target=0)
+    e.map("attn_gradcam", target=1)
+    assert e.diagnostic("attn_gradcam", target=0)["zero_blocks"] == list(range(e.num_layers))
+    assert e.diagnostic("attn_gradcam", target=1) is None

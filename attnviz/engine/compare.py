@@ -7,9 +7,10 @@ Definitions (docs/METHODS.md, "Model comparison and the flow graph"):
   JSD_bh = (1/N) Σ_i [½ KL(P_i ‖ M_i) + ½ KL(Q_i ‖ M_i)],  P_i = A_a^(b)[h, i, :],  Q_i = A_b^(b)[h, i, :],
   M_i = (P_i + Q_i) / 2, with 0 · log 0 = 0.
 * Similarity of head (b, h): Pearson's r of the two flattened N x N maps (NaN when either map is constant).
-* Flow graph traced backwards from the source token (default [CLS]) at the deepest layer: with the augmented
-  attention M_b = (mean_kept-heads A^(b) + I) / rowsum of block b, node layers 0 (inputs) .. B (output of the last
-  block), R_B = e_source, R_b = R_{b+1} M_b (row vectors); the edge from upper node (b+1, i) to lower node (b, j)
+* Flow graph traced backwards from the source token at the deepest layer (default: the explained position, [CLS]
+  of an encoder classifier, the explained position of a decoder): with the augmented attention
+  M_b = (mean_kept-heads A^(b) + I) / rowsum of block b, node layers 0 (inputs) .. B (output of the last block),
+  R_B = e_source, R_b = R_{b+1} M_b (row vectors); the edge from upper node (b+1, i) to lower node (b, j)
   has weight W_b[i, j] = R_{b+1}[i] · M_b[i, j]: the rollout weight of the upper node times the augmented attention
   of the edge. Each layer's node weights sum to one, Σ_i W_b[i, j] = R_b[j], and R_0 is the source's rollout row.
 * Influence of token j on the source: R_0[j] (rollout through every block); its change between models b - a.
@@ -84,6 +85,14 @@ def check_comparable(e_a: Any, e_b: Any) -> None:
             raise TypeError(f"compare() needs two attnviz.Explanation objects; the {name} is {type(e).__name__}")
     if e_a.kind != e_b.kind:
         raise ComparisonError(f"one explanation is of {e_a.kind} input, the other of {e_b.kind}")
+    if e_a.causal != e_b.causal:
+        enc, dec = ("first", "second") if e_b.causal else ("second", "first")
+        raise ComparisonError(f"the {enc} explanation comes from an encoder (every token sees every other) and "
+                              f"the {dec} from a decoder (causal attention): their attention maps do not mean the "
+                              "same thing; compare two encoders or two decoders")
+    if e_a.task != e_b.task:
+        raise ComparisonError(f"one explanation is of a {e_a.task} model, the other of a {e_b.task} model: compare "
+                              "two models with the same kind of head")
     if len(e_a.tokens) != len(e_b.tokens):
         raise ComparisonError(f"the inputs have {len(e_a.tokens)} and {len(e_b.tokens)} tokens: explain the same "
                               "input with two models that share a tokenizer")
@@ -92,6 +101,9 @@ def check_comparable(e_a: Any, e_b: Any) -> None:
         i = diff[0]
         raise ComparisonError(f"the tokens differ at {len(diff)} position(s), first at {i}: {e_a.tokens[i]!r} vs "
                               f"{e_b.tokens[i]!r} (different inputs or tokenizers)")
+    if e_a.position != e_b.position:
+        raise ComparisonError(f"the explanations explain positions {e_a.position} and {e_b.position}: explain the "
+                              "same position with both models (position=)")
     shape_a = (e_a.num_layers, e_a.num_heads)
     shape_b = (e_b.num_layers, e_b.num_heads)
     if shape_a != shape_b:
@@ -178,14 +190,29 @@ class ModelComparison:
                 f"unchanged blocks: {same if same else 'none'})")
 
 
-def compare(e_a: Any, e_b: Any, *, names: tuple[str, str] = ("a", "b"), source: int = 0,
+def resolve_source(e: Any, source: Any) -> int:
+    """The token the flow is traced into: ``source`` checked against the input, or (None) the explanation's explained
+    position: [CLS] (0) for an encoder classifier, the explained position of a decoder (token 0 of a causal model
+    attends only to itself, so flow into it would be trivial)."""
+    n = len(e.tokens)
+    if source is None:
+        return int(e.position)
+    if isinstance(source, bool) or not isinstance(source, (int, np.integer)) or not -n <= source < n:
+        raise ValueError(f"source must be a token index in [0, {n - 1}] (or negative from the end), got {source!r}")
+    return int(source) % n
+
+
+def compare(e_a: Any, e_b: Any, *, names: tuple[str, str] = ("a", "b"), source: int | None = None,
             flow: bool = False) -> ModelComparison:
     """Compare two explanations of the same input by two models with the same tokenizer and shape.
 
-    Returns a ModelComparison (JSD and Pearson per head, rollout per layer, influence on ``source``; with
-    ``flow=True`` also attention flow per layer, ~50 ms per input at 128 tokens). A clear ComparisonError names what
-    differs when the inputs, tokens or model shapes do not match."""
+    ``source``: the token whose incoming flow and rollout row are compared; default: the explained position ([CLS]
+    for an encoder classifier, the explained position of a decoder). Returns a ModelComparison (JSD and Pearson per
+    head, rollout per layer, influence on ``source``; with ``flow=True`` also attention flow per layer, ~50 ms per
+    input at 128 tokens). A clear ComparisonError names what differs when the inputs, tokens, kinds of model (encoder
+    or decoder), explained positions or model shapes do not match."""
     check_comparable(e_a, e_b)
+    source = resolve_source(e_a, source)
     A, Bm = e_a.attention(), e_b.attention()  # [B, H, N, N]; float64 one block at a time
     jsd = np.stack([_jsd_rows(A[b], Bm[b]).mean(-1) for b in range(len(A))])
     pearson = np.concatenate([_pearson(A[b : b + 1], Bm[b : b + 1]) for b in range(len(A))])
@@ -251,7 +278,7 @@ class ModelsComparison:
 
 
 def compare_models(explainer_a: Any, explainer_b: Any, inputs: list[Any], *, names: tuple[str, str] = ("a", "b"),
-                   source: int = 0, flow: bool = False, progress: bool | None = None) -> ModelsComparison:
+                   source: int | None = None, flow: bool = False, progress: bool | None = None) -> ModelsComparison:
     """``compare`` over a data set: both explainers explain every input (batched), then each pair is compared.
 
     A progress bar runs over the inputs; Ctrl-C keeps what was compared so far (``interrupted=True``)."""
@@ -272,14 +299,17 @@ def compare_models(explainer_a: Any, explainer_b: Any, inputs: list[Any], *, nam
 
 
 def token_matches(token: Any, word: str) -> bool:
-    """Whether a token is ``word``: case-insensitive, without word-piece marks (##, Ġ, ▁)."""
-    return str(token).replace("##", "").lstrip("Ġ▁").lower() == str(word).strip().lower()
+    """Whether a token is ``word``: case-insensitive, without word-piece marks (##, Ġ, ▁) and the leading space a
+    byte-level token is displayed with (" mat")."""
+    return str(token).replace("##", "").strip().lstrip("Ġ▁").lower() == str(word).strip().lower()
 
 
 def attention_to(explanations: Any, word: str) -> np.ndarray:
     """[B, H] how much each block and head attends to ``word``: the attention its tokens receive (matched without
-    word-piece marks, case-insensitive), summed over them and averaged over the query rows; for a list, the mean
-    over the explanations whose input contains the word. Raises ValueError when no input contains it."""
+    word-piece marks, case-insensitive), summed over them and averaged over the query rows that can see them (every
+    row for an encoder; rows i >= j for token j of a causal model, whose earlier rows cannot attend to it); for a
+    list, the mean over the explanations whose input contains the word. Raises ValueError when no input contains
+    it."""
     items = explanations if isinstance(explanations, list) else [explanations]
     key = str(word).strip().lower()
     if not key:
@@ -289,7 +319,8 @@ def attention_to(explanations: Any, word: str) -> np.ndarray:
         hits = [j for j, t in enumerate(e.tokens) if token_matches(t, key)]
         if hits:
             A = np.asarray(e.attention(), np.float64)  # [B, H, N, N]
-            scores.append(A[..., hits].sum(-1).mean(-1))
+            first = hits if e.causal else [0] * len(hits)  # the first query row that can see each hit
+            scores.append(sum(A[:, :, i0:, j].mean(-1) for i0, j in zip(first, hits)))
     if not scores:
         raise ValueError(f"no input contains the token {word!r} (matched per token: a word the tokenizer splits "
                          "into pieces matches by its pieces)")
@@ -297,4 +328,4 @@ def attention_to(explanations: Any, word: str) -> np.ndarray:
 
 
 __all__ = ["ComparisonError", "ModelComparison", "ModelsComparison", "attention_to", "compare", "compare_models",
-           "flow_graph", "token_matches"]
+           "flow_graph", "resolve_source", "token_matches"]

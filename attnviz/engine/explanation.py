@@ -402,6 +402,16 @@ class Explanation:
             self._cache[last_key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[last_key]
 
+    def diagnostic(self, method: str, target: int | str | None = None) -> dict | None:
+        """What ``method`` noted about its map for ``target`` (default: the explanation's target), or None: for
+        ``attn_gradcam`` the blocks whose map clamped to zero, for ``integrated_gradients`` the convergence delta.
+        Kept per (method, target), so another target's map never shows this one's note. Compute the map first."""
+        notes = self.diagnostics.get(method)
+        if not isinstance(notes, dict):
+            return None
+        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        return notes.get(t)
+
     def attention(self) -> np.ndarray:
         """Raw post-softmax attention, numpy [B, H, N, N] in the compute dtype (row = query, column = key)."""
         return self.capture.A.cpu().numpy()

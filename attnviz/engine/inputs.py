@@ -181,6 +181,7 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         seq_ids = enc.sequence_ids(i)[:n]
         word_ids = enc.word_ids(i)[:n]
         special = special_mask[i, :n].numpy().astype(bool)
+        _mark_typed_special(tokenizer, text, ids, seq_ids, special, where(i), i)
         raw = tokenizer.convert_ids_to_tokens(ids)
         tokens = display_tokens(tokenizer, raw, special)
         segments = np.zeros(n, dtype=np.int64)
@@ -202,6 +203,29 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         word_texts = {k: parts[k[0]][a:b].strip() for k, (a, b) in spans.items()}
         samples.append(Sample("text", tokens, segments, special, keys, word_texts, source=text))
     return Encoded("text", dict(enc), samples)
+
+
+def _mark_typed_special(tokenizer, text: TextInput, ids: list[int], seq_ids: list[int | None], special: np.ndarray,
+                        where: str, index: int) -> None:
+    """Special tokens typed in the text ("[CLS] [SEP]", "<|endoftext|>") are read by the tokenizer as the special
+    tokens themselves: mark them special (drawn as such, never deleted or scored as content, in explain and evaluate
+    alike) with a warning; a text of nothing else is an error. The unknown token is left alone (it stands for
+    characters the vocabulary lacks)."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    special_ids = {int(t) for t in (getattr(tokenizer, "all_special_ids", None) or []) if t != unk}
+    content = [j for j, s in enumerate(seq_ids) if s is not None]
+    typed = [j for j in content if ids[j] in special_ids]
+    if not typed:
+        return
+    names = sorted(set(tokenizer.convert_ids_to_tokens([ids[j] for j in typed])))
+    if len(typed) == len(content):
+        raise ValueError(f"{where}the text {text!r:.60} holds only the tokenizer's special tokens written out "
+                         f"({', '.join(names)}): the tokenizer reads them as its markers, not as words, so there is "
+                         "nothing to explain. Pass text with at least one word")
+    special[typed] = True
+    warnings.warn(f"input {index}: the text holds the special token(s) {', '.join(names)} written out; the tokenizer "
+                  "reads them as its markers, not as words, so they are treated as special tokens (not explained as "
+                  "content, never deleted in evaluation)", stacklevel=6)
 
 
 def _padded(enc, pad_id: int):

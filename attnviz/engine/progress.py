@@ -27,15 +27,42 @@ def progress_bar(total: int, show: bool, desc: str = "explaining", unit: str = "
     return tqdm(total=total, desc=desc, unit=unit, leave=False)
 
 
+class SkippedInput(Exception):
+    """Raised by a per-input step for an input that cannot be used (empty, only special tokens, ...): the loop
+    records it with its index in the caller's list and goes on with the others (``run_each(..., skipped=)``)."""
+
+    def __init__(self, index: int, reason: str):
+        super().__init__(f"input {index}: {reason}")
+        self.index, self.reason = index, f"input {index}: {reason}"
+
+
+def warn_skipped(skipped: list[dict], total: int, who: str, stacklevel: int = 3) -> None:
+    """One warning for the inputs a loop skipped: how many, the first reasons, where they are listed."""
+    if not skipped:
+        return
+    reasons = [str(s["reason"]) for s in skipped]
+    whole = " (every input: the table is empty)" if len(skipped) >= total else ""
+    more = f"; and {len(reasons) - 3} more" if len(reasons) > 3 else ""
+    warnings.warn(f"{len(skipped)} of {total} inputs were skipped by {who}{whole}: {'; '.join(reasons[:3])}{more}. "
+                  "They are listed in result.params['skipped']", stacklevel=stacklevel)
+
+
 def run_each(n: int, work: Callable[[int], None], show: bool, what: str = "instances",
-             desc: str = "evaluating") -> bool:
+             desc: str = "evaluating", skipped: list[dict] | None = None) -> bool:
     """``work(i)`` for i = 0..n−1 under a progress bar. Ctrl-C (the notebook's interrupt) stops the loop with a
-    warning instead of a traceback; returns True when it did (the caller's result is then partial)."""
+    warning instead of a traceback; returns True when it did (the caller's result is then partial). An input whose
+    ``work`` raises ``SkippedInput`` is appended to ``skipped`` ({"instance", "reason"}) and the loop goes on
+    (without a ``skipped`` list the error propagates, naming the input's index)."""
     bar = progress_bar(n, show, desc, unit=what.rstrip("s") or "item")
     done = 0
     try:
         for i in range(n):
-            work(i)
+            try:
+                work(i)
+            except SkippedInput as err:
+                if skipped is None:
+                    raise ValueError(str(err)) from None
+                skipped.append({"instance": err.index, "reason": err.reason})
             done += 1
             bar.update(1)
     except KeyboardInterrupt:
@@ -46,4 +73,4 @@ def run_each(n: int, work: Callable[[int], None], show: bool, what: str = "insta
     return False
 
 
-__all__ = ["progress_bar", "run_each"]
+__all__ = ["SkippedInput", "progress_bar", "run_each", "warn_skipped"]

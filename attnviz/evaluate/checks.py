@@ -21,8 +21,8 @@ import pandas as pd
 import torch
 from scipy.stats import spearmanr
 
-from ..engine.progress import run_each
-from .faithfulness import check_inputs, check_methods, show_progress
+from ..engine.progress import run_each, warn_skipped
+from .faithfulness import check_inputs, check_methods, explain_input, require_classifier, show_progress
 from .results import ClassSpecificityResult, SanityResult
 from .stats import kendall, kendall_of_orders
 
@@ -41,6 +41,7 @@ def class_specificity(explainer, inputs: Sequence[Any], labels: Sequence[int], m
         raise ValueError(f"variant must be one of {VARIANTS}, got {variant!r}")
     if len(labels) != len(items):
         raise ValueError(f"{len(labels)} labels for {len(items)} inputs")
+    require_classifier(explainer, "class_specificity")
     classes = len(explainer.label_names)
     if classes < 2:
         raise ValueError("class-specificity needs a model with at least two classes")
@@ -51,16 +52,19 @@ def class_specificity(explainer, inputs: Sequence[Any], labels: Sequence[int], m
 
     def one(i: int) -> None:
         t = explainer.check_target(int(labels[i]))
-        e = explainer.explain(items[i], target=t)
+        e = explain_input(explainer, items, i, target=t)
         for m in names:
             own = e.map(m, target=t, **options.get(m, {}))
             others = [tau(own, e.map(m, target=c, **options.get(m, {}))) for c in range(classes) if c != t]
             value = float(np.nanmean(others)) if np.isfinite(others).any() else float("nan")
             rows.append({"instance": i, "method": m, "metric": "tau", "value": value, "target": t})
 
-    partial = run_each(len(items), one, show_progress(len(items), progress))
+    skipped: list[dict] = []
+    partial = run_each(len(items), one, show_progress(len(items), progress), skipped=skipped)
     params = {"experiment": "class_specificity", "variant": variant, "methods": names, "options": options,
-              "class_agnostic_methods": agnostic, "bootstrap": bootstrap, "seed": seed, "instances": len(items)}
+              "class_agnostic_methods": agnostic, "bootstrap": bootstrap, "seed": seed, "instances": len(items),
+              "skipped": skipped}
+    warn_skipped(skipped, len(items), "class_specificity()")
     return ClassSpecificityResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
 
 

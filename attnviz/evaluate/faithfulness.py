@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..engine.progress import progress_bar
+from ..engine.progress import SkippedInput, progress_bar, warn_skipped
 from .distributed import gather, shard
 from .localisation import localisation_scores
 from .perturb import REPLACEMENTS, Variant, probabilities
@@ -48,6 +48,46 @@ def check_inputs(explainer, inputs: Any) -> list[Any]:
     elif any(isinstance(x, str) for x in inputs) and not all(isinstance(x, str) for x in inputs):
         raise TypeError(f"the inputs mix kinds ({sorted(kinds)}): pass images only (arrays, PIL images or paths)")
     return list(inputs)
+
+
+def require_classifier(explainer, what: str) -> None:
+    """A clear error when ``what`` (an evaluation protocol written for classifiers) is asked of a language model."""
+    if getattr(explainer, "task", "classification") == "next_token":
+        raise ValueError(f"{what} perturbs the input and reads the probability of a class: it is written for "
+                         f"classifiers, and {type(explainer.model).__name__} is a language model (its target is the "
+                         "next token). For a language model use evaluate.sanity(explainer, texts) (cascading "
+                         "randomisation works on decoders) or attnviz.patch(explainer, clean, corrupted) (which "
+                         "positions and blocks carry the prediction)")
+
+
+def explain_input(explainer, items: Sequence[Any], i: int, **kwargs: Any):
+    """``explainer.explain(items[i], **kwargs)``; an input the explainer refuses (empty, only special tokens, a bad
+    image, ...) raises ``SkippedInput`` naming ``i``, its index in the caller's list, so the loop skips it and keeps
+    the instances already finished."""
+    try:
+        return explainer.explain(items[i], **kwargs)
+    except (ValueError, TypeError) as err:
+        raise SkippedInput(i, str(err)) from err
+
+
+def explain_chunk(explainer, items: Sequence[Any], chunk: Sequence[int], targets: Sequence[Any],
+                  skipped: list[dict]) -> tuple[list[int], list[Any]]:
+    """One batched explain of ``items[chunk]``; when the batch is refused, each input alone, so one bad input is
+    skipped (listed in ``skipped`` with its index in the caller's list) and the others are still explained.
+    -> (the indices explained, their explanations)."""
+    try:
+        es = explainer.explain([items[i] for i in chunk], target=[targets[i] for i in chunk], keep_graph=False,
+                               progress=False)
+        return list(chunk), list(es)
+    except (ValueError, TypeError):
+        kept, explained = [], []
+        for i in chunk:
+            try:
+                explained.append(explain_input(explainer, items, i, target=targets[i], keep_graph=False))
+                kept.append(i)
+            except SkippedInput as err:
+                skipped.append({"instance": err.index, "reason": err.reason})
+        return kept, explained
 
 
 def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
@@ -121,6 +161,7 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     for name, value in (("chunk_size", chunk_size), ("forward_batch", forward_batch)):
         if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
             raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    require_classifier(explainer, f"faithfulness (preset {preset!r})")
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
     options = dict(options or {})
@@ -158,13 +199,8 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
         bar.close()
     if world > 1:
         rows, curve_rows, skipped, partial = gather(rows, curve_rows, skipped, partial)
-    params["skipped"] = skipped
-    if skipped:
-        reasons = sorted({str(s["reason"]) for s in skipped})
-        whole = " (every input: the table is empty)" if len(skipped) == len(mine) else ""
-        warnings.warn(f"{len(skipped)} of {len(mine)} inputs were skipped by preset {spec.name!r}{whole}: "
-                      f"{'; '.join(reasons[:3])}. They are listed in result.params['skipped']; change the preset's "
-                      "fields (e.g. min_tokens=) to include them", stacklevel=2)
+    params["skipped"] = sorted(skipped, key=lambda s: s["instance"])
+    warn_skipped(params["skipped"], len(mine), f"preset {spec.name!r}")
     per_instance = pd.DataFrame(rows, columns=["instance", "method", "metric", "value", "target"])
     curves = pd.DataFrame(curve_rows, columns=["instance", "method", "curve", "x", "value"])
     if world > 1:  # the same order as one process gives
@@ -195,15 +231,14 @@ def _token_ids(explainer) -> dict[str, int]:
 
 def _evaluate_chunk(explainer, spec: Preset, items, chunk, targets, labels, names, options, token_ids,
                     forward_batch, rows, curve_rows, skipped) -> None:
-    explanations = explainer.explain([items[i] for i in chunk], target=[targets[i] for i in chunk],
-                                     keep_graph=False, progress=False)
+    chunk, explanations = explain_chunk(explainer, items, chunk, targets, skipped)
     jobs: list[tuple[int, Any, str, np.ndarray, slice]] = []
     variants: list[Variant] = []
     originals: dict[int, int] = {}
     for i, e in zip(chunk, explanations):
         reason = spec.skip(e)
         if reason:
-            skipped.append({"instance": i, "reason": reason})
+            skipped.append({"instance": i, "reason": f"input {i}: {reason}"})
             continue
         if spec.replace == "mask" and token_ids["mask"] < 0:
             raise ValueError("replace='mask' needs a tokenizer with a [MASK] token")
@@ -238,4 +273,5 @@ def show_progress(total: int, progress: bool | None) -> bool:
     return total > 8 if progress is None else bool(progress)
 
 
-__all__ = ["check_inputs", "check_methods", "default_methods", "faithfulness", "resolve_targets"]
+__all__ = ["check_inputs", "check_methods", "default_methods", "explain_chunk", "explain_input", "faithfulness",
+           "require_classifier", "resolve_targets"]

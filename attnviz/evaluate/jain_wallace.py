@@ -28,8 +28,8 @@ import pandas as pd
 import torch
 
 from ..engine.intervention import Intervention, intervened
-from ..engine.progress import run_each
-from .faithfulness import check_inputs, check_methods, resolve_targets, show_progress
+from ..engine.progress import run_each, warn_skipped
+from .faithfulness import check_inputs, check_methods, explain_input, require_classifier, resolve_targets, show_progress
 from .perturb import Variant, probabilities, token_variant, wide
 from .results import AdversarialResult, AgreementResult, PermutationResult
 from .stats import kendall, topk_kendall_distance, total_variation
@@ -38,6 +38,7 @@ ROWS = ("cls", "all")
 
 
 def _check_text(explainer, what: str) -> None:
+    require_classifier(explainer, what)
     if explainer.modality != "text":
         raise ValueError(f"{what} deletes and permutes tokens: it measures text models, and this explainer is for "
                          f"{explainer.modality}")
@@ -115,7 +116,7 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
     lengths: list[int] = []
 
     def one(i: int) -> None:
-        e = explainer.explain(items[i], target=targets[i], keep_graph=False)
+        e = explain_input(explainer, items, i, target=targets[i], keep_graph=False)
         N = e.num_tokens
         lengths.append(N)
         kk = k or max(10, int(round(0.1 * float(np.mean(lengths)))))
@@ -130,11 +131,13 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
                 rows.append({"instance": i, "method": m, "metric": f"topk_{ref_name}",
                              "value": topk_kendall_distance(a[inner], ref[inner], kk), "length": N})
 
-    partial = run_each(len(items), one, show_progress(len(items), progress))
+    skipped: list[dict] = []
+    partial = run_each(len(items), one, show_progress(len(items), progress), skipped=skipped)
     params = {"experiment": "agreement", "methods": names, "target": target if isinstance(target, str) else "given",
               "k": k or "max(10, 10% of the mean length)", "excluded": "first and last tokens",
               "gradient": "Σ_c |Σ_d ∂σ_c/∂e · e|, attention detached in every block", "loo": "token deleted",
-              "bootstrap": bootstrap, "seed": seed, "instances": len(items)}
+              "bootstrap": bootstrap, "seed": seed, "instances": len(items), "skipped": skipped}
+    warn_skipped(skipped, len(items), "agreement()")
     return AgreementResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
 
 
@@ -185,7 +188,7 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
     records: list[dict] = []
 
     def one(i: int) -> None:
-        e = explainer.explain(items[i], keep_graph=False)
+        e = explain_input(explainer, items, i, keep_graph=False)
         N = e.num_tokens
         A = e.capture.A[b].mean(0)  # [N, N], head mean
         row = A[0] if rows == "cls" else A
@@ -203,10 +206,12 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
             records.append({"instance": i, "method": "attention", "metric": metric,
                             "value": float(np.median(values)), "max_attention": max_att, "length": N})
 
-    partial = run_each(len(items), one, show_progress(len(items), progress))
+    skipped: list[dict] = []
+    partial = run_each(len(items), one, show_progress(len(items), progress), skipped=skipped)
     params = {"experiment": "permutation", "block": b, "rows": rows, "heads": "all",
               "n_permutations": n_permutations, "positions": "1..L-2", "seed": seed, "bootstrap": bootstrap,
-              "instances": len(items)}
+              "instances": len(items), "skipped": skipped}
+    warn_skipped(skipped, len(items), "permutation()")
     return PermutationResult(per_instance=pd.DataFrame(records), params=params, partial=partial)
 
 
@@ -231,15 +236,18 @@ def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps:
     records: list[dict] = []
 
     def one(i: int) -> None:
-        e = explainer.explain(items[i], keep_graph=False)
+        e = explain_input(explainer, items, i, keep_graph=False)
         records.extend(_adversarial_one(explainer, e, i, b, candidates, steps, lr, epsilon, select, init_std,
                                         penalty, gen))
 
-    partial = run_each(len(items), one, True if progress is None else bool(progress))  # slow: a bar by default
+    skipped: list[dict] = []
+    slow = True if progress is None else bool(progress)  # a bar by default
+    partial = run_each(len(items), one, slow, skipped=skipped)
     params = {"experiment": "adversarial", "block": b, "row": "cls", "heads": "all (one distribution)",
               "candidates": candidates, "steps": steps, "lr": lr, "epsilon": epsilon, "select": select,
               "init_std": init_std, "penalty": penalty, "seed": seed, "bootstrap": bootstrap,
-              "instances": len(items)}
+              "instances": len(items), "skipped": skipped}
+    warn_skipped(skipped, len(items), "adversarial()")
     return AdversarialResult(per_instance=pd.DataFrame(records), params=params, partial=partial)
 
 

@@ -94,7 +94,7 @@ class AttCAT2022(Preset):
     mask_special: bool = True
 
     def skip(self, e: Any) -> str:
-        return f"shorter than {self.min_tokens} tokens" if e.num_tokens < self.min_tokens else ""
+        return f"shorter than the preset's min_tokens={self.min_tokens}" if e.num_tokens < self.min_tokens else ""
 
     def variants(self, e, values, target, token_ids):
         ks = attcat_steps(e.num_tokens)

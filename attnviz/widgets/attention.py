@@ -62,7 +62,9 @@ class AttentionView(View):
     attention_blocks = List(Int(), help="which blocks `attention` holds, in order (read only)").tag(sync=True)
     thumbnails = Tensor(help="float16 [B, H, t, t]: each head's map mean-pooled for the model view "
                              "(read only)").tag(sync=True)
-    layer = Index(0, help="the block shown in the head view").tag(sync=True)
+    layer = Index(0, help="the block shown in the head view (an index into the blocks drawn)").tag(sync=True)
+    block_labels = List(Int(), help="each drawn block's index in the model, when only some blocks were passed "
+                                    "(bertviz's include_layers); empty: 0..B-1 (read only)").tag(sync=True)
     heads = HeadMask(help="[B][H] heads drawn (True = drawn); a [H] mask applies to every block").tag(sync=True)
     mode = Enum(["head", "model"], "head", help="head view or model view").tag(sync=True)
     threshold = Fraction(0.02, min=0.0, max=1.0,

@@ -16,21 +16,38 @@ import torch
 _PATTERN = re.compile(r"^blocks\.(\d+)\.attn\.hook_pattern$")
 
 
+def _as_tensor(a: Any, what: str) -> torch.Tensor:
+    """A float32 CPU tensor from a tensor or an array-like of numbers, or a ValueError naming what it got."""
+    if hasattr(a, "detach"):
+        return a.detach().to("cpu", torch.float32)
+    array = np.asarray(a)
+    if array.dtype == object or not (np.issubdtype(array.dtype, np.number) or array.dtype == bool):
+        raise ValueError(f"{what} is {type(a).__name__} of {array.dtype} (ragged or not numbers): pass a tensor, a "
+                         "numeric array, a tuple of [batch, H, N, N] tensors, or a TransformerLens cache")
+    return torch.as_tensor(array.astype(np.float32))
+
+
 def attention_array(attention: Any, batch_index: int = 0) -> torch.Tensor:
     """float32 [B, H, N, N] from any of the accepted forms (see the module docstring), checked."""
-    if hasattr(attention, "cache_dict") or (hasattr(attention, "keys") and not isinstance(attention, dict)):
+    if hasattr(attention, "keys"):  # an ActivationCache, or a plain dict of its entries (cache.cache_dict)
         keys = sorted(((int(m.group(1)), k) for k in attention.keys() if (m := _PATTERN.match(str(k)))),
                       key=lambda t: t[0])
         if not keys:
-            raise ValueError("this ActivationCache holds no 'blocks.{l}.attn.hook_pattern' entries: run the model "
-                             "with run_with_cache (without a names_filter that drops them)")
+            raise ValueError("this mapping holds no 'blocks.{l}.attn.hook_pattern' entries (TransformerLens's "
+                             "attention patterns): run the model with run_with_cache, without a names_filter that "
+                             "drops them, or pass a tuple of [batch, H, N, N] tensors")
+        found = [b for b, _ in keys]
+        if found != list(range(len(found))):
+            missing = sorted(set(range(max(found) + 1)) - set(found))
+            raise ValueError(f"the attention patterns of blocks {missing} are missing (found blocks {found}): pass "
+                             "every block's 'blocks.{l}.attn.hook_pattern'")
         attention = [attention[k] for _, k in keys]
     if isinstance(attention, (tuple, list)):
         if not attention:
             raise ValueError("attention is an empty sequence: pass one [batch, H, N, N] tensor per block")
         blocks = []
         for b, a in enumerate(attention):
-            t = torch.as_tensor(np.asarray(a.detach().cpu().float()) if hasattr(a, "detach") else np.asarray(a))
+            t = _as_tensor(a, f"block {b} of the attention")
             if t.dim() == 4:
                 if not 0 <= batch_index < t.shape[0]:
                     raise ValueError(f"block {b} has a batch of {t.shape[0]}; batch_index {batch_index} is out of "
@@ -45,7 +62,7 @@ def attention_array(attention: Any, batch_index: int = 0) -> torch.Tensor:
             raise ValueError(f"the blocks' attention shapes differ: {sorted(shapes)}")
         A = torch.stack(blocks)
     else:
-        A = torch.as_tensor(attention.detach().cpu() if hasattr(attention, "detach") else np.asarray(attention))
+        A = _as_tensor(attention, "attention")
         if A.dim() == 3:
             A = A[None]
         if A.dim() != 4:
@@ -115,14 +132,24 @@ def _view(attention: Any, tokens: Any, *, sentence_b_start: int | None, prettify
     toks = check_tokens(tokens, A.shape[-1])
     if prettify_tokens:
         toks = _prettify(toks)
+    layers = list(range(A.shape[0]))
     if include_layers is not None:
         layers = [int(x) for x in include_layers]
         bad = [x for x in layers if not 0 <= x < A.shape[0]]
-        if bad or not layers:
-            raise ValueError(f"include_layers must list block indices in [0, {A.shape[0] - 1}], got {include_layers}")
+        if bad or not layers or len(set(layers)) != len(layers):
+            raise ValueError(f"include_layers must list distinct block indices in [0, {A.shape[0] - 1}], got "
+                             f"{include_layers}")
         A = A[layers]
+    shown = None
+    if layer is not None:  # as in bertviz: `layer` names a block of the original stack, one of include_layers
+        if isinstance(layer, bool) or not isinstance(layer, (int, np.integer)) or int(layer) not in layers:
+            raise ValueError(f"layer {layer!r} is not among the blocks shown {layers}: pass one of them (layer names "
+                             "a block of the model, as in bertviz)")
+        shown = layers.index(int(layer))
     view = AttentionView.from_attention(A, toks, segments=_segments(len(toks), sentence_b_start), mode=mode,
-                                        layer=layer, heads=heads)
+                                        layer=shown, heads=heads)
+    if include_layers is not None:
+        view.block_labels = layers
     if html_action == "view":
         return view
     if html_action == "return":

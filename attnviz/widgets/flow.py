@@ -1,4 +1,5 @@
-"""FlowView: the layered graph of attention flowing into [CLS] (DeRose et al. 2020), for one model or two."""
+"""FlowView: the layered graph of attention flowing into the explained position (DeRose et al. 2020): [CLS] of an
+encoder classifier, the explained position of a decoder; for one model or two."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import numpy as np
 import torch
 from traitlets import Enum, List, TraitError, Unicode, observe, validate
 
-from ..engine.compare import attention_to, check_comparable, compare, flow_graph, token_matches
+from ..engine.compare import attention_to, check_comparable, compare, flow_graph, resolve_source, token_matches
 from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, empty, encode, head_mask
 
@@ -20,12 +21,14 @@ class FlowView(View):
     """Attention flowing into the decision, layer by layer: ``FlowView(e)`` for one model, ``FlowView(e_a, e_b)``
     for two models on the same input (e.g. pretrained and fine-tuned), with a head-comparison grid.
 
-    ``FlowView(e_a, e_b=None, names=None, source=0, threshold=0.01, top_k=2000, layers=None, heads=None,
+    ``FlowView(e_a, e_b=None, names=None, source=None, threshold=0.01, top_k=2000, layers=None, heads=None,
     mode="both", scale=None)``
 
-    The graph is traced backwards from ``source`` ([CLS]) at the deepest layer: node (l, j) is token j after l
-    blocks (l = 0: the input), the edge from (l + 1, i) to (l, j) weighs R_{l+1}[i] x Â_l[i, j] (the rollout weight
-    of the upper node times the augmented attention of the edge; docs/METHODS.md). Answered in the browser:
+    The graph is traced backwards from ``source`` at the deepest layer (default: the explained position, [CLS] of an
+    encoder classifier or the position a decoder predicts from; token 0 of a causal model sees only itself): node
+    (l, j) is token j after l blocks (l = 0: the input), the edge from (l + 1, i) to (l, j) weighs
+    R_{l+1}[i] x Â_l[i, j] (the rollout weight of the upper node times the augmented attention of the edge;
+    docs/METHODS.md). Answered in the browser:
     threshold, top_k, layers, mode, clicking a token (only the paths through it), hover. Answered by the kernel:
     heads (the graph recomputed), selected_head (both models' attention of that head), query (which blocks and
     heads attend to a word).
@@ -76,9 +79,7 @@ class FlowView(View):
             self.names = ["model"] if e_b is None else ["a", "b"]
             self.layers = [0, self._B]
             self.heads = head_mask(None, self._B, self._H)
-            source = kwargs.pop("source", None)
-            if source is not None:
-                self.source = source
+            self.source = resolve_source(e_a, kwargs.pop("source", None))
             self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
 
     # ------------------------------------------------------------------ validation

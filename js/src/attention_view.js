@@ -117,6 +117,13 @@ export function render({ model, el }) {
     return /** @type {string[]} */ ((model.get("tokens") ?? []).map(String));
   }
 
+  /** The block's name in the model: its index, or the original index when only some blocks were passed
+   * (block_labels, from bertviz's include_layers). @param {number} l */
+  function blockName(l) {
+    const labels = /** @type {number[]} */ (model.get("block_labels") ?? []);
+    return labels.length > l ? labels[l] : l;
+  }
+
   function layout() {
     const s = shape();
     return headViewLayout(s ? s[2] : 0, HEAD_LAYOUT);
@@ -129,7 +136,7 @@ export function render({ model, el }) {
     const layer = currentLayer();
     slider.max = String(B - 1);
     slider.value = String(layer);
-    sliderReadout.textContent = `${layer} / ${B - 1}`;
+    sliderReadout.textContent = `${blockName(layer)} / ${blockName(B - 1)}`;
     const mask = heads();
     if (swatches.childElementCount !== H) {
       swatches.replaceChildren(...Array.from({ length: H }, (_, j) => control(h(doc, "button", {
@@ -188,7 +195,7 @@ export function render({ model, el }) {
         ctx.fillStyle = "#fff";
         ctx.fillRect(0, 0, L.width, L.height);
       }
-      linesNote.textContent = `loading block ${layer} from the kernel…`;
+      linesNote.textContent = `loading block ${blockName(layer)} from the kernel…`;
       root.setAttribute("data-loading", String(layer));
       return { mode: "head", layer, "num-tokens": N, lines: 0, checksum: `loading-${layer}` };
     }
@@ -251,7 +258,7 @@ export function render({ model, el }) {
       const strongest = strongestWeight(bits, one, 0, kept) * scale;
       linesNote.textContent = kept.some(Boolean)
         ? `no line drawn: no weight of the ${headsOn} heads shown reaches the threshold ${threshold} `
-          + `in block ${layer} (the largest is ${weightLabel(strongest)}). Lower it: AttentionView(e, threshold=...)`
+          + `in block ${blockName(layer)} (the largest is ${weightLabel(strongest)}). Lower it: AttentionView(e, threshold=...)`
         : "no line drawn: every head of this block is switched off (click a head swatch to show it)";
       root.setAttribute("data-blank-reason", kept.some(Boolean) ? "threshold" : "heads");
       return { mode: "head", layer, "num-tokens": N, lines: 0, "lines-hidden": 0, "lines-uncovered": plan.uncovered,
@@ -364,7 +371,7 @@ export function render({ model, el }) {
       ctx.textAlign = "center";
       for (let hd = 0; hd < H; hd++) ctx.fillText(String(hd), cellOrigin(G, 0, hd).x + G.cell / 2, G.top - 9);
       ctx.textAlign = "right";
-      for (let l = 0; l < B; l++) ctx.fillText(String(l), G.left - 6, cellOrigin(G, l, 0).y + G.cell / 2);
+      for (let l = 0; l < B; l++) ctx.fillText(String(blockName(l)), G.left - 6, cellOrigin(G, l, 0).y + G.cell / 2);
       ctx.font = "bold 11px sans-serif";
       ctx.textAlign = "left";
       ctx.fillText(AXIS_TITLES[0], G.left, 8);
@@ -524,21 +531,21 @@ export function render({ model, el }) {
     const score = headScore();
     const H = shape()?.[1] ?? 0;
     const extra = hit && score ? `, ${score.name.replace("_", "-")} score ${sig3(score.values[hit.row * H + hit.col])}` : "";
-    readout.textContent = hit ? `block ${hit.row}, head ${hit.col}${extra} (click to open)` : " ";
+    readout.textContent = hit ? `block ${blockName(hit.row)}, head ${hit.col}${extra} (click to open)` : " ";
   });
   d.listen(save, "click", () => {
     const canvas = model.get("mode") === "model" ? modelCanvas : headCanvas;
     if (!canvas.toBlob) return;
     canvas.toBlob((blob) => {
       if (!blob) return;
-      const name = `attnviz-attention-${model.get("mode")}-block${model.get("layer")}.png`;
+      const name = `attnviz-attention-${model.get("mode")}-block${blockName(Number(model.get("layer")))}.png`;
       download(doc, blob, name);
       void sendPng(model, blob, name);
     }, "image/png");
   });
 
   draw();
-  for (const name of ["attention", "attention_shape", "thumbnails", "tokens", "layer", "heads", "mode", "threshold", "coverage", "scale", "color_heads", "head_scores"]) d.on(model, `change:${name}`, draw);
+  for (const name of ["attention", "attention_shape", "thumbnails", "tokens", "layer", "heads", "mode", "threshold", "coverage", "scale", "color_heads", "head_scores", "block_labels"]) d.on(model, `change:${name}`, draw);
   return () => d.dispose();
 }
 

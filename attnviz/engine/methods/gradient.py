@@ -15,7 +15,7 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
 
     α_h = mean of ∇A[h] (ViT: over the [CLS]-row patch entries; text: over the whole N x N);
     cam = ReLU(mean_h α_h · A[h]), min-max normalised, [CLS] row. Where everything clamps to zero the authors'
-    min-max divides 0 by 0: we return zeros and say so in ``explanation.diagnostics["attn_gradcam"]``. [B, N].
+    min-max divides 0 by 0: we return zeros and say so in ``explanation.diagnostic("attn_gradcam", target)``. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code.
     """
@@ -34,10 +34,13 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
         out = (cam[:, trace.position, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
     empty = (hi <= lo).view(-1)
     out[empty] = 0
+    notes = trace.context.diagnostics.setdefault("attn_gradcam", {})  # per target: {target: note}
     if bool(empty.any()):  # a correct answer (no positive evidence), not an error: said in the diagnostics
-        trace.context.diagnostics["attn_gradcam"] = {
+        notes[trace.target] = {
             "zero_blocks": [int(b) for b in torch.nonzero(empty).view(-1).tolist()],
             "note": "every value clamps to zero in these blocks (the authors' min-max would give NaN): zeros"}
+    else:
+        notes.pop(trace.target, None)
     return out
 
 
@@ -116,7 +119,7 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     """Integrated gradients (Sundararajan et al. 2017) on the input embedding layer, via captum's
     LayerIntegratedGradients. Baseline: text = the input with every non-special token replaced by [PAD];
     image = an all-zero normalised image. Completeness: Σ_j map_j ≈ y_t(x) − y_t(baseline); captum's
-    convergence delta is stored in ``explanation.diagnostics``. Same map at every row. [B, N].
+    convergence delta is in ``explanation.diagnostic("integrated_gradients", target)``. Same map at every row. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
     from captum.attr import LayerIntegratedGradients
@@ -163,5 +166,6 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     scores = attributions[0].sum(-1).float()
     if trace.num_prefix_tokens:
         scores = torch.cat([scores.new_zeros(trace.num_prefix_tokens), scores])
-    ctx.diagnostics["integrated_gradients"] = {"convergence_delta": float(delta.abs().max()), "n_steps": n_steps}
+    ctx.diagnostics.setdefault("integrated_gradients", {})[trace.target] = {
+        "convergence_delta": float(delta.abs().max()), "n_steps": n_steps}
     return repeat_rows(scores.to(trace.capture.A.device), trace.num_blocks)
