@@ -154,5 +154,8 @@ class FlowView(View):
         self.query_scores, self.query_tokens = empty(), []  # a failed query leaves no stale scores behind
         if not word:
             return
+        matches = [j for j, t in enumerate(self.tokens) if token_matches(t, word)]
+        if not matches:  # said in the view beside the box ("no token of this input is ..."), not an error
+            return
         self.query_scores = encode(np.stack([attention_to(e, word) for e in self._es]), "float32")
-        self.query_tokens = [j for j, t in enumerate(self.tokens) if token_matches(t, word)]
+        self.query_tokens = matches

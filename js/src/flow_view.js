@@ -1,6 +1,7 @@
 // @ts-check
 /**
- * FlowView: attention flowing into [CLS] layer by layer (DeRose et al. 2020), for one model or two. Node layers run
+ * FlowView: attention flowing into the source token (the explained position: [CLS] of an encoder classifier, the
+ * position a decoder predicts from) layer by layer (DeRose et al. 2020), for one model or two. Node layers run
  * left (inputs) to right (after the last block); an edge's width and alpha follow its weight (flow_layout.js).
  * Two models: shared edges neutral, each model's excess in its colour, or the difference b - a. Beside the inputs,
  * the last block's classification attention as bars. Below: the head grid coloured by the change between the models
@@ -14,7 +15,7 @@
 import { decodeFloat } from "./codec.js";
 import { color, css, sig3 } from "./colormap.js";
 import { headGrid, statusLine } from "./controls.js";
-import { canvasPoint, checksum, context2d, control, h } from "./dom.js";
+import { canvasPoint, checksum, context2d, control, h, zoomOf } from "./dom.js";
 import { MODEL_COLORS, SHARED_COLOR, columnX, flowLayout, nodeAt, nodeY, selectEdges } from "./flow_layout.js";
 import { cellOrigin, gridHit, gridLayout } from "./layout.js";
 import { update } from "./model.js";
@@ -23,9 +24,31 @@ import { clamp, createView } from "./view.js";
 /** Alpha levels edges are grouped into (one path per colour and level). */
 const LEVELS = 6;
 
-/** @param {string} t */
-function short(t) {
-  return t.length > 12 ? `${t.slice(0, 11)}…` : t;
+/** Token labels are cut to this many characters at most (the whole token is in the hover readout). */
+const LABEL_CHARS = 24;
+/** About one character's width at the labels' 12 px font. */
+const CHAR_PX = 7.2;
+
+/** @param {string} t @param {number} [n] */
+function short(t, n = LABEL_CHARS) {
+  return t.length > n ? `${t.slice(0, n - 1)}…` : t;
+}
+
+/** The flow graph's width: the output area's width at the view's zoom (a projector's scale 1.6 draws 1.6x larger,
+ * so fewer CSS pixels fit), between 420 and 800 px; 800 before the output is laid out.
+ * @param {HTMLElement} el @param {Element} inside */
+export function availableWidth(el, inside) {
+  const w = el.getBoundingClientRect ? el.getBoundingClientRect().width : 0;
+  return w > 0 ? clamp(Math.floor(w / zoomOf(inside)) - 4, 420, 800) : 800;
+}
+
+/** The graph's geometry: label columns as wide as the longest token (up to LABEL_CHARS characters), the whole
+ * graph `width` CSS px wide. @param {number} lo @param {number} hi @param {number} n @param {string[]} tokens
+ * @param {number} width */
+export function graphLayout(lo, hi, n, tokens, width) {
+  const longest = tokens.reduce((m, t) => Math.max(m, String(t).length), 4);
+  const labelW = Math.round(16 + CHAR_PX * Math.min(LABEL_CHARS, longest));
+  return flowLayout(lo, hi, n, { width, labelW });
 }
 
 /** @param {import("./model.js").RenderArgs} args */
@@ -53,8 +76,11 @@ export function render({ model, el }) {
   mode.replaceChildren(h(doc, "option", { text: "both (shared in grey)", attrs: { value: "both" } }),
     h(doc, "option", { text: "difference b − a", attrs: { value: "difference" } }));
   d.listen(mode, "change", () => update(model, { mode: mode.value }));
-  const query = control(h(doc, "input", { class: "attnviz-flow-query", attrs: { type: "search", placeholder: "which heads attend to…", "aria-label": "a word: which heads attend to it" } }));
-  d.listen(query, "change", () => toKernel({ query: query.value }));
+  const query = control(h(doc, "input", { class: "attnviz-flow-query", attrs: { type: "search", placeholder: "which heads attend to…", "aria-label": "a word: which heads attend to it (Enter)" } }));
+  const askQuery = () => { if (query.value !== (model.get("query") ?? "")) toKernel({ query: query.value }); };
+  d.listen(query, "change", askQuery);
+  d.listen(query, "keydown", (ev) => { if (/** @type {KeyboardEvent} */ (ev).key === "Enter") askQuery(); });
+  const queryNote = h(doc, "span", { class: "attnviz-flow-query-note" });
   const clear = control(h(doc, "button", { class: "attnviz-flow-clear", text: "all paths", attrs: { type: "button" } }));
   d.listen(clear, "click", () => { focus = null; readout.textContent = " "; draw(); });
   const canvas = control(h(doc, "canvas", { class: "attnviz-flow-canvas", attrs: { tabindex: 0, "aria-label": "flow graph: click a token to keep only the paths through it" } }));
@@ -74,7 +100,7 @@ export function render({ model, el }) {
       h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "edges ≥" }), thr, thrOut] }),
       h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "at most" }), topK] }),
       h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "layers" }), lo, h(doc, "span", { text: "to" }), hi] }),
-      mode, query, clear] }),
+      mode, query, queryNote, clear] }),
     staticNote,
     h(doc, "div", { class: "attnviz-canvas-wrap", children: [canvas] }),
     note,
@@ -106,7 +132,7 @@ export function render({ model, el }) {
   function layout() {
     const s = shape();
     const [a, b] = range();
-    return flowLayout(a, b, s ? s[2] : 0);
+    return graphLayout(a, b, s ? s[2] : 0, /** @type {string[]} */ (model.get("tokens") ?? []), availableWidth(el, root));
   }
 
   function syncControls() {
@@ -128,6 +154,10 @@ export function render({ model, el }) {
     legend.replaceChildren(...ns.map((n, m) => h(doc, "span", { class: "attnviz-flow-name", text: n, style: { color: MODEL_COLORS[m] ?? "#333" } })),
       ...(M > 1 ? [h(doc, "span", { class: "attnviz-flow-name", text: mode.value === "difference" ? "(colour: which model's edge is stronger)" : "shared", style: { color: SHARED_COLOR } })] : []));
     if (doc.activeElement !== query) query.value = model.get("query") ?? "";
+    const asked = String(model.get("query") ?? "").trim();
+    const found = (model.get("query_tokens") ?? []).length;
+    queryNote.textContent = asked && !found && !root.hasAttribute("data-pending")
+      ? `no token of this input is "${asked}" (a word split into pieces matches piece by piece)` : "";
     heads.update(model.get("heads"), { enabled: kernel, note: "heads: toggles recompute the graph in the kernel" });
     status.update(model.get("error"));
   }
@@ -226,7 +256,8 @@ export function render({ model, el }) {
       ctx.textBaseline = "middle";
       for (let layer = a; layer <= b; layer++) ctx.fillText(layer === 0 ? "input" : `after ${layer - 1}`, columnX(L, layer - a), 9);
       ctx.textAlign = "left";
-      ctx.fillText("[CLS] attn", 2, 9);
+      const src = Number(model.get("source") ?? 0);
+      ctx.fillText(`"${short(toks[src] ?? "", 8)}" attn`, 2, 9);
     }
     const parts = [`${sel.edges.length.toLocaleString("en")} edges drawn of ${sel.total.toLocaleString("en")} at or above ${sig3(threshold)}`];
     if (sel.hidden) parts.push(`${sel.hidden.toLocaleString("en")} weaker ones hidden by the cap of ${topK.toLocaleString("en")} (raise "at most" or the threshold)`);
@@ -238,7 +269,8 @@ export function render({ model, el }) {
     for (const e of sel.edges) sum.push(e.kind * 1e6 + e.l * 1e4 + e.i * 100 + e.j);
     return { models: M, edges: sel.edges.length, "edges-total": sel.total, "edges-hidden": sel.hidden,
       focus: focus ? `${focus.layer}:${focus.index}` : "", "layer-range": `${a}-${b}`, mode: kind,
-      "num-tokens": N, checksum: checksum(sum) };
+      "num-tokens": N, "graph-left": L.left, "graph-top": L.top, "row-height": L.rowH, "graph-width": L.width,
+      checksum: checksum(sum) };
   }
 
   function gridValues() {
@@ -259,18 +291,46 @@ export function render({ model, el }) {
     return g ? gridLayout(g.B, g.H, { cell: 22, gap: 2, left: 30, top: 16 }) : null;
   }
 
+  /** The colour of a grid cell: white for exactly 0 (identical attention), reds above it. @param {number} v @param {number} mx */
+  function cellColour(v, mx) {
+    return v === 0 ? "#ffffff" : css(color("reds", mx > 0 ? 0.08 + 0.92 * (v / mx) : 0));
+  }
+
   function drawGrid() {
     const g = gridValues();
     const G = gridGeometry();
     gridCanvas.hidden = !g;
     gridTitle.textContent = g ? g.title : "";
     if (!g || !G) return;
-    const ctx = context2d(gridCanvas, G.width, G.height);
-    if (!ctx) return;
-    ctx.fillStyle = "#fff";
-    ctx.fillRect(0, 0, G.width, G.height);
+    const LEGEND_H = 30;
+    const width = Math.max(G.width, G.left + 14 + 120 + 110);
+    const ctx = context2d(gridCanvas, width, G.height + LEGEND_H);
     let mx = 0;
     for (let k = 0; k < g.values.length; k++) mx = Math.max(mx, g.values[k]);
+    root.setAttribute("data-grid-max", sig3(mx));
+    if (!ctx) return;
+    ctx.fillStyle = "#fff";
+    ctx.fillRect(0, 0, width, G.height + LEGEND_H);
+    // the colour legend: white = exactly 0, then reds up to the largest value
+    const barX = G.left, barY = G.height + 4, barW = 120, barH = 8;
+    ctx.fillStyle = "#ffffff";
+    ctx.fillRect(barX, barY, 10, barH);
+    ctx.strokeStyle = "#bbb";
+    ctx.lineWidth = 1;
+    ctx.strokeRect(barX + 0.5, barY + 0.5, 9, barH - 1);
+    for (let x = 0; x < barW; x++) {
+      ctx.fillStyle = cellColour((mx * (x + 1)) / barW, mx);
+      ctx.fillRect(barX + 14 + x, barY, 1, barH);
+    }
+    ctx.fillStyle = "#333";
+    ctx.font = "10px sans-serif";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "top";
+    ctx.fillText("0", barX + 2, barY + barH + 2);
+    ctx.textAlign = "right";
+    ctx.fillText(mx > 0 ? sig3(mx) : "0", barX + 14 + barW, barY + barH + 2);
+    ctx.textAlign = "left";
+    ctx.fillText(g.q ? "" : "white: identical", barX + 20 + barW, barY);
     const sel = model.get("selected_head") ?? [];
     ctx.font = "10px sans-serif";
     ctx.fillStyle = "#333";
@@ -283,7 +343,7 @@ export function render({ model, el }) {
       for (let hd = 0; hd < g.H; hd++) {
         const o = cellOrigin(G, l, hd);
         const v = g.values[l * g.H + hd];
-        ctx.fillStyle = css(color("reds", mx > 0 ? v / mx : 0));
+        ctx.fillStyle = cellColour(v, mx);
         ctx.fillRect(o.x, o.y, G.cell, G.cell);
         ctx.strokeStyle = sel.length === 2 && sel[0] === l && sel[1] === hd ? "#000" : "#ddd";
         ctx.lineWidth = sel.length === 2 && sel[0] === l && sel[1] === hd ? 2 : 1;
@@ -292,6 +352,23 @@ export function render({ model, el }) {
     }
     root.setAttribute("data-grid", `${g.B}x${g.H}`);
   }
+
+  /** @type {{margin: number, cell: number, N: number} | null} the head maps' geometry, for the hover readout */
+  let pairGeometry = null;
+  d.listen(pair, "mousemove", (ev) => {
+    const c = ev.target instanceof HTMLCanvasElement ? ev.target : null;
+    const maps = floats("head_maps");
+    const sel = model.get("selected_head") ?? [];
+    if (!c || !pairGeometry || !maps || sel.length !== 2) return;
+    const { margin, cell, N } = pairGeometry;
+    const m = Number(c.getAttribute("data-model") ?? 0);
+    const p = canvasPoint(/** @type {MouseEvent} */ (ev), c);
+    const i = Math.floor((p.y - margin) / cell);
+    const j = Math.floor((p.x - margin) / cell);
+    if (i < 0 || j < 0 || i >= N || j >= N) return;
+    const toks = /** @type {string[]} */ (model.get("tokens") ?? []);
+    readout.textContent = `${names()[m] ?? m}, block ${sel[0]} head ${sel[1]}: "${toks[i] ?? ""}" attends to "${toks[j] ?? ""}" with ${sig3(maps.data[(m * N + i) * N + j])}`;
+  });
 
   function drawPair() {
     const maps = floats("head_maps");
@@ -303,24 +380,44 @@ export function render({ model, el }) {
     }
     const [M, N] = maps.shape;
     const size = Math.min(240, Math.max(120, 2 * N));
+    const cell = size / N;
+    const toks = /** @type {string[]} */ ((model.get("tokens") ?? []).map(String));
+    const labelled = cell >= 6;  // token labels on both axes when a row is tall enough to read; else hover only
+    const margin = labelled ? Math.round(8 + 5.6 * Math.min(12, toks.reduce((mx, t) => Math.max(mx, t.length), 1))) : 0;
     const ns = names();
+    root.setAttribute("data-pair-labels", String(labelled));
+    pairGeometry = { margin, cell, N };
     pair.replaceChildren(...Array.from({ length: M }, (_, m) => {
       const c = h(doc, "canvas", { class: "attnviz-flow-head-map", attrs: { "data-model": m } });
-      const ctx = context2d(c, size, size);
+      const ctx = context2d(c, size + margin, size + margin);
       if (ctx) {
+        ctx.fillStyle = "#fff";
+        ctx.fillRect(0, 0, size + margin, size + margin);
         let mx = 0;
         for (let k = 0; k < N * N; k++) mx = Math.max(mx, maps.data[m * N * N + k]);
-        const cell = size / N;
         for (let i = 0; i < N; i++) {
           for (let j = 0; j < N; j++) {
             const v = maps.data[(m * N + i) * N + j];
             ctx.fillStyle = css(color(m === 0 ? "blues" : "reds", mx > 0 ? Math.sqrt(v / mx) : 0));
-            ctx.fillRect(j * cell, i * cell, Math.ceil(cell), Math.ceil(cell));
+            ctx.fillRect(margin + j * cell, margin + i * cell, Math.ceil(cell), Math.ceil(cell));
           }
         }
+        if (labelled) {
+          ctx.fillStyle = "#333";
+          ctx.font = `${Math.min(10, Math.floor(cell))}px sans-serif`;
+          ctx.textBaseline = "middle";
+          ctx.textAlign = "right";
+          for (let i = 0; i < N; i++) ctx.fillText(short(toks[i] ?? "", 12), margin - 3, margin + (i + 0.5) * cell);
+          ctx.save();
+          ctx.rotate(-Math.PI / 2);
+          ctx.textAlign = "left";
+          for (let j = 0; j < N; j++) ctx.fillText(short(toks[j] ?? "", 12), -margin + 3, margin + (j + 0.5) * cell);
+          ctx.restore();
+        }
       }
+
       return h(doc, "figure", { class: "attnviz-flow-pair-item", children: [
-        h(doc, "figcaption", { text: `${ns[m] ?? `model ${m}`}: block ${sel[0]}, head ${sel[1]} (row = query, column = key)` }), c] });
+        h(doc, "figcaption", { text: `${ns[m] ?? `model ${m}`}: block ${sel[0]}, head ${sel[1]} (row = query, column = key${labelled ? "" : "; hover for the tokens"})` }), c] });
     }));
     root.setAttribute("data-pair", `${sel[0]}:${sel[1]}:${M}`);
   }
@@ -376,10 +473,21 @@ export function render({ model, el }) {
       : `block ${hit.row}, head ${hit.col}: JSD ${sig3(g.values[k])}${sim ? `, Pearson r ${sig3(sim.data[k])}` : ""} (click to open)`;
   });
 
+  // the graph follows the output area's width (a projector's zoom, a narrower notebook)
+  if (typeof ResizeObserver === "function") {
+    let lastWidth = availableWidth(el, root);
+    const observer = new ResizeObserver(() => {
+      const w = availableWidth(el, root);
+      if (w !== lastWidth) { lastWidth = w; draw(); }
+    });
+    observer.observe(el);
+    d.add(() => observer.disconnect());
+  }
+
   draw();
   for (const name of ["nodes", "edges", "cls_attention", "head_change", "head_similarity", "threshold", "top_k", "layers", "heads",
     "mode", "selected_head", "head_maps", "query_scores", "query_tokens", "names", "tokens", "scale"]) d.on(model, `change:${name}`, draw);
-  for (const name of ["error", "query"]) d.on(model, `change:${name}`, syncControls);
+  for (const name of ["error", "query", "revision"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();
 }
 

@@ -110,15 +110,22 @@ export function render({ model, el }) {
     } else return;
     e.preventDefault();
   });
+  /** @type {{r: number, c: number} | null} */
+  let hovered = null;  // the patch under the mouse: its readout follows every redraw (method, class, layer switch)
+  /** The hovered patch's value in the map drawn now. @param {ArrayLike<number>} values @param {number} gw */
+  function hoverText(values, gw) {
+    return hovered ? `patch (${hovered.r}, ${hovered.c}): ${readable(values[hovered.r * gw + hovered.c], values)}` : " ";
+  }
   d.listen(canvas, "mousemove", (ev) => {
     const p = hit(ev);
     const { tensor } = current();
     if (!p || !tensor) return;
+    hovered = p;
     const [, gw] = model.get("patch_grid");
     const layer = clamp(Number(model.get("layer")), 0, tensor.shape[0] - 1);
-    const values = row(tensor, layer);
-    readout.textContent = `patch (${p.r}, ${p.c}): ${readable(values[p.r * gw + p.c], values)}`;
+    readout.textContent = hoverText(row(tensor, layer), gw);
   });
+  d.listen(canvas, "mouseleave", () => { hovered = null; });
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
@@ -154,8 +161,8 @@ export function render({ model, el }) {
       leg.update(name, range);
       if (patch !== shownPatch) {  // what the hover/keyboard readout said belongs to the previous picture
         shownPatch = patch;
-        readout.textContent = mark ? `showing the attention from patch (${mark.r}, ${mark.c}); Escape or "clear" goes back` : " ";
-      }
+        readout.textContent = mark ? `showing the attention from patch (${mark.r}, ${mark.c}); Escape or "back to relevance" goes back` : " ";
+      } else if (hovered && patch < 0) readout.textContent = hoverText(values, gw);  // never the previous map's value
       mode.textContent = patch >= 0
         ? `attention from patch (${Math.floor(patch / gw)}, ${patch % gw}) in block ${layer}, mean over the kept heads`
         : `${model.get("method")} through block ${layer}`;

@@ -66,10 +66,16 @@ export function render({ model, el }) {
     status.el,
   );
 
+  /** @type {Element | null} */
+  let hovered = null;  // the token under the mouse: its readout follows every redraw (method, class, versus switch)
   d.listen(tokens.el, "mouseover", (ev) => {
     const t = ev.target instanceof Element ? ev.target.closest(".attnviz-token") : null;
-    if (t) readout.textContent = t.getAttribute("title") ?? "";
+    if (t) {
+      hovered = t;
+      readout.textContent = t.getAttribute("title") ?? "";
+    }
   });
+  d.listen(tokens.el, "mouseleave", () => { hovered = null; });
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
@@ -105,6 +111,8 @@ export function render({ model, el }) {
       const name = pick(model.get("colormap"), signed, "text");
       const drawn = tokens.paint(values, name, range, neutral);
       tokens.mark(Number(model.get("explained_unit") ?? -1), unseen);
+      // the readout shows the hovered token's value in the map drawn now, never the previous map's
+      readout.textContent = hovered?.isConnected ? hovered.getAttribute("title") ?? " " : " ";
       leg.update(name, range);
       shown = { values, cmap: name, range, neutral };
       return {

@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { encodeHalf } from "../src/codec.js";
 import { columnX, flowLayout, nodeAt, nodeY, selectEdges, throughNode } from "../src/flow_layout.js";
-import { render } from "../src/flow_view.js";
+import { availableWidth, graphLayout, render } from "../src/flow_view.js";
 import { fakeModel, mulberry, push, recordingCanvas, trackListeners, unsuppressed, XSS } from "./helpers.js";
 
 /** Random flow-like edges [M, B, N, N]. */
@@ -118,7 +118,7 @@ describe("FlowView", () => {
     const all = Number(root().getAttribute("data-edges"));
     const canvas = el.querySelector(".attnviz-flow-canvas");
     canvas.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(canvas.style.width), height: parseFloat(canvas.style.height) });
-    const L = flowLayout(0, 3, 6);
+    const L = graphLayout(0, 3, 6, model.state.tokens, 800);
     canvas.dispatchEvent(new MouseEvent("click", { clientX: columnX(L, 1), clientY: nodeY(L, 3) }));
     expect(root().getAttribute("data-focus")).toBe("1:3");
     expect(Number(root().getAttribute("data-edges"))).toBeLessThan(all);
@@ -141,6 +141,63 @@ describe("FlowView", () => {
     expect(root().getAttribute("data-pair")).toBe("2:1:2");
     expect([...el.querySelectorAll(".attnviz-flow-pair figcaption")].map((f) => f.textContent)).toEqual([
       "pre: block 2, head 1 (row = query, column = key)", "fine: block 2, head 1 (row = query, column = key)"]);
+  });
+
+  test("head-pair maps carry the tokens on both axes when rows are tall enough, and a hover readout", () => {
+    const model = fakeModel(state(2, 3, 4, { selected_head: [1, 0] }));
+    render({ model, el });
+    rec.calls.fillText.length = 0;
+    push(model, { head_maps: encodeHalf(Array.from({ length: 2 * 16 }, (_, k) => (k % 5) / 5), [2, 4, 4]), revision: 1 });
+    expect(root().getAttribute("data-pair-labels")).toBe("true");  // 4 tokens in 120 px: 30 px rows
+    for (const t of ["t0", "t1", "t3"]) expect(rec.calls.fillText.filter((x) => x === t).length).toBeGreaterThanOrEqual(4);
+    const map = el.querySelectorAll(".attnviz-flow-head-map")[1];
+    const margin = parseFloat(map.style.width) - 120;
+    map.getBoundingClientRect = () => ({ left: 0, top: 0, width: parseFloat(map.style.width), height: parseFloat(map.style.height) });
+    map.dispatchEvent(new MouseEvent("mousemove", { bubbles: true, clientX: margin + 30 * 3 + 2, clientY: margin + 30 + 2 }));
+    expect(el.querySelector(".attnviz-readout").textContent).toMatch(/^fine, block 1 head 0: "t1" attends to "t3" with /);
+  });
+
+  test("the query box asks on Enter and says when no token matches", () => {
+    const model = fakeModel(state(2, 3, 4));
+    render({ model, el });
+    const query = el.querySelector(".attnviz-flow-query");
+    query.value = "elephant";
+    query.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    expect(model.state.query).toBe("elephant");
+    push(model, { query_tokens: [], revision: 1 });
+    expect(el.querySelector(".attnviz-flow-query-note").textContent).toContain('no token of this input is "elephant"');
+    query.value = "t1";
+    query.dispatchEvent(new KeyboardEvent("keydown", { key: "Enter" }));
+    push(model, { query_tokens: [1], revision: 2 });
+    expect(el.querySelector(".attnviz-flow-query-note").textContent).toBe("");
+  });
+
+  test("the head-change grid: white for exactly zero, a colour legend up to the largest change", () => {
+    const model = fakeModel(state(2, 3, 4));
+    const styles = [];
+    render({ model, el });
+    rec.restore();
+    // record the cell colours: head_change is k / 10, so cell (0, 0) is exactly 0
+    const ctx = new Proxy({}, { get: (t, p) => (p in t ? t[p] : () => {}), set: (t, p, v) => { if (p === "fillStyle") styles.push(v); t[p] = v; return true; } });
+    rec = { restore: vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(() => ctx).mockRestore, calls: rec.calls };
+    push(model, { threshold: 0.02 });
+    expect(root().getAttribute("data-grid-max")).toBe("0.5");
+    expect(styles).toContain("#ffffff");
+    const reds = styles.filter((c) => c.startsWith("rgb"));
+    expect(new Set(reds).size).toBeGreaterThan(3);
+    expect(rec.calls.fillText).toBeDefined();
+  });
+
+  test("the graph shrinks to the output area at the projector's zoom; long tokens keep 24 characters", () => {
+    el.getBoundingClientRect = () => ({ left: 0, top: 0, width: 848, height: 600 });
+    const model = fakeModel(state(1, 3, 4, { scale: 1.6, tokens: ["understanding", "a", "b", "c"] }));
+    rec.calls.fillText.length = 0;
+    render({ model, el });
+    expect(availableWidth(el, root())).toBe(Math.floor(848 / 1.6) - 4);
+    const canvas = el.querySelector(".attnviz-flow-canvas");
+    expect(parseFloat(canvas.style.width) * 1.6).toBeLessThanOrEqual(848);
+    expect(rec.calls.fillText).toContain("understanding");
+    expect(rec.calls.fillText).toContain('"underst…" attn');  // the source's attention bars, named by the source
   });
 
   test("the layer range and the difference mode are answered here; kernel controls are off in the static page", () => {

@@ -148,3 +148,21 @@ describe("ImageView", () => {
     }
   });
 });
+
+describe("ImageView hover readout", () => {
+  test("the hovered patch's readout follows a new map; the patch note names the button it means", () => {
+    const model = fakeModel(imageState());
+    render({ model, el });
+    const canvas = el.querySelector(".attnviz-image-canvas");
+    const readout = () => el.querySelector(".attnviz-readout").textContent;
+    canvas.dispatchEvent(new MouseEvent("mousemove", { clientX: 0, clientY: 0 }));
+    const before = readout();
+    expect(before).toMatch(/^patch \(0, 0\): /);
+    push(model, { method: "gae", maps: maps(3, 4, 42), revision: 1 });
+    expect(readout()).toMatch(/^patch \(0, 0\): /);
+    expect(readout()).not.toBe(before);
+    push(model, { selected_patch: 0, attention_patch: 0, patch_attention: maps(3, 4, 5) });
+    expect(readout()).toContain('"back to relevance" goes back');
+    expect(el.querySelector(".attnviz-clear-patch").textContent).toBe("back to relevance");
+  });
+});

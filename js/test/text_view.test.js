@@ -315,3 +315,23 @@ describe("TextView for a language model", () => {
     expect(el.querySelectorAll(".attnviz-explained, .attnviz-unseen").length).toBe(0);
   });
 });
+
+describe("TextView hover readout", () => {
+  test("after a method, class or versus switch the readout shows the hovered token's value in the new map", () => {
+    const model = fakeModel(textState());
+    render({ model, el });
+    const readout = () => el.querySelector(".attnviz-readout").textContent;
+    const token = el.querySelectorAll(".attnviz-token")[2];
+    token.dispatchEvent(new MouseEvent("mouseover", { bubbles: true }));
+    const before = readout();
+    expect(before).toMatch(/^movie: /);
+    push(model, { method: "rollout", maps: maps(2, 8, 99), revision: 1 });  // the kernel's answer to a switch
+    const after = readout();
+    expect(after).toMatch(/^movie: /);
+    expect(after).toBe(el.querySelectorAll(".attnviz-token")[2].title);
+    expect(after).not.toBe(before);
+    el.querySelector(".attnviz-tokens").dispatchEvent(new MouseEvent("mouseleave"));
+    push(model, { maps: maps(2, 8, 5), revision: 2 });
+    expect(readout().trim()).toBe("");  // nothing hovered: no stale value
+  });
+});

@@ -40,11 +40,9 @@ def test_lab_flow_view_one_and_two_models(page, jupyter_server):
     box = canvas.bounding_box()
     geometry = canvas.evaluate("c => ({w: parseFloat(c.style.width), h: parseFloat(c.style.height)})")
     sx, sy = box["width"] / geometry["w"], box["height"] / geometry["h"]
-    n = len(nb.kernel_json("e0.tokens"))
-    # flow_layout.js flowLayout(0, 4, n): left = 60 + 90 + 8, rowH = min(18, floor((900 - 30) / n)), top = 22
-    row_h = min(18, (900 - 22 - 8) // n)
-    before = nb.attrs(two)
-    page.mouse.click(box["x"] + 158 * sx, box["y"] + (22 + 2.5 * row_h) * sy)
+    before = nb.attrs(two)  # the graph's geometry, as drawn (its label column follows the longest token)
+    left, top, row_h = (float(before[k]) for k in ("graph-left", "graph-top", "row-height"))
+    page.mouse.click(box["x"] + left * sx, box["y"] + (top + 2.5 * row_h) * sy)
     after = nb.wait_redraw(two, before)
     assert after["focus"] == "0:2" and 0 < int(after["edges"]) < int(before["edges"]), (before, after)
     nb.shot(two, "paths-through-movie")
@@ -70,4 +68,34 @@ def test_lab_flow_view_one_and_two_models(page, jupyter_server):
     captions = two.locator(".attnviz-flow-pair figcaption").all_inner_texts()
     assert captions[0].startswith("seed 0: block 1, head 2") and captions[1].startswith("seed 1: block 1, head 2")
     until(lambda: two.locator(".attnviz-flow-head-map").count() == 2)
+    assert after["pair-labels"] == "true"  # 7 tokens: the head maps carry them on both axes
     nb.shot(two, "head-pair")
+
+    # the query box answers Enter; a word not in the input is said beside the box
+    query = two.locator(".attnviz-flow-query")
+    before = nb.attrs(two)
+    query.fill("zebra")
+    query.press("Enter")
+    nb.wait_kernel_answer(two, before)
+    until(lambda: "no token of this input is \"zebra\"" in two.locator(".attnviz-flow-query-note").inner_text())
+    before = nb.attrs(two)
+    query.fill("movie")
+    query.press("Enter")
+    nb.wait_kernel_answer(two, before)
+    until(lambda: two.locator(".attnviz-flow-query-note").inner_text() == "")
+    assert "attention to \"movie\"" in two.locator(".attnviz-flow-grid-title").inner_text()
+    nb.shot(two, "query-movie")
+
+
+def test_lab_flow_view_fits_the_output_at_projector_scale(page, jupyter_server):
+    """At scale 1.6 the graph is redrawn narrower so the view fits the output area (VIEWS.md: views shrink to fit)."""
+    nb = NotebookPage(page, jupyter_server, "lab", "lab-flow-projector")
+    nb.open([CELLS[0], 'FlowView(e0, e1, names=["seed 0", "seed 1"], scale=1.6)'])
+    two = nb.widget("flow", 0)
+    canvas = two.locator(".attnviz-flow-canvas")
+    until(lambda: canvas.bounding_box() is not None)
+    output = two.evaluate("r => r.parentElement.getBoundingClientRect().width")
+    drawn = canvas.bounding_box()["width"]
+    assert drawn <= output + 1, (drawn, output)
+    assert float(nb.attrs(two)["graph-width"]) < 800
+    nb.shot(two, "scale-1.6")
