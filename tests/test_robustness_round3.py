@@ -285,3 +285,46 @@ def test_21_diagnostics_are_kept_per_target(bert):
     e.map("attn_gradcam", target=1)
     assert e.diagnostic("attn_gradcam", target=0)["zero_blocks"] == list(range(e.num_layers))
     assert e.diagnostic("attn_gradcam", target=1) is None
+
+
+def test_27_bokeh_legends_fit_titles_are_short_and_the_scatter_has_a_tooltip(bert):
+    from bokeh.models import HoverTool, Legend, Title
+
+    methods = ["raw", "last_layer", "rollout", "flow", "gae", "attcat", "attn_gradcam", "grad_input", "chefer"]
+    result = ev.faithfulness(bert, TEXTS, methods, min_tokens=3, progress=False)
+    layout = result.plot().layout
+    figures = [f for row in layout.children for f in row.children]
+    curves = [f for f in figures if any(isinstance(x, Legend) for x in f.below)]
+    assert curves, "the curve's legend is under the plot"
+    for f in curves:
+        legend = next(x for x in f.below if isinstance(x, Legend))
+        assert len(legend.items) == len(methods) and legend.ncols == 3
+        assert not any(isinstance(x, Legend) for x in f.right)
+        assert f.height >= 300 + 20 * 3  # grown to hold three rows of entries
+    perm = ev.permutation(bert, TEXTS, n_permutations=3, progress=False).plot().layout
+    scatter = perm.children[0].children[0]
+    assert len(scatter.title.text) * 7 <= scatter.width  # ~7 px a character at bokeh's title font
+    assert any(isinstance(t, Title) and "instances" in t.text for t in scatter.above)
+    hover = [t for t in scatter.tools if isinstance(t, HoverTool)]
+    assert hover and hover[0].renderers and hover[0].renderers[0].glyph.__class__.__name__ == "Scatter"
+
+
+def test_28_sanity_says_where_spearman_is_undefined_without_scipy_on_stderr(bert, monkeypatch):
+    import warnings
+
+    import attnviz.evaluate.checks as checks
+
+    def zero(model, modules):  # every randomised stage becomes all zeros: uniform attention, constant raw maps
+        with torch.no_grad():
+            for module in modules:
+                for p in module.parameters():
+                    p.zero_()
+
+    monkeypatch.setattr(checks, "_reinitialise", zero)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        result = ev.sanity(bert, TEXTS[:2], ["last_layer"], progress=False)
+    assert result.curves["value"].isna().any()
+    assert "Spearman values are NaN: a map was constant" in result.params["undefined"]
+    assert checks._spearman(np.ones(4), np.arange(4.0)) != checks._spearman(np.ones(4), np.arange(4.0))  # NaN
+    assert checks._spearman(np.arange(4.0), np.arange(4.0)) == pytest.approx(1.0)

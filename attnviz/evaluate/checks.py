@@ -68,6 +68,15 @@ def class_specificity(explainer, inputs: Sequence[Any], labels: Sequence[int], m
     return ClassSpecificityResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
 
 
+def _spearman(a: np.ndarray, b: np.ndarray) -> float:
+    """Spearman's ρ of two maps; NaN when either is constant (undefined: no ranks to correlate), without scipy's
+    ConstantInputWarning on stderr (the result says how many were undefined, ``params["undefined"]``)."""
+    a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
+    if np.ptp(a) == 0 or np.ptp(b) == 0:
+        return float("nan")
+    return float(spearmanr(a, b).statistic)
+
+
 def randomisation_stages(explainer, model) -> list[tuple[str, list[torch.nn.Module]]]:
     """(name, modules) from the top: the classifier head, then blocks B−1 .. 0 of ``model`` (a copy)."""
     adapter = explainer.adapter
@@ -123,7 +132,7 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
         _reinitialise(model, stages[k][1])
         now = shadow.explain(items, target=targets, keep_graph=False, progress=False)
         curve_rows.extend({"instance": i, "method": m, "curve": "spearman", "x": float(k + 1),
-                           "value": float(spearmanr(reference[i][m], e.map(m, **options.get(m, {}))).statistic)}
+                           "value": _spearman(reference[i][m], e.map(m, **options.get(m, {})))}
                           for i, e in enumerate(now) for m in names)  # a whole stage or none of it
 
     with torch.random.fork_rng(devices=devices):
@@ -137,6 +146,11 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
     params = {"experiment": "sanity", "stages": [s for s, _ in stages][:max(done, 0)], "seed": seed,
               "methods": names, "options": options, "init": "model._init_weights (Hugging Face), seeded",
               "target": "the original model's prediction", "bootstrap": bootstrap, "instances": len(items)}
+    undefined = int(curves["value"].isna().sum())
+    if undefined:
+        params["undefined"] = (f"{undefined} of {len(curves)} Spearman values are NaN: a map was constant (every token "
+                               "equal, e.g. clamped to zero after randomisation), where the rank correlation is "
+                               "undefined; they are left out of the means")
     return SanityResult(per_instance=per_instance.reset_index(drop=True), curves=curves, params=params,
                         partial=partial)
 

@@ -93,8 +93,23 @@ def bokeh_figure(result, width: int = 380, height: int = 300) -> InteractivePlot
     return InteractivePlot(column(*rows), _title(result))
 
 
+LEGEND_COLUMNS = 3
+LEGEND_ROW_PX = 20
+
+
+def _legend_below(fig, items: list, height: int) -> None:
+    """The legend under the plot in LEGEND_COLUMNS columns, the figure grown to hold it: a long list of methods
+    never spills over the plot or hides behind the next one (a legend at the right is cut at the plot's height)."""
+    from bokeh.models import Legend
+
+    rows = -(-len(items) // LEGEND_COLUMNS)
+    fig.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="9pt", orientation="horizontal",
+                          ncols=LEGEND_COLUMNS, spacing=4, margin=4), "below")
+    fig.height = height + 24 + LEGEND_ROW_PX * rows
+
+
 def _bokeh_curves(result, width, height) -> list:
-    from bokeh.models import ColumnDataSource, HoverTool, Legend
+    from bokeh.models import ColumnDataSource, HoverTool
     from bokeh.plotting import figure
 
     means = _mean_curves(result.curves)
@@ -104,8 +119,9 @@ def _bokeh_curves(result, width, height) -> list:
         ylabel = "Spearman ρ with the original" if result.kind == "sanity" else str(curve)
         xlabel = "stages randomised from the top" if result.kind == "sanity" else "fraction perturbed"
         title = "Spearman ρ per randomisation stage" if result.kind == "sanity" else f"mean {curve} curve"
-        fig = figure(width=width + 120, height=height, title=title, x_axis_label=xlabel,
+        fig = figure(width=width + 40, height=height, title=title, x_axis_label=xlabel,
                      y_axis_label=ylabel, tools="pan,wheel_zoom,box_zoom,reset,save")
+        renderers = []
         items = []
         for i, m in enumerate(methods):
             sub = frame[frame["method"] == m]
@@ -115,8 +131,10 @@ def _bokeh_curves(result, width, height) -> list:
             line = fig.line("x", "y", source=src, color=colour(i), line_width=2)
             dots = fig.scatter("x", "y", source=src, color=colour(i), size=5)
             items.append((m, [line, dots]))
-        fig.add_layout(Legend(items=items, click_policy="hide", label_text_font_size="9pt"), "right")
-        fig.add_tools(HoverTool(tooltips=[("method", "@method"), ("x", "@x{0.00}"), ("value", "@y{0.000}")]))
+            renderers.append(dots)
+        _legend_below(fig, items, height)
+        fig.add_tools(HoverTool(renderers=renderers, tooltips=[("method", "@method"), ("x", "@x{0.00}"),
+                                                               ("value", "@y{0.000}")]))
         out.append(fig)
     return out
 
@@ -151,7 +169,7 @@ def _bokeh_bars(result, width, height) -> list:
 
 
 def _bokeh_histograms(result, width, height) -> list:
-    from bokeh.models import HoverTool, Legend
+    from bokeh.models import HoverTool
     from bokeh.plotting import figure
 
     rows = result.per_instance
@@ -169,14 +187,14 @@ def _bokeh_histograms(result, width, height) -> list:
             quad = fig.quad(top=counts, bottom=0, left=edges[:-1], right=edges[1:], fill_color=colour(i),
                             fill_alpha=0.35, line_color=colour(i))
             items.append((str(m), [quad]))
-        fig.add_layout(Legend(items=items, click_policy="hide"), "right")
+        _legend_below(fig, items, height)
         fig.add_tools(HoverTool(tooltips=[("τ from", "@left{0.00}"), ("to", "@right{0.00}"), ("instances", "@top")]))
         out.append(fig)
     return out
 
 
 def _bokeh_scatter(result, width, height):
-    from bokeh.models import ColumnDataSource, HoverTool
+    from bokeh.models import ColumnDataSource, HoverTool, Title
     from bokeh.plotting import figure
 
     rows = result.per_instance
@@ -186,12 +204,12 @@ def _bokeh_scatter(result, width, height):
     src = ColumnDataSource({"x": sub["max_attention"].to_numpy(), "y": sub["value"].to_numpy(),
                             "instance": sub["instance"].to_numpy(), "length": sub["length"].to_numpy()})
     title = "output change under permutation" if metric == "median_tvd" else "adversarial attention"
-    fig = figure(width=width + 120, height=height, title=f"{title} ({_title(result)})",
-                 x_axis_label="max attention of the instance", y_axis_label=label,
-                 tools="pan,wheel_zoom,box_zoom,reset,save")
-    fig.scatter("x", "y", source=src, size=7, alpha=0.7, color=colour(0))
-    fig.add_tools(HoverTool(tooltips=[("instance", "@instance"), ("tokens", "@length"), ("max attention", "@x{0.000}"),
-                                      (metric, "@y{0.0000}")]))
+    fig = figure(width=width + 120, height=height, title=title, x_axis_label="max attention of the instance",
+                 y_axis_label=label, tools="pan,wheel_zoom,box_zoom,reset,save")
+    fig.add_layout(Title(text=_title(result), text_font_size="9pt", text_font_style="italic"), "above")
+    dots = fig.scatter("x", "y", source=src, size=7, alpha=0.7, color=colour(0))
+    fig.add_tools(HoverTool(renderers=[dots], tooltips=[("instance", "@instance"), ("tokens", "@length"),
+                                                        ("max attention", "@x{0.000}"), (metric, "@y{0.0000}")]))
     return fig
 
 
