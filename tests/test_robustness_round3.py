@@ -328,3 +328,48 @@ def test_28_sanity_says_where_spearman_is_undefined_without_scipy_on_stderr(bert
     assert "Spearman values are NaN: a map was constant" in result.params["undefined"]
     assert checks._spearman(np.ones(4), np.arange(4.0)) != checks._spearman(np.ones(4), np.arange(4.0))  # NaN
     assert checks._spearman(np.arange(4.0), np.arange(4.0)) == pytest.approx(1.0)
+
+
+@pytest.mark.parametrize("arch", ["bert", "vit"])
+def test_23_blocks_read_is_what_the_head_mask_can_change(arch):
+    """For every method and row, switching off every head of the blocks ``blocks_read`` leaves out never changes the
+    row, and (where it reads attention) switching off the blocks it names does: the views grey exactly those."""
+    from attnviz.engine.methods import blocks_read
+
+    model, proc = tiny_model(arch, seed=2)
+    ex = Explainer(model, proc)
+    e = ex.explain("the movie was wonderful and brilliant" if arch == "bert" else
+                   np.random.default_rng(0).integers(0, 255, (32, 32, 3)).astype(np.uint8))
+    B, H = e.num_layers, e.num_heads
+    for method in e.method_names():
+        if method == "integrated_gradients":
+            continue
+        for options in ({}, {"start_layer": 1}) if method in ("rollout", "chefer") else ({},):
+            full = e.maps(method, **options)
+            for layer in range(B):
+                span = blocks_read(method, layer, B, options, e.kind)
+                np.testing.assert_allclose(e.maps(method, heads=_keep(B, H, span), **options)[layer], full[layer],
+                                           atol=1e-6, err_msg=f"{method} {options} row {layer} {span}")
+                if span is not None and np.ptp(full[layer]) > 0:  # (a map clamped to zero cannot change)
+                    inside = np.ones((B, H), bool)
+                    inside[span[0]:span[1] + 1] = False
+                    changed = e.maps(method, heads=inside, **options)[layer]
+                    assert not np.allclose(changed, full[layer], atol=1e-6), (method, options, layer, span)
+
+
+def _keep(B: int, H: int, span) -> np.ndarray:
+    """bool [B, H]: every head of the blocks in ``span`` (inclusive), none of the others."""
+    mask = np.zeros((B, H), bool)
+    if span is not None:
+        mask[span[0]:span[1] + 1] = True
+    return mask
+
+
+def test_23_the_text_view_sends_which_blocks_each_row_reads(bert):
+    e = bert.explain(TEXTS[0])
+    view = attnviz.TextView(e, method="chefer")
+    assert view.reads == [[b, b] for b in range(e.num_layers)]  # the authors' start_layer: block l alone
+    view.method = "rollout"
+    assert view.reads == [[0, b] for b in range(e.num_layers)]
+    view.method = "grad_input"
+    assert view.reads == [[] for _ in range(e.num_layers)]

@@ -48,6 +48,27 @@ def _strict_bool(name: str, value: Any, allow_none: bool = False) -> bool | None
     return bool(value)
 
 
+def _check_tokenizer(model: nn.Module, processor: Any) -> None:
+    """A tokenizer that does not belong to the model explains silently wrong (every word unknown, or ids past the
+    embedding): its size against the model's embedding rows is an error when larger and a warning when under half
+    (the tokenizer of another model; a model's own is as large, or a little smaller when the embedding is padded)."""
+    if not callable(getattr(processor, "convert_ids_to_tokens", None)) or not hasattr(processor, "__len__"):
+        return  # an image processor
+    embeddings = getattr(model, "get_input_embeddings", lambda: None)()
+    rows = getattr(embeddings, "num_embeddings", None)
+    if not isinstance(rows, int) or rows <= 0:
+        return
+    n = len(processor)
+    fix = ("load the tokenizer saved with the model (AutoTokenizer.from_pretrained with the model's own name or "
+           "folder)")
+    if n > rows:
+        raise ValueError(f"the tokenizer has {n} tokens but {type(model).__name__} embeds only {rows}: it does not "
+                         f"belong to this model (its ids from {rows} on would index past the embedding); {fix}")
+    if n < rows // 2:
+        warnings.warn(f"the tokenizer has {n} tokens but {type(model).__name__} embeds {rows}: it is probably "
+                      f"another model's, and would explain most words as unknown; {fix}", stacklevel=3)
+
+
 class Explainer:
     """Explains the predictions of a Hugging Face classifier (BERT, RoBERTa, DistilBERT, ViT, DeiT, GPT-2, Llama)
     or of a decoder language model's next token (GPT-2, Llama, Mistral, Qwen2).
@@ -75,6 +96,7 @@ class Explainer:
         self.adapter = adapter_for(model)
         self.task = task_of(model, self.adapter)  # "classification" or "next_token"
         self.processor = processor
+        _check_tokenizer(model, processor)
         self.device = _model_device(model)
         if self.device.type == "meta":
             raise ValueError(f"{type(model).__name__} is on the meta device: its weights were never loaded (e.g. "

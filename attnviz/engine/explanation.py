@@ -402,6 +402,16 @@ class Explanation:
             self._cache[last_key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[last_key]
 
+    def blocks_read(self, method: str, layer: int | None = None, **options) -> tuple[int, int] | None:
+        """The blocks (lo, hi), inclusive, whose attention row ``layer`` (default: the last, the answer) of
+        ``method`` reads, so whose heads a head mask can change; None when it reads no attention. E.g. rollout's
+        row l reads 0..l, chefer on text reads block l alone (the authors' start_layer)."""
+        from .methods import blocks_read
+
+        B = self.num_layers
+        layer = B - 1 if layer is None else int(layer) % B
+        return blocks_read(method, layer, B, options, self.kind)
+
     def diagnostic(self, method: str, target: int | str | None = None) -> dict | None:
         """What ``method`` noted about its map for ``target`` (default: the explanation's target), or None: for
         ``attn_gradcam`` the blocks whose map clamped to zero, for ``integrated_gradients`` the convergence delta.

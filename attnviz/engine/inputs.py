@@ -182,6 +182,7 @@ def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
         word_ids = enc.word_ids(i)[:n]
         special = special_mask[i, :n].numpy().astype(bool)
         _mark_typed_special(tokenizer, text, ids, seq_ids, special, where(i), i)
+        _warn_unknown(tokenizer, ids, seq_ids, i)
         raw = tokenizer.convert_ids_to_tokens(ids)
         tokens = display_tokens(tokenizer, raw, special)
         segments = np.zeros(n, dtype=np.int64)
@@ -226,6 +227,20 @@ def _mark_typed_special(tokenizer, text: TextInput, ids: list[int], seq_ids: lis
     warnings.warn(f"input {index}: the text holds the special token(s) {', '.join(names)} written out; the tokenizer "
                   "reads them as its markers, not as words, so they are treated as special tokens (not explained as "
                   "content, never deleted in evaluation)", stacklevel=6)
+
+
+def _warn_unknown(tokenizer, ids: list[int], seq_ids: list[int | None], index: int) -> None:
+    """Most of a text read as the unknown token is a tokenizer that does not know the language or does not belong
+    to the model: say it (the map would explain [UNK] after [UNK])."""
+    unk = getattr(tokenizer, "unk_token_id", None)
+    content = [ids[j] for j, s in enumerate(seq_ids) if s is not None]
+    if unk is None or len(content) < 2:
+        return
+    unknown = sum(t == unk for t in content)
+    if unknown * 2 > len(content):
+        warnings.warn(f"input {index}: {unknown} of its {len(content)} tokens are the unknown token "
+                      f"{tokenizer.convert_ids_to_tokens([unk])[0]!r}: the tokenizer does not know these words. Is it "
+                      "the tokenizer saved with this model?", stacklevel=6)
 
 
 def _padded(enc, pad_id: int):

@@ -66,6 +66,23 @@ def _mean_curves(curves: pd.DataFrame) -> pd.DataFrame:
     return means.sort_values(["x"], kind="stable")
 
 
+#: What each curve of a perturbation test measures (y) and what was removed first (its title).
+CURVE_AXES = {
+    "positive": ("top-1 accuracy (explained class)", "positive perturbation: most relevant pixels removed first"),
+    "negative": ("top-1 accuracy (explained class)", "negative perturbation: least relevant pixels removed first"),
+}
+
+
+def curve_axes(result, curve: str) -> tuple[str, str, str]:
+    """(x label, y label, title) of a result's curve, saying what was perturbed first and what is measured."""
+    if result.kind == "sanity":
+        return "stages randomised from the top", "Spearman ρ with the original", "Spearman ρ per randomisation stage"
+    if curve in CURVE_AXES:
+        y, title = CURVE_AXES[curve]
+        return "fraction of pixels removed", y, title
+    return "fraction perturbed", str(curve), f"mean {curve} curve"
+
+
 def _title(result) -> str:
     p = result.params
     name = p.get("preset") or p.get("experiment") or result.kind
@@ -116,9 +133,7 @@ def _bokeh_curves(result, width, height) -> list:
     methods = list(dict.fromkeys(means["method"]))
     out = []
     for curve, frame in means.groupby("curve", sort=False):
-        ylabel = "Spearman ρ with the original" if result.kind == "sanity" else str(curve)
-        xlabel = "stages randomised from the top" if result.kind == "sanity" else "fraction perturbed"
-        title = "Spearman ρ per randomisation stage" if result.kind == "sanity" else f"mean {curve} curve"
+        xlabel, ylabel, title = curve_axes(result, str(curve))
         fig = figure(width=width + 40, height=height, title=title, x_axis_label=xlabel,
                      y_axis_label=ylabel, tools="pan,wheel_zoom,box_zoom,reset,save")
         renderers = []
@@ -241,8 +256,10 @@ def matplotlib_figure(result, width: float = 10.0):
             curve, frame = data
             for i, (m, sub) in enumerate(frame.groupby("method", sort=False)):
                 ax.plot(sub["x"], sub["value"], marker="o", ms=3, color=colour(i), label=str(m))
-            ax.set_xlabel("stages randomised from the top" if kind == "sanity" else "fraction perturbed")
-            ax.set_ylabel("Spearman ρ" if kind == "sanity" else str(curve))
+            xlabel, ylabel, title = curve_axes(result, str(curve))
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(title, fontsize=9)
             ax.legend(fontsize=7, ncol=2)
         elif what == "bars":
             metric, table = data

@@ -236,6 +236,9 @@ class ExplainedView(View):
     ablated_probs = Tensor("float32", help="float32 [C]: class probabilities with the switched-off heads ablated "
                                            "(read only; empty unless ablate)").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
+    reads = List(List(Int()), help="per block l: [lo, hi], the blocks whose attention row l of the method reads "
+                                   "(so whose heads can change it), or [] for none (read only; "
+                                   "engine.methods.blocks_read)").tag(sync=True)
     signed = Bool(False, help="whether values can be negative: diverging colormap (read only)").tag(sync=True)
     colormap = Unicode("auto", help="auto, reds, blues, viridis, magma, inferno, greys, jet, rdbu").tag(sync=True)
     color_scale = traitlets.Enum(
@@ -406,9 +409,13 @@ class ExplainedView(View):
         return self._e.maps(method, target=self._target_value(), heads=np.asarray(self.heads, dtype=bool), **options)
 
     def _method_flags(self) -> None:
+        from ..engine.methods import blocks_read
+
         info = self.method_info.get(self.method, {})
         self.signed = bool(info.get("signed", False))
         self.uses_heads = bool(info.get("uses_heads", True))
+        spans = [blocks_read(self.method, l, self._B, self.options, self._e.kind) for l in range(self._B)]
+        self.reads = [list(r) if r is not None else [] for r in spans]
 
 
 def _float32(values: Any) -> dict:

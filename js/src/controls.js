@@ -65,16 +65,19 @@ export function layerSlider(doc, d, opts) {
     attrs: { type: "range", min: 0, max: 0, step: 1, value: 0, "aria-label": opts.label ?? "block" },
   }));
   const readout = h(doc, "span", { class: "attnviz-layer-readout" });
-  const el = h(doc, "label", { class: "attnviz-field attnviz-layer", children: [h(doc, "span", { text: opts.label ?? "through block" }), input, readout] });
+  const label = h(doc, "span", { class: "attnviz-layer-label", text: opts.label ?? "through block" });
+  const el = h(doc, "label", { class: "attnviz-field attnviz-layer", children: [label, input, readout] });
   d.listen(input, "input", () => opts.onInput(Number(input.value)));
   /**
    * @param {number} layer
    * @param {number} count blocks
+   * @param {string} [text] the label: "through block" (a map carried up to the block) or "block" (its own)
    */
-  function update(layer, count) {
+  function update(layer, count, text) {
     input.max = String(Math.max(0, count - 1));
     input.value = String(layer);
     readout.textContent = `${layer} / ${Math.max(0, count - 1)}`;
+    if (text) label.textContent = text;
   }
   return { el, input, update };
 }
@@ -117,7 +120,7 @@ export function headGrid(doc, d, opts) {
 
   /**
    * @param {boolean[][]} mask B x H
-   * @param {{enabled?: boolean, note?: string, current?: number}} [state]
+   * @param {{enabled?: boolean, note?: string, current?: number, reads?: [number, number]}} [state]
    */
   function update(mask, state = {}) {
     heads = (mask ?? []).map((r) => r.slice());
@@ -152,6 +155,7 @@ export function headGrid(doc, d, opts) {
       cell.setAttribute("aria-pressed", String(on));
       cell.classList.toggle("attnviz-on", on);
       cell.classList.toggle("attnviz-current", state.current === l);
+      cell.classList.toggle("attnviz-unread", Boolean(state.reads) && (l < (state.reads?.[0] ?? 0) || l > (state.reads?.[1] ?? 0)));
       const c = opts.colors ? opts.colors(j) : null;
       /** @type {HTMLElement} */ (cell).style.background = on && c ? c : "";
     });
@@ -415,12 +419,39 @@ export function syncRelevanceControls(view, c) {
   syncClassControls(view, c.target, c.pred);
   c.cmap.update(["auto", ...NAMES].map((n) => ({ value: n, text: n })), model.get("colormap") || "auto");
   const usesHeads = model.get("uses_heads") !== false;
+  const layer = Number(model.get("layer") ?? 0);
+  const reads = readsAt(model, layer);
   c.grid.update(model.get("heads"), {
     enabled: view.kernel && usesHeads,
-    current: model.get("layer"),
-    note: usesHeads ? "heads: click a cell, a block (row) or a head (column) to toggle" : `${m} does not use attention heads`,
+    current: layer,
+    reads: reads ?? undefined,
+    note: !usesHeads || !reads ? `${m} does not read attention heads${usesHeads ? " at this block" : ""}: switching heads off does not change it`
+      : `${m} at block ${layer} reads ${reads[0] === reads[1] ? `block ${reads[0]} alone` : `blocks ${reads[0]}-${reads[1]}`}`
+        + `${reads[0] > 0 || reads[1] < (model.get("heads") ?? []).length - 1 ? " (heads of the greyed blocks do not change it)" : ""}; `
+        + "click a cell, a block (row) or a head (column) to toggle",
   });
   c.status.update(model.get("error"));
+}
+
+/**
+ * The blocks [lo, hi] that row `layer` of the current method reads (the kernel's `reads` trait), or null when it
+ * reads no attention.
+ * @param {import("./model.js").Model} model
+ * @param {number} layer
+ * @returns {[number, number] | null}
+ */
+export function readsAt(model, layer) {
+  const all = /** @type {number[][] | undefined} */ (model.get("reads"));
+  if (!all || !all.length) return [0, layer];  // an older kernel: the cumulative reading
+  const r = all[layer];
+  return r && r.length === 2 ? [r[0], r[1]] : null;
+}
+
+/** The slider's label for a method's row: "through block" when it carries several blocks, "block" for one.
+ * @param {import("./model.js").Model} model @param {number} layer */
+export function sliderLabel(model, layer) {
+  const r = readsAt(model, layer);
+  return r && r[0] < r[1] ? "through block" : "block";
 }
 
 /**

@@ -11,7 +11,7 @@
  */
 import { row } from "./codec.js";
 import { pick, readable } from "./colormap.js";
-import { ablationToggle, classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, viewRange } from "./controls.js";
+import { ablationToggle, classPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, sliderLabel, statusLine, syncRelevanceControls, viewRange } from "./controls.js";
 import { control, h } from "./dom.js";
 import { patchAt } from "./layout.js";
 import { update } from "./model.js";
@@ -148,7 +148,7 @@ export function render({ model, el }) {
       }
       const B = tensor.shape[0];
       const layer = clamp(Number(model.get("layer") ?? B - 1), 0, B - 1);
-      slider.update(layer, B);
+      slider.update(layer, B, sliderLabel(model, layer));
       const values = row(tensor, layer);
       const signed = patch < 0 && Boolean(model.get("signed"));
       const family = patch >= 0 ? "attention" : (model.get("method_info") ?? {})[model.get("method")]?.family;
@@ -165,7 +165,7 @@ export function render({ model, el }) {
       } else if (hovered && patch < 0) readout.textContent = hoverText(values, gw);  // never the previous map's value
       mode.textContent = patch >= 0
         ? `attention from patch (${Math.floor(patch / gw)}, ${patch % gw}) in block ${layer}, mean over the kept heads`
-        : `${model.get("method")} through block ${layer}`;
+        : `${model.get("method")} ${sliderLabel(model, layer)} ${layer}`;
       clear.hidden = patch < 0;
       return {
         layer, method: model.get("method"), target: model.get("target"), "selected-patch": patch,
@@ -180,6 +180,7 @@ export function render({ model, el }) {
     d.on(model, `change:${name}`, () => { draw(); syncControls(); });
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });
+  d.on(model, "change:reads", () => { draw(); syncControls(); });
   for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
     d.on(model, `change:${name}`, syncControls);
   }

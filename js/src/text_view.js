@@ -11,7 +11,7 @@
  */
 import { row } from "./codec.js";
 import { pick, shortLabel } from "./colormap.js";
-import { ablationToggle, classPicker, foilPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
+import { ablationToggle, classPicker, foilPicker, headGrid, layerSlider, legend, methodPicker, picker, prediction, saveButton, scalePicker, sliderLabel, statusLine, syncRelevanceControls, toggle, viewRange } from "./controls.js";
 import { checksum, h } from "./dom.js";
 import { update } from "./model.js";
 import { tokenRows, tokenSearch, tokensCanvas } from "./tokens.js";
@@ -46,7 +46,7 @@ export function render({ model, el }) {
   const save = saveButton(doc, d, model, {
     name: () => `attnviz-${model.get("method")}-block${model.get("layer")}.png`,
     draw: () => shown && tokensCanvas(doc, {
-      title: `${model.get("method")} · ${shortLabel((model.get("label_names") ?? [])[model.get("target")] ?? "")} · through block ${model.get("layer")}`,
+      title: `${model.get("method")} · ${shortLabel((model.get("label_names") ?? [])[model.get("target")] ?? "")} · ${sliderLabel(model, Number(model.get("layer")))} ${model.get("layer")}`,
       units: tokens.units, values: shown.values, segments: model.get("unit_segments") ?? [], cmap: shown.cmap,
       range: shown.range, neutral: shown.neutral,
     }),
@@ -99,7 +99,7 @@ export function render({ model, el }) {
       if (!maps) return { checksum: "empty" };
       const B = maps.shape[0];
       const layer = clamp(Number(model.get("layer") ?? B - 1), 0, B - 1);
-      slider.update(layer, B);
+      slider.update(layer, B, sliderLabel(model, layer));
       const values = row(maps, layer);
       const signed = Boolean(model.get("signed"));
       const special = model.get("ignore_special") ? model.get("unit_special") ?? undefined : undefined;
@@ -131,6 +131,7 @@ export function render({ model, el }) {
   d.on(model, "change:unit_unseen", draw);
   d.on(model, "change:explained_unit", draw);
   d.on(model, "change:maps", draw);
+  d.on(model, "change:reads", () => { syncControls(); draw(); });
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   for (const name of ["scale", "signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
   for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs", "foil", "label_names"]) {

@@ -186,7 +186,7 @@ describe("TextView render", () => {
     const model = fakeModel(textState({ uses_heads: false, method: "attcat" }));
     render({ model, el });
     expect(el.querySelector(".attnviz-head-cell").disabled).toBe(true);
-    expect(el.querySelector(".attnviz-head-note").textContent).toContain("does not use attention heads");
+    expect(el.querySelector(".attnviz-head-note").textContent).toContain("does not read attention heads");
   });
 
   test("word level: the kernel sends new units and the spans are rebuilt", () => {
@@ -333,5 +333,21 @@ describe("TextView hover readout", () => {
     el.querySelector(".attnviz-tokens").dispatchEvent(new MouseEvent("mouseleave"));
     push(model, { maps: maps(2, 8, 5), revision: 2 });
     expect(readout().trim()).toBe("");  // nothing hovered: no stale value
+  });
+});
+
+describe("TextView: which blocks a method reads", () => {
+  test("chefer's default reads only the block shown: other blocks' heads are greyed, the slider says 'block'", () => {
+    const model = fakeModel(textState({ method: "chefer", reads: [[0, 0], [1, 1]], layer: 1 }));
+    render({ model, el });
+    const cells = [...el.querySelectorAll(".attnviz-head-cell")];
+    const unread = cells.filter((c) => c.classList.contains("attnviz-unread")).map((c) => c.getAttribute("data-layer"));
+    expect(unread).toEqual(["0", "0"]);  // block 0's two heads do not change row 1
+    expect(el.querySelector(".attnviz-head-note").textContent).toContain("chefer at block 1 reads block 1 alone");
+    expect(el.querySelector(".attnviz-layer-label").textContent).toBe("block");
+    push(model, { method: "rollout", reads: [[0, 0], [0, 1]], revision: 1 });
+    expect(el.querySelectorAll(".attnviz-head-cell.attnviz-unread").length).toBe(0);
+    expect(el.querySelector(".attnviz-head-note").textContent).toContain("rollout at block 1 reads blocks 0-1");
+    expect(el.querySelector(".attnviz-layer-label").textContent).toBe("through block");
   });
 });

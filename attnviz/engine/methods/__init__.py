@@ -22,6 +22,9 @@ class MethodInfo:
 
     signed: values can be negative (draw with a diverging colormap); class_specific: depends on the target class
     (needs a backward pass); uses_heads: the head mask changes it; last: optional fast path for the last row only.
+    span: which blocks' attention row l reads: "upto" (blocks start..l, a product or sum carried up to l), "own"
+    (block l alone), or "none" (no attention: the head mask changes nothing); ``blocks_read`` resolves it with the
+    options (start_layer, per_layer).
     """
 
     name: str
@@ -34,6 +37,7 @@ class MethodInfo:
     modalities: tuple[str, ...] = ("text", "image")
     last: Callable[..., torch.Tensor] | None = None
     title: str = ""  # the readable name figures and tables show, e.g. "Chefer et al. 2021 (LRP)"
+    span: str = "upto"
 
     @property
     def display_name(self) -> str:
@@ -117,9 +121,9 @@ def register(info: MethodInfo) -> MethodInfo:
 
 for _info in (
     MethodInfo("raw", "attention", "raw attention of one block, [CLS] row, mean over the selected heads",
-               attention.raw, class_specific=False, title="Raw attention ([CLS] row)"),
+               attention.raw, class_specific=False, title="Raw attention ([CLS] row)", span="own"),
     MethodInfo("last_layer", "attention", "raw attention of the last block, [CLS] row (row l: block l)",
-               attention.raw, class_specific=False, title="Last-layer attention"),
+               attention.raw, class_specific=False, title="Last-layer attention", span="own"),
     MethodInfo("rollout", "attention", "attention rollout (Abnar & Zuidema 2020): product of (A + I)/2 over blocks",
                attention.rollout, class_specific=False, title="Attention rollout (Abnar & Zuidema 2020)"),
     MethodInfo("flow", "attention", "attention flow (Abnar & Zuidema 2020): max-flow from [CLS] (option source=, "
@@ -130,17 +134,17 @@ for _info in (
                redistribution.redistribution, class_specific=False,
                title="Token relevance redistribution (Sawaki & Murata 2025)"),
     MethodInfo("attn_gradcam", "gradient", "Grad-CAM on the attention of each block (Chefer's baseline)",
-               gradient.attn_gradcam, title="Attention Grad-CAM"),
+               gradient.attn_gradcam, title="Attention Grad-CAM", span="own"),
     MethodInfo("gae", "gradient", "generic attention explainability (Chefer et al. ICCV 2021): Σ (∇A ⊙ A)⁺ rollout",
                gradient.gae, title="GAE (Chefer, Gur & Wolf, ICCV 2021)"),
     MethodInfo("attcat", "gradient", "AttCAT (Qiang et al. 2022): hidden state x gradient, weighted by attention",
                gradient.attcat, signed=True, title="AttCAT (Qiang et al. 2022)"),
     MethodInfo("grad_input", "gradient", "gradient x input on the input embeddings (same map at every layer)",
-               gradient.grad_input, signed=True, uses_heads=False, title="Gradient × input"),
+               gradient.grad_input, signed=True, uses_heads=False, title="Gradient × input", span="none"),
     MethodInfo("integrated_gradients", "gradient",
                "integrated gradients on the input embeddings via captum (n_steps forward+backward passes)",
                gradient.integrated_gradients, signed=True, uses_heads=False,
-               title="Integrated gradients (Sundararajan et al. 2017)"),
+               title="Integrated gradients (Sundararajan et al. 2017)", span="none"),
 ):
     register(_info)
 
@@ -155,10 +159,31 @@ def get(name: str) -> MethodInfo:
     return _REGISTRY[name]
 
 
+def blocks_read(name: str, layer: int, num_blocks: int, options: dict | None = None, modality: str = "text"
+                ) -> tuple[int, int] | None:
+    """The blocks (lo, hi), inclusive, whose attention row ``layer`` of method ``name`` reads, so whose heads the
+    head mask can change; None when it reads no attention (the head mask changes nothing). Follows the options:
+    rollout's and chefer's ``start_layer`` (chefer's default: "last" on text, the authors' start_layer=B−1, so row
+    l reads block l alone; 1 on images), attcat's ``per_layer``."""
+    info = get(name)
+    options = options or {}
+    if info.span == "none" or not info.uses_heads:
+        return None
+    if info.span == "own" or (name == "attcat" and options.get("per_layer")):
+        return layer, layer
+    start = options.get("start_layer")
+    if name == "chefer" and start is None:
+        start = min(1, num_blocks - 1) if modality == "image" else "last"
+    if start == "last":
+        return layer, layer
+    start = int(start or 0)
+    return None if layer < start else (start, layer)  # rows before start_layer carry nothing yet (e_row)
+
+
 def methods() -> MethodTable:
     """Every registered method by name (``{name: info}``; ``info.description`` is a one-line summary); shown as a
     table in a notebook."""
     return MethodTable(_REGISTRY)
 
 
-__all__ = ["MethodInfo", "MethodTable", "Trace", "get", "methods", "register"]
+__all__ = ["MethodInfo", "MethodTable", "Trace", "blocks_read", "get", "methods", "register"]

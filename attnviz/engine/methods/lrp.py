@@ -157,8 +157,9 @@ for _info in (
     MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
                "x its gradient, rolled out; option start_layer", chefer, title="Chefer et al. 2021 (LRP)"),
     MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
-               "tables)", lrp_full, signed=True, uses_heads=False, title="Full LRP (Bach et al. 2015)"),
+               "tables)", lrp_full, signed=True, uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),
     MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
-               "[CLS] row, positive part, mean over heads", lrp_partial, title="Partial LRP (Voita et al. 2019)"),
+               "[CLS] row, positive part, mean over heads", lrp_partial, title="Partial LRP (Voita et al. 2019)",
+               span="own"),
 ):
     register(_info)
