@@ -373,3 +373,33 @@ def test_23_the_text_view_sends_which_blocks_each_row_reads(bert):
     assert view.reads == [[0, b] for b in range(e.num_layers)]
     view.method = "grad_input"
     assert view.reads == [[] for _ in range(e.num_layers)]
+
+
+def test_20_lrp_conservation_is_recorded_said_and_a_conservative_variant_exists():
+    """The sentiment demo's lrp_full (the authors' 'lrp' rules) leaves its seed of 1 far behind; the diagnostic, a
+    warning and the view's note say so, per (method, target, options); rules='chefer' conserves it at every stage."""
+    model, tokenizer = attnviz.demo.sentiment()
+    e = Explainer(model, tokenizer).explain("a dreadful bore")
+    with pytest.warns(UserWarning, match="lrp_full: relevance started at 1 on the logit .* not shares of the logit"):
+        authors = e.map("lrp_full")
+    report = e.diagnostic("lrp_full")
+    assert not report["trusted"] and report["worst"] > 10 and report["seed"] == 1.0
+    assert abs(report["stages"]["input"]) > 10 and abs(float(authors.sum())) > 10  # the map ([CLS] zeroed) too
+    conservative = e.map("lrp_full", rules="chefer")
+    kept = e.diagnostic("lrp_full", rules="chefer")
+    assert kept["trusted"] and kept["note"] == ""
+    for stage, total in kept["stages"].items():  # the z+ rule and Chefer's Add keep the seed at every stage
+        assert total == pytest.approx(1.0, abs=1e-4), stage
+    kept_cls = e.map("lrp_full", rules="chefer", cls_entry="keep")  # (the default zeroes [CLS], as the authors)
+    assert float(kept_cls.sum()) == pytest.approx(1.0, abs=1e-4) and conservative[0] == 0
+    assert not e.diagnostic("lrp_full")["trusted"]  # the default's report is still its own (keyed by options)
+    other = 1 - e.target
+    e.map("lrp_full", target=other)
+    assert e.diagnostic("lrp_full", target=other) is not e.diagnostic("lrp_full")
+    view = attnviz.TextView(e, method="lrp_full")
+    assert "not shares of the logit" in view.method_note
+    view.method = "chefer"
+    assert view.method_note == "" and e.diagnostic("chefer")["trusted"]
+    view.method = "lrp_full"
+    view.options = {"rules": "chefer"}
+    assert view.method_note == ""

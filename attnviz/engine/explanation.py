@@ -412,15 +412,23 @@ class Explanation:
         layer = B - 1 if layer is None else int(layer) % B
         return blocks_read(method, layer, B, options, self.kind)
 
-    def diagnostic(self, method: str, target: int | str | None = None) -> dict | None:
-        """What ``method`` noted about its map for ``target`` (default: the explanation's target), or None: for
-        ``attn_gradcam`` the blocks whose map clamped to zero, for ``integrated_gradients`` the convergence delta.
-        Kept per (method, target), so another target's map never shows this one's note. Compute the map first."""
+    def diagnostic(self, method: str, target: int | str | None = None, **options) -> dict | None:
+        """What ``method`` noted about its map for ``target`` (default: the explanation's target) and ``options``, or
+        None: for the LRP methods the relevance's conservation (``seed``, total per ``stages``, ``worst`` ratio,
+        ``trusted``, ``note``), for ``attn_gradcam`` the blocks whose map clamped to zero, for
+        ``integrated_gradients`` the convergence delta. Kept per (method, target, options), so another target's or
+        option's map never shows this one's note. Compute the map first."""
         notes = self.diagnostics.get(method)
         if not isinstance(notes, dict):
             return None
         t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
-        return notes.get(t)
+        spec = inspect.signature(get_method(method).fn).parameters
+        full = {k: p.default for k, p in spec.items() if p.default is not inspect.Parameter.empty}
+        full.update(options)
+        for (t_key, opts), report in reversed(list(notes.items())):  # the newest matching note
+            if t_key == t and all(full.get(k) == v for k, v in opts):
+                return report
+        return None
 
     def attention(self) -> np.ndarray:
         """Raw post-softmax attention, numpy [B, H, N, N] in the compute dtype (row = query, column = key)."""

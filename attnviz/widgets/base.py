@@ -236,6 +236,9 @@ class ExplainedView(View):
     ablated_probs = Tensor("float32", help="float32 [C]: class probabilities with the switched-off heads ablated "
                                            "(read only; empty unless ablate)").tag(sync=True)
     uses_heads = Bool(True, help="whether the method reads the head mask (read only)").tag(sync=True)
+    method_note = Unicode("", help="what the method noted about this map, shown beside the legend: an LRP map "
+                                   "whose relevance is not conserved (Explanation.diagnostic), a Grad-CAM map "
+                                   "clamped to zero (read only)").tag(sync=True)
     reads = List(List(Int()), help="per block l: [lo, hi], the blocks whose attention row l of the method reads "
                                    "(so whose heads can change it), or [] for none (read only; "
                                    "engine.methods.blocks_read)").tag(sync=True)
@@ -416,6 +419,8 @@ class ExplainedView(View):
         self.uses_heads = bool(info.get("uses_heads", True))
         spans = [blocks_read(self.method, l, self._B, self.options, self._e.kind) for l in range(self._B)]
         self.reads = [list(r) if r is not None else [] for r in spans]
+        report = self._e.diagnostic(self.method, target=self._target_value(), **self.options)
+        self.method_note = str((report or {}).get("note", ""))
 
 
 def _float32(values: Any) -> dict:

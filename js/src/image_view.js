@@ -32,6 +32,8 @@ export function render({ model, el }) {
   d.listen(opacity, "input", () => update(model, { opacity: Number(opacity.value) }));
   const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
   const leg = legend(doc);
+  // what the method noted about this map (an LRP map whose relevance is not conserved, a Grad-CAM map clamped to zero)
+  const methodNote = h(doc, "div", { class: "attnviz-method-note", attrs: { role: "note" } });
   const canvas = control(h(doc, "canvas", { class: "attnviz-image-canvas", attrs: { tabindex: 0, "aria-label": "image with relevance; click a patch to see its attention" } }));
   const mode = h(doc, "div", { class: "attnviz-mode" });
   const clear = control(h(doc, "button", { class: "attnviz-clear-patch", text: "back to relevance", attrs: { type: "button" } }));
@@ -53,6 +55,7 @@ export function render({ model, el }) {
       h(doc, "label", { class: "attnviz-field", children: [h(doc, "span", { text: "opacity" }), opacity] }), save] }),
     description,
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el] }),
+    methodNote,
     h(doc, "div", { class: "attnviz-mode-line", children: [mode, clear] }),
     canvas,
     readout,
@@ -129,6 +132,8 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    methodNote.textContent = String(model.get("method_note") ?? "");
+    methodNote.hidden = !methodNote.textContent;
     ablate.update(model.get("ablate"));
     ablate.input.disabled = !kernel;
     opacity.value = String(model.get("opacity") ?? 0.6);
@@ -181,7 +186,7 @@ export function render({ model, el }) {
   }
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   d.on(model, "change:reads", () => { draw(); syncControls(); });
-  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
+  for (const name of ["method", "target", "heads", "probs", "error", "available_methods", "uses_heads", "method_note", "predicted", "prediction_warning", "ablate", "ablated_probs"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

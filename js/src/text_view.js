@@ -33,6 +33,8 @@ export function render({ model, el }) {
   const special = toggle(doc, d, { label: "hide special", cls: "attnviz-ignore-special", title: "leave [CLS]/[SEP] out of the colour range", onChange: (v) => update(model, { ignore_special: v }) });
   const slider = layerSlider(doc, d, { onInput: (l) => update(model, { layer: l }) });
   const leg = legend(doc);
+  // what the method noted about this map (an LRP map whose relevance is not conserved, a Grad-CAM map clamped to zero)
+  const methodNote = h(doc, "div", { class: "attnviz-method-note", attrs: { role: "note" } });
   const tokens = tokenRows(doc);
   const search = tokenSearch(doc, d, tokens);
   const readout = h(doc, "div", { class: "attnviz-readout", text: " " });
@@ -59,6 +61,7 @@ export function render({ model, el }) {
     h(doc, "div", { class: "attnviz-toolbar", children: [method.el, target.el, foil.el, cmap.el, scale.el, words.el, special.el, save] }),
     description,
     h(doc, "div", { class: "attnviz-toolbar", children: [slider.el, leg.el, search.el] }),
+    methodNote,
     tokens.el,
     readout,
     grid.el,
@@ -79,6 +82,8 @@ export function render({ model, el }) {
 
   function syncControls() {
     syncRelevanceControls(view, { method, description, target, pred, cmap, grid, status });
+    methodNote.textContent = String(model.get("method_note") ?? "");
+    methodNote.hidden = !methodNote.textContent;
     foil.update(model);
     foil.select.disabled = !kernel;
     ablate.update(model.get("ablate"));
@@ -134,7 +139,7 @@ export function render({ model, el }) {
   d.on(model, "change:reads", () => { syncControls(); draw(); });
   d.on(model, "change:layer", () => { draw(); syncControls(); });
   for (const name of ["scale", "signed", "colormap", "color_scale", "ignore_special", "unit_special"]) d.on(model, `change:${name}`, () => { syncControls(); draw(); });
-  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "ablate", "ablated_probs", "foil", "label_names"]) {
+  for (const name of ["method", "target", "heads", "probs", "word_level", "error", "available_methods", "uses_heads", "method_note", "predicted", "prediction_warning", "ablate", "ablated_probs", "foil", "label_names"]) {
     d.on(model, `change:${name}`, syncControls);
   }
   return () => d.dispose();

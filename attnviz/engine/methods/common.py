@@ -131,3 +131,15 @@ def full_products(M: torch.Tensor, start: int = 0) -> torch.Tensor:
 def repeat_rows(x: torch.Tensor, num_blocks: int) -> torch.Tensor:
     """An input-level map [N] as [B, N]: methods without a layer axis show the same map at every layer."""
     return x.unsqueeze(0).expand(num_blocks, -1).clone()
+
+
+def keep_note(trace: Trace, method: str, report: Any, options: dict | None = None) -> None:
+    """Keep what a method noted about its map (a dict, or None for nothing to say) per (method, target, options), in
+    the explanation's diagnostics, for ``Explanation.diagnostic``: another target's or option's map never shows it."""
+    notes = trace.context.diagnostics.setdefault(method, {})
+    key = (trace.target, tuple(sorted((options or {}).items())))
+    notes.pop(key, None)  # the latest last: diagnostic() reads the newest match first
+    notes[key] = report
+
+
+

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
+from .common import Trace, cls_rows_of_product, head_mean, keep_note, repeat_rows
 
 
 def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
@@ -34,13 +34,11 @@ def attn_gradcam(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
         out = (cam[:, trace.position, :] - lo) / (hi - lo).clamp(min=torch.finfo(cam.dtype).tiny)
     empty = (hi <= lo).view(-1)
     out[empty] = 0
-    notes = trace.context.diagnostics.setdefault("attn_gradcam", {})  # per target: {target: note}
-    if bool(empty.any()):  # a correct answer (no positive evidence), not an error: said in the diagnostics
-        notes[trace.target] = {
-            "zero_blocks": [int(b) for b in torch.nonzero(empty).view(-1).tolist()],
-            "note": "every value clamps to zero in these blocks (the authors' min-max would give NaN): zeros"}
-    else:
-        notes.pop(trace.target, None)
+    zero = [int(b) for b in torch.nonzero(empty).view(-1).tolist()]  # a correct answer (no positive evidence),
+    keep_note(trace, "attn_gradcam", {  # not an error: said in the diagnostics
+        "zero_blocks": zero, "trusted": True,
+        "note": f"every value clamps to zero in block(s) {zero} (the authors' min-max would give NaN): zeros"}
+        if zero else None)
     return out
 
 
@@ -166,6 +164,6 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     scores = attributions[0].sum(-1).float()
     if trace.num_prefix_tokens:
         scores = torch.cat([scores.new_zeros(trace.num_prefix_tokens), scores])
-    ctx.diagnostics.setdefault("integrated_gradients", {})[trace.target] = {
-        "convergence_delta": float(delta.abs().max()), "n_steps": n_steps}
+    keep_note(trace, "integrated_gradients", {"convergence_delta": float(delta.abs().max()), "n_steps": n_steps,
+                                              "trusted": True, "note": ""}, {"n_steps": n_steps})
     return repeat_rows(scores.to(trace.capture.A.device), trace.num_blocks)

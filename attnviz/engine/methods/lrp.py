@@ -29,10 +29,12 @@ paper, and the paper's variant is an option:
 
 from __future__ import annotations
 
+import warnings
+
 import torch
 
 from . import MethodInfo, register
-from .common import Trace, cls_rows_of_product, head_mean, repeat_rows
+from .common import Trace, cls_rows_of_product, head_mean, keep_note, repeat_rows
 from .lrp_pass import SEEDS, RelevancePass, record, relevance_pass
 from .lrp_rules import DIVISIONS, RULE_SETS
 
@@ -75,6 +77,49 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     return hit
 
 
+#: A map whose relevance, at some stage of the pass, sums to more than this many times the seeded value (or changes
+#: sign by the input) is flagged: its values are not shares of the logit.
+CONSERVATION_LIMIT = 10.0
+
+
+def conservation(p: RelevancePass) -> dict:
+    """How well one pass kept the relevance it started with: the seeded total s on the logit (1 for onehot; 0 for a
+    contrastive pair) against the total at the head's input, at each block's output and at the input.
+
+    Returns {"seed", "stages": {name: total}, "worst": max_stage |total| / scale (scale = |s|, or 2 for a pair),
+    "trusted": worst <= CONSERVATION_LIMIT and the input's sign is the seed's, "note": "" or what is wrong}."""
+    t = p.totals
+    seed = float(t["logits"])
+    pair = isinstance(p.target, tuple)
+    scale = 2.0 if pair else max(abs(seed), 1e-12)
+    stages = {"head input": float(t["head_input"])}
+    stages.update({f"block {b} output": float(v) for b, v in enumerate(t.get("block_output", []))})
+    if "input" in t:
+        stages["input"] = float(t["input"])
+    worst = max(abs(v) for v in stages.values()) / scale
+    last_name, last = list(stages.items())[-1] if "input" not in stages else ("input", stages["input"])
+    flipped = not pair and seed != 0 and last * seed < 0
+    trusted = worst <= CONSERVATION_LIMIT and not flipped
+    note = ""
+    if not trusted:
+        note = (f"relevance started at {seed:.3g} on the logit but sums to {last:.4g} at the {last_name}"
+                f"{' (its sign flipped)' if flipped else ''}, up to {worst:.3g}x the seed inside the pass: the "
+                f"{p.rules!r} rules do not conserve it (the plain z-rule on the residual sums divides by near-zero "
+                "sums), so these values are not shares of the logit; rules='chefer' conserves it")
+    return {"seed": seed, "stages": stages, "worst": worst, "trusted": trusted, "note": note}
+
+
+def _record(trace: Trace, method: str, p: RelevancePass, options: dict) -> None:
+    """Keep ``conservation(p)`` per (method, target) in the explanation's diagnostics; warn once when flagged."""
+    report = conservation(p)
+    keep_note(trace, method, report, options)
+    warned = trace.context.diagnostics.setdefault("_warned", set())
+    key = (method, trace.target, tuple(sorted(options.items())))
+    if not report["trusted"] and key not in warned:
+        warned.add(key)
+        warnings.warn(f"{method}: {report['note']}", stacklevel=4)
+
+
 def _prefix(trace: Trace) -> int:
     """Entries the ``cls_entry`` option acts on: [CLS] (text) or the prefix tokens (ViT: [CLS]; DeiT: + [DIST]); a
     decoder has no [CLS] (its first token is a word or <s>), so none."""
@@ -110,7 +155,9 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
         start_layer = min(1, B - 1) if image else "last"
     if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
         raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
-    R_A, dA = relevance(trace, "chefer", seed, division=division).attention, trace.grads.A
+    p = relevance(trace, "chefer", seed, division=division)
+    _record(trace, "chefer", p, {"seed": seed, "division": division})
+    R_A, dA = p.attention, trace.grads.A
     p = trace.position  # [CLS] = 0; a decoder: the explained position
     if not isinstance(start_layer, int):  # "last": each row needs only row p of its own block's M
         R_A, dA = R_A[:, :, p:p + 1], dA[:, :, p:p + 1]
@@ -126,15 +173,22 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
 
 
 def lrp_full(trace: Trace, heads: torch.Tensor, seed: str = "onehot", cls_entry: str = "zero",
-             division: str = "authors") -> torch.Tensor:
+             division: str = "authors", rules: str = "lrp") -> torch.Tensor:
     """The "LRP" baseline (Chefer et al. 2021, tables; Bach et al. 2015): the pass with the "lrp" rules (Linear
     normalising positive and negative parts separately, Add the plain z-rule) carried to the input. Text: Σ over
     the hidden dimension at the embedding output; images: z^B on the patch embedding, Σ over RGB and each patch's
     pixels. cls_entry="zero" as Chefer's BERT ``generate_full_lrp`` (images: the prefix tokens have no pixels).
     Signed; the same map at every row. [B, N].
 
+    rules="chefer": the conservative variant (Linear by the z⁺ rule, alpha = 1 and beta = 0 with one joint
+    normaliser; Add with Chefer's rescaling), whose relevance sums to the seed at every stage. The authors' "lrp"
+    rules are the default, as their code; where their sum leaves 10x the seed, ``e.diagnostic("lrp_full")`` and a
+    warning say so (``conservation``).
+
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
-    m = relevance(trace, "lrp", seed, to_input=True, division=division).input
+    p = relevance(trace, rules, seed, to_input=True, division=division)
+    _record(trace, "lrp_full", p, {"seed": seed, "division": division, "rules": rules})
+    m = p.input
     assert m is not None
     rows = repeat_rows(m, trace.num_blocks)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
@@ -148,7 +202,9 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
     [CLS] entry. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
-    R_A = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division).attention
+    p = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division)
+    _record(trace, "lrp_partial", p, {"seed": seed, "division": division, "rules": rules})
+    R_A = p.attention
     rows = head_mean(R_A.clamp(min=0)[:, :, trace.position, :], heads)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 
@@ -157,7 +213,8 @@ for _info in (
     MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
                "x its gradient, rolled out; option start_layer", chefer, title="Chefer et al. 2021 (LRP)"),
     MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
-               "tables)", lrp_full, signed=True, uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),
+               "tables); option rules='chefer' for the conservative variant", lrp_full, signed=True,
+               uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),
     MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
                "[CLS] row, positive part, mean over heads", lrp_partial, title="Partial LRP (Voita et al. 2019)",
                span="own"),
