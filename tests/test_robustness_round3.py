@@ -34,7 +34,7 @@ def test_4_top_tokens_rejects_k_outside_1_to_the_vocabulary():
 @pytest.mark.parametrize("name", ["chunk_size", "forward_batch"])
 @pytest.mark.parametrize("bad", [0, -1, 1.5, True])
 def test_6_13_chunk_and_batch_sizes_must_be_positive_integers(bert, name, bad):
-    with pytest.raises(ValueError, match=f"{name} must be a positive integer"):
+    with pytest.raises(ValueError, match=f"{name} must be an integer >= 1"):
         ev.faithfulness(bert, TEXTS, ["rollout"], min_tokens=3, progress=False, **{name: bad})
 
 
@@ -403,3 +403,52 @@ def test_20_lrp_conservation_is_recorded_said_and_a_conservative_variant_exists(
     view.method = "lrp_full"
     view.options = {"rules": "chefer"}
     assert view.method_note == ""
+
+
+# ---------------------------------------------------------------------------------------------- the sweep
+SWEEP = {  # call -> (exception, message): each was a raw numpy/torch error, a silent misreading, or accepted
+    "compare names=('a',)": (lambda x, e, e2: attnviz.compare(e, e2, names=("a",)), ValueError, "two names"),
+    "compare names='ab'": (lambda x, e, e2: attnviz.compare(e, e2, names="ab"), ValueError, "two names"),
+    "attention_to []": (lambda x, e, e2: attnviz.attention_to([], "movie"), ValueError, "non-empty list"),
+    "attention_to ['x']": (lambda x, e, e2: attnviz.attention_to(["x"], "movie"), TypeError, "item 0 is str"),
+    "attention_to word=5": (lambda x, e, e2: attnviz.attention_to(e, 5), TypeError, "word must be a string"),
+    "head_view heads='0'": (lambda x, e, e2: attnviz.head_view(e.attention(), e.tokens, heads="0"), ValueError,
+                            "head indices"),
+    "head_view heads=[0.5]": (lambda x, e, e2: attnviz.head_view(e.attention(), e.tokens, heads=[0.5]),
+                              ValueError, "head indices"),
+    "faithfulness bootstrap=-1": (lambda x, e, e2: ev.faithfulness(x, TEXTS, ["rollout"], bootstrap=-1),
+                                  ValueError, "bootstrap must be an integer >= 0"),
+    "faithfulness seed='a'": (lambda x, e, e2: ev.faithfulness(x, TEXTS, ["rollout"], seed="a"), ValueError,
+                              "seed must be"),
+    "faithfulness options for another method": (
+        lambda x, e, e2: ev.faithfulness(x, TEXTS, ["rollout"], options={"gae": {}}), ValueError,
+        r"options are given for \['gae'\]"),
+    "faithfulness min_tokens=-1": (lambda x, e, e2: ev.faithfulness(x, TEXTS, ["rollout"], min_tokens=-1),
+                                   ValueError, "min_tokens must be"),
+    "eraser bins=0": (lambda x, e, e2: ev.faithfulness(x, TEXTS, ["rollout"], preset="eraser", bins=0), ValueError,
+                      "bins must be a non-empty list"),
+    "agreement k=0": (lambda x, e, e2: ev.agreement(x, TEXTS, k=0), ValueError, "k must be an integer >= 1"),
+    "permutation n_permutations=1.5": (lambda x, e, e2: ev.permutation(x, TEXTS, n_permutations=1.5), ValueError,
+                                       "n_permutations must be"),
+    "adversarial candidates=0": (lambda x, e, e2: ev.adversarial(x, TEXTS, candidates=0), ValueError,
+                                 "candidates must be"),
+    "adversarial steps=0": (lambda x, e, e2: ev.adversarial(x, TEXTS, steps=0), ValueError, "steps must be"),
+    "adversarial lr=-1": (lambda x, e, e2: ev.adversarial(x, TEXTS, lr=-1), ValueError, "lr must be a number > 0"),
+    "adversarial select=-0.1": (lambda x, e, e2: ev.adversarial(x, TEXTS, select=-0.1), ValueError,
+                                "select must be"),
+}
+
+
+@pytest.mark.parametrize("case", list(SWEEP))
+def test_sweep_odd_arguments_get_a_clear_error(bert, case):
+    call, error, message = SWEEP[case]
+    e = bert.explain(TEXTS[0])
+    e2 = Explainer(*tiny_model("bert", seed=2)).explain(TEXTS[0])
+    with pytest.raises(error, match=message):
+        call(bert, e, e2)
+
+
+def test_sweep_a_method_name_is_one_method_and_bootstrap_0_means_no_interval(bert):
+    one = ev.faithfulness(bert, TEXTS, "rollout", min_tokens=3, bootstrap=0, progress=False)
+    assert list(one.table.index) == ["rollout"]  # not the letters r, o, l, ...
+    assert one.table["aopc lo"].isna().all() and one.table["aopc"].notna().all()

@@ -190,6 +190,13 @@ class ModelComparison:
                 f"unchanged blocks: {same if same else 'none'})")
 
 
+def check_names(names: Any) -> tuple[str, str]:
+    """The two models' names: a pair of strings (a single string is not split into its letters)."""
+    if isinstance(names, str) or not isinstance(names, (tuple, list)) or len(names) != 2:
+        raise ValueError(f"names must be two names, one per model, e.g. ('pretrained', 'fine-tuned'); got {names!r}")
+    return str(names[0]), str(names[1])
+
+
 def resolve_source(e: Any, source: Any) -> int:
     """The token the flow is traced into: ``source`` checked against the input, or (None) the explanation's explained
     position: [CLS] (0) for an encoder classifier, the explained position of a decoder (token 0 of a causal model
@@ -212,6 +219,7 @@ def compare(e_a: Any, e_b: Any, *, names: tuple[str, str] = ("a", "b"), source: 
     input at 128 tokens). A clear ComparisonError names what differs when the inputs, tokens, kinds of model (encoder
     or decoder), explained positions or model shapes do not match."""
     check_comparable(e_a, e_b)
+    names = check_names(names)
     source = resolve_source(e_a, source)
     A, Bm = e_a.attention(), e_b.attention()  # [B, H, N, N]; float64 one block at a time
     jsd = np.stack([_jsd_rows(A[b], Bm[b]).mean(-1) for b in range(len(A))])
@@ -284,6 +292,7 @@ def compare_models(explainer_a: Any, explainer_b: Any, inputs: list[Any], *, nam
     A progress bar runs over the inputs; Ctrl-C keeps what was compared so far (``interrupted=True``)."""
     if not isinstance(inputs, list) or not inputs:
         raise ValueError("compare_models needs a non-empty list of inputs")
+    names = check_names(names)
     show = len(inputs) > 1 if progress is None else bool(progress)
     ea = explainer_a.explain(inputs, keep_graph=False, progress=show)
     eb = explainer_b.explain(inputs, keep_graph=False, progress=show)
@@ -310,8 +319,18 @@ def attention_to(explanations: Any, word: str) -> np.ndarray:
     row for an encoder; rows i >= j for token j of a causal model, whose earlier rows cannot attend to it); for a
     list, the mean over the explanations whose input contains the word. Raises ValueError when no input contains
     it."""
+    from .explanation import Explanation
+
     items = explanations if isinstance(explanations, list) else [explanations]
-    key = str(word).strip().lower()
+    if not items:
+        raise ValueError("attention_to needs an explanation or a non-empty list of them")
+    bad = [i for i, e in enumerate(items) if not isinstance(e, Explanation)]
+    if bad:
+        raise TypeError(f"attention_to reads attnviz.Explanation objects; item {bad[0]} is "
+                        f"{type(items[bad[0]]).__name__}")
+    if not isinstance(word, str):
+        raise TypeError(f"word must be a string, got {type(word).__name__} {word!r}")
+    key = word.strip().lower()
     if not key:
         raise ValueError("attention_to needs a word")
     scores = []

@@ -22,7 +22,15 @@ import torch
 from scipy.stats import spearmanr
 
 from ..engine.progress import run_each, warn_skipped
-from .faithfulness import check_inputs, check_methods, explain_input, require_classifier, show_progress
+from .faithfulness import (
+    check_inputs,
+    check_int,
+    check_methods,
+    check_options,
+    explain_input,
+    require_classifier,
+    show_progress,
+)
 from .results import ClassSpecificityResult, SanityResult
 from .stats import kendall, kendall_of_orders
 
@@ -46,7 +54,7 @@ def class_specificity(explainer, inputs: Sequence[Any], labels: Sequence[int], m
     if classes < 2:
         raise ValueError("class-specificity needs a model with at least two classes")
     agnostic = [m for m in names if not registry()[m].class_specific]
-    options = dict(options or {})
+    options = check_options(names, options)
     tau = kendall_of_orders if variant == "attcat2022" else kendall
     rows: list[dict] = []
 
@@ -112,7 +120,9 @@ def sanity(explainer, inputs: Sequence[Any], methods: Sequence[str] | None = Non
 
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
-    options = dict(options or {})
+    options = check_options(names, options)
+    check_int("seed", seed, minimum=0)
+    check_int("bootstrap", bootstrap, minimum=0)
     with torch.no_grad():
         model = copy.deepcopy(explainer.model)  # the user's model is never re-initialised
     shadow = Explainer(model, explainer.processor, batch_size=explainer.batch_size)  # explains the copy each stage

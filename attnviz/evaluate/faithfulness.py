@@ -90,10 +90,38 @@ def explain_chunk(explainer, items: Sequence[Any], chunk: Sequence[int], targets
         return kept, explained
 
 
+def check_int(name: str, value: Any, minimum: int = 1) -> int:
+    """``value`` as an int of at least ``minimum``, or a ValueError naming the parameter (bools and fractional
+    numbers are refused: ``n_permutations=1.5`` is not 1)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
+        raise ValueError(f"{name} must be an integer >= {minimum}, got {value!r}")
+    return int(value)
+
+
+def check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
+    """A finite number > 0 (>= 0 with ``allow_zero``), or a ValueError naming the parameter."""
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool) \
+        and np.isfinite(value) and (value >= 0 if allow_zero else value > 0)
+    if not ok:
+        raise ValueError(f"{name} must be a number {'>= 0' if allow_zero else '> 0'}, got {value!r}")
+    return float(value)
+
+
+def check_options(names: list[str], options: dict | None) -> dict:
+    """``{method: {option: value}}`` for methods that are evaluated (an option for another method is a typo)."""
+    options = dict(options or {})
+    stray = sorted(set(options) - set(names))
+    if stray:
+        raise ValueError(f"options are given for {stray}, which are not among the methods evaluated {names}")
+    return options
+
+
 def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
     from ..engine import methods as registry
 
     known = registry()
+    if isinstance(methods, str):  # one method by name, not its letters
+        methods = [methods]
     names = default_methods(explainer) if methods is None else list(methods)
     for name in names:
         if name not in known:
@@ -158,13 +186,14 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     processes of an ``accelerate launch`` (or torch.distributed) run, each on its own device, and merge the
     results on every process (``evaluate.distributed``).
     -> ``FaithfulnessResult`` (``.table``, ``.per_instance``, ``.curves``, ``.plot()``, ``.figure()``)."""
-    for name, value in (("chunk_size", chunk_size), ("forward_batch", forward_batch)):
-        if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be a positive integer, got {value!r}")
+    check_int("chunk_size", chunk_size)
+    check_int("forward_batch", forward_batch)
     require_classifier(explainer, f"faithfulness (preset {preset!r})")
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
-    options = dict(options or {})
+    options = check_options(names, options)
+    check_int("bootstrap", bootstrap, minimum=0)
+    check_int("seed", seed, minimum=0)
     if preset == "localisation":
         return localisation_scores(explainer, items, names, masks, target, labels, options, progress,
                                    bootstrap, seed)
@@ -273,5 +302,5 @@ def show_progress(total: int, progress: bool | None) -> bool:
     return total > 8 if progress is None else bool(progress)
 
 
-__all__ = ["check_inputs", "check_methods", "default_methods", "explain_chunk", "explain_input", "faithfulness",
-           "require_classifier", "resolve_targets"]
+__all__ = ["check_inputs", "check_int", "check_methods", "check_options", "check_positive", "default_methods",
+           "explain_chunk", "explain_input", "faithfulness", "require_classifier", "resolve_targets"]

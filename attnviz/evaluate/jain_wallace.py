@@ -29,7 +29,17 @@ import torch
 
 from ..engine.intervention import Intervention, intervened
 from ..engine.progress import run_each, warn_skipped
-from .faithfulness import check_inputs, check_methods, explain_input, require_classifier, resolve_targets, show_progress
+from .faithfulness import (
+    check_inputs,
+    check_int,
+    check_methods,
+    check_options,
+    check_positive,
+    explain_input,
+    require_classifier,
+    resolve_targets,
+    show_progress,
+)
 from .perturb import Variant, probabilities, token_variant, wide
 from .results import AdversarialResult, AgreementResult, PermutationResult
 from .stats import kendall, topk_kendall_distance, total_variation
@@ -110,7 +120,10 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
     _check_text(explainer, "agreement")
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
-    options = dict(options or {})
+    options = check_options(names, options)
+    if k is not None:
+        check_int("k", k)
+    check_int("bootstrap", bootstrap, minimum=0)
     targets = resolve_targets(explainer, len(items), target, labels)
     rows: list[dict] = []
     lengths: list[int] = []
@@ -182,8 +195,9 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
     _check_text(explainer, "permutation")
     items = check_inputs(explainer, inputs)
     b, rows = _block(explainer, block), _rows(rows)
-    if n_permutations < 1:
-        raise ValueError(f"n_permutations must be >= 1, got {n_permutations}")
+    check_int("n_permutations", n_permutations)
+    check_int("forward_batch", forward_batch)
+    check_int("bootstrap", bootstrap, minimum=0)
     rng = np.random.default_rng(seed)
     records: list[dict] = []
 
@@ -232,6 +246,14 @@ def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps:
     _check_text(explainer, "adversarial")
     items = check_inputs(explainer, inputs)
     b = _block(explainer, block)
+    for name, value in (("candidates", candidates), ("steps", steps)):
+        check_int(name, value)
+    for name, value in (("lr", lr), ("init_std", init_std), ("select", select)):
+        check_positive(name, value)
+    for name, value in (("epsilon", epsilon), ("penalty", penalty)):
+        check_positive(name, value, allow_zero=True)
+    check_int("seed", seed, minimum=0)
+    check_int("bootstrap", bootstrap, minimum=0)
     gen = torch.Generator().manual_seed(seed)
     records: list[dict] = []
 

@@ -237,13 +237,24 @@ def make_preset(name: str, replace: str | None = None, **params: Any) -> Preset:
     if name not in PRESETS and name != "localisation":
         raise ValueError(f"unknown preset {name!r}; the presets are: {', '.join([*PRESETS, 'localisation'])}")
     cls = PRESETS[name]
-    fields = set(cls.__dataclass_fields__) - {"label"}
+    fields = set(cls.__dataclass_fields__) - {"label", "name", "modality"}
     unknown = sorted(set(params) - fields)
     if unknown:
         raise TypeError(f"preset {name!r} has no parameter {', '.join(unknown)}; its parameters: "
                         f"{', '.join(sorted(fields))}")
     if replace is not None:
         params["replace"] = replace
+    for key in ("bins", "steps"):  # fractions (steps) or percentages (bins): a non-empty sequence of numbers > 0
+        if key in params:
+            value = params[key]
+            ok = isinstance(value, (list, tuple)) and len(value) > 0 and all(
+                isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0 for v in value)
+            if not ok:
+                raise ValueError(f"preset {name!r}: {key} must be a non-empty list of positive numbers, got {value!r}")
+            params[key] = tuple(value)
+    if "min_tokens" in params and (isinstance(params["min_tokens"], bool)
+                                   or not isinstance(params["min_tokens"], int) or params["min_tokens"] < 0):
+        raise ValueError(f"preset {name!r}: min_tokens must be an integer >= 0, got {params['min_tokens']!r}")
     return cls(**params)
 
 

@@ -13,7 +13,7 @@ def bootstrap_interval(values: np.ndarray, resamples: int = 1000, level: float =
     instances (with replacement). NaN values are left out; (nan, nan) for fewer than 2 values."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
-    if v.size < 2:
+    if v.size < 2 or resamples < 1:  # bootstrap=0: no interval asked for
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     means = v[rng.integers(0, v.size, size=(resamples, v.size))].mean(axis=1)

@@ -118,6 +118,9 @@ def _head_mask(heads: list[int] | None, num_heads: int, name: str) -> list[bool]
     """[H] booleans, True for the listed heads (None: every head)."""
     if heads is None:
         return None
+    if isinstance(heads, (str, bytes)) or not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool)
+                                                 for h in heads):
+        raise ValueError(f"{name} must be a list of head indices (integers), got {heads!r}")
     if any(not 0 <= int(h) < num_heads for h in heads):
         raise ValueError(f"{name} must be head indices in [0, {num_heads - 1}], got {heads}")
     chosen = {int(h) for h in heads}
