@@ -403,6 +403,10 @@ def test_20_lrp_conservation_is_recorded_said_and_a_conservative_variant_exists(
     view.method = "lrp_full"
     view.options = {"rules": "chefer"}
     assert view.method_note == ""
+    compare = attnviz.CompareView(e, methods=["lrp_full", "chefer"])
+    assert set(compare.notes) == {"lrp_full"} and "not shares of the logit" in compare.notes["lrp_full"]
+    compare.options = {"lrp_full": {"rules": "chefer"}}
+    assert compare.notes == {}
 
 
 # ---------------------------------------------------------------------------------------------- the sweep

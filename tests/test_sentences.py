@@ -9,8 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from attnviz.evaluate.sentences import (against_best, duration, jsd_scale, largest_changes, versus_chance,
-                                        wilson_interval)
+from attnviz.evaluate.sentences import (
+    against_best,
+    duration,
+    jsd_scale,
+    largest_changes,
+    versus_chance,
+    wilson_interval,
+)
 
 
 def numbers(sentence: str) -> list[float]:

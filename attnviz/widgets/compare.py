@@ -36,6 +36,8 @@ class CompareView(ExplainedView):
     maps = TensorList(help="one float16 tensor [B, ...] per method (read only)").tag(sync=True)
     signed = List(Bool(), help="per method: diverging colormap (read only)").tag(sync=True)  # type: ignore[assignment]
     scores = Dict(help="{method: number | {metric: number}}, shown when present").tag(sync=True)
+    notes = Dict(help="{method: what it noted about its map}, e.g. an LRP map whose relevance is not conserved "
+                      "(Explanation.diagnostic); shown in its panel (read only)").tag(sync=True)
     shared_scale = Bool(False, help="one scale comparable across methods: every panel coloured by rank (percentile), "
                                      "since methods have different units").tag(sync=True)
     units = List(Unicode()).tag(sync=True)
@@ -102,10 +104,13 @@ class CompareView(ExplainedView):
     def _refresh(self) -> None:
         def work():
             e = self._e
-            tensors, signed, failed = [], [], []
+            tensors, signed, failed, notes = [], [], [], {}
             for m in self.methods:
                 try:
                     rows = self._method_maps(m)
+                    report = e.diagnostic(m, target=self._target_value(), **self.options.get(m, {}))
+                    if report and report.get("note"):
+                        notes[m] = str(report["note"])
                 except Exception as err:  # one failing method must not blank the others
                     failed.append(f"{m}: {type(err).__name__}: {err}")
                     rows = np.zeros((e.num_layers, e.num_tokens), np.float32)
@@ -128,6 +133,7 @@ class CompareView(ExplainedView):
             self._mark_position(self.word_level)
             self.uses_heads = any(self.method_info[m]["uses_heads"] for m in self.methods)
             self.signed = signed
+            self.notes = notes
             self.maps = tensors
             if failed:
                 raise RuntimeError("; ".join(failed))

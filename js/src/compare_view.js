@@ -84,7 +84,7 @@ export function render({ model, el }) {
     status.el,
   );
 
-  /** @type {{method: string, el: HTMLElement, body: HTMLElement, score: HTMLElement, leg: ReturnType<typeof legend>,
+  /** @type {{method: string, el: HTMLElement, body: HTMLElement, score: HTMLElement, note: HTMLElement, leg: ReturnType<typeof legend>,
    *   tokens?: ReturnType<typeof tokenRows>, canvas?: HTMLCanvasElement}[]} */
   let built = [];
   /** @type {{raw: unknown, value: import("./codec.js").FloatTensor}[]} */
@@ -130,8 +130,9 @@ export function render({ model, el }) {
         tokens.setUnits(model.get("units"), model.get("unit_segments"), model.get("unit_special"));
         body = tokens.el;
       }
-      const panel = h(doc, "div", { class: "attnviz-compare-panel", attrs: { "data-method": m }, children: [header, body, leg.el] });
-      return { method: m, el: panel, body, score, leg, tokens, canvas };
+      const note = h(doc, "div", { class: "attnviz-method-note", attrs: { role: "note" } });
+      const panel = h(doc, "div", { class: "attnviz-compare-panel", attrs: { "data-method": m }, children: [header, body, leg.el, note] });
+      return { method: m, el: panel, body, score, leg, tokens, canvas, note };
     });
     panels.replaceChildren(...built.map((b) => b.el));
     panels.classList.toggle("attnviz-panels-image", kind === "image");
@@ -147,7 +148,12 @@ export function render({ model, el }) {
     const rest = (model.get("available_methods") ?? []).filter((/** @type {string} */ m) => !methods.includes(m));
     add.update([{ value: "", text: "…" }, ...rest.map((/** @type {string} */ m) => ({ value: m, text: m }))], "");
     const scores = model.get("scores") ?? {};
-    for (const b of built) b.score.textContent = scoreText(scores[b.method]);
+    const notes = model.get("notes") ?? {};
+    for (const b of built) {
+      b.score.textContent = scoreText(scores[b.method]);
+      b.note.textContent = String(notes[b.method] ?? "");  // e.g. an LRP map whose relevance is not conserved
+      b.note.hidden = !b.note.textContent;
+    }
     grid.update(model.get("heads"), { enabled: kernel && model.get("uses_heads") !== false, current: model.get("layer"),
       note: "heads: applied to every method that uses them" });
     status.update(model.get("error"));
@@ -242,7 +248,7 @@ export function render({ model, el }) {
   d.on(model, "change:units", () => { build(); draw(); });
   for (const name of ["maps", "scale", "signed", "layer", "shared_scale", "color_scale", "colormap", "opacity", "size", "image", "ignore_special", "unit_unseen", "explained_unit"]) d.on(model, `change:${name}`, draw);
   d.on(model, "change:layer", syncControls);
-  for (const name of ["scores", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "foil", "label_names"]) d.on(model, `change:${name}`, syncControls);
+  for (const name of ["scores", "notes", "target", "probs", "heads", "error", "available_methods", "uses_heads", "predicted", "prediction_warning", "foil", "label_names"]) d.on(model, `change:${name}`, syncControls);
   return () => d.dispose();
 }
 

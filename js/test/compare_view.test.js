@@ -163,3 +163,17 @@ test("a classifier's CompareView has no foil picker", () => {
   render({ model, el });
   expect(el.querySelector(".attnviz-foil").closest("label").hidden).toBe(true);
 });
+
+describe("CompareView notes", () => {
+  test("a method's note (an LRP map whose relevance is not conserved) shows in its own panel, as text", () => {
+    const model = fakeModel(state());
+    render({ model, el });
+    const notes = () => [...el.querySelectorAll(".attnviz-compare-panel .attnviz-method-note")];
+    expect(notes().every((n) => n.hidden)).toBe(true);
+    push(model, { notes: { attcat: `relevance sums to 3e5 ${XSS}` }, revision: 1 });
+    expect(notes()[0].hidden).toBe(true);
+    expect(notes()[1].hidden).toBe(false);
+    expect(notes()[1].textContent).toBe(`relevance sums to 3e5 ${XSS}`);
+    expect(el.querySelector("img")).toBeNull();
+  });
+});

@@ -155,9 +155,9 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
         start_layer = min(1, B - 1) if image else "last"
     if start_layer != "last" and not (isinstance(start_layer, int) and 0 <= start_layer < B):
         raise ValueError(f"start_layer must be 'last' or a block index in [0, {B - 1}], got {start_layer!r}")
-    p = relevance(trace, "chefer", seed, division=division)
-    _record(trace, "chefer", p, {"seed": seed, "division": division})
-    R_A, dA = p.attention, trace.grads.A
+    rel = relevance(trace, "chefer", seed, division=division)
+    _record(trace, "chefer", rel, {"seed": seed, "division": division})
+    R_A, dA = rel.attention, trace.grads.A
     p = trace.position  # [CLS] = 0; a decoder: the explained position
     if not isinstance(start_layer, int):  # "last": each row needs only row p of its own block's M
         R_A, dA = R_A[:, :, p:p + 1], dA[:, :, p:p + 1]
