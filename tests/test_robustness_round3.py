@@ -380,7 +380,7 @@ def test_20_lrp_conservation_is_recorded_said_and_a_conservative_variant_exists(
     warning and the view's note say so, per (method, target, options); rules='chefer' conserves it at every stage."""
     model, tokenizer = attnviz.demo.sentiment()
     e = Explainer(model, tokenizer).explain("a dreadful bore")
-    with pytest.warns(UserWarning, match="lrp_full: relevance started at 1 on the logit .* not shares of the logit"):
+    with pytest.warns(UserWarning, match="lrp_full: the relevance is not conserved .* not shares of the logit"):
         authors = e.map("lrp_full")
     report = e.diagnostic("lrp_full")
     assert not report["trusted"] and report["worst"] > 10 and report["seed"] == 1.0

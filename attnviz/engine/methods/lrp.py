@@ -117,7 +117,11 @@ def _record(trace: Trace, method: str, p: RelevancePass, options: dict) -> None:
     key = (method, trace.target, tuple(sorted(options.items())))
     if not report["trusted"] and key not in warned:
         warned.add(key)
-        warnings.warn(f"{method}: {report['note']}", stacklevel=4)
+        # one fixed text, so Python's default filter shows it once per call site, not once per input of an
+        # evaluation; the numbers are in e.diagnostic(method) and the views' note
+        warnings.warn(f"{method}: the relevance is not conserved (it leaves 10x the seed on the logit, or its sign "
+                      f"flips): these values are not shares of the logit; e.diagnostic({method!r}) has the totals, "
+                      "and rules='chefer' conserves it", stacklevel=4)
 
 
 def _prefix(trace: Trace) -> int:
