@@ -25,8 +25,46 @@ from .engine import (
     patch,
     supported_model_types,
 )
+from .engine import facades as _facades
 
 __version__ = "0.1.0"
+
+
+# The package is the top floor: it registers the views' and figures' entry points with the engine, which never
+# imports them itself (attnviz/engine/facades.py). Each loads its module on first use, so `import attnviz` stays light.
+def _show(explanation, **kwargs):
+    from .widgets import show
+
+    return show(explanation, **kwargs)
+
+
+def _plot(explanation, *args, **kwargs):
+    from .plots import plot
+
+    return plot(explanation, *args, **kwargs)
+
+
+def _compare_view(explanation, **kwargs):
+    from .widgets import CompareView
+
+    return CompareView(explanation, **kwargs)
+
+
+def _evaluation_plot(result, **kwargs):
+    from .plots.evaluation import bokeh_figure
+
+    return bokeh_figure(result, **kwargs)
+
+
+def _evaluation_figure(result, **kwargs):
+    from .plots.evaluation import matplotlib_figure
+
+    return matplotlib_figure(result, **kwargs)
+
+
+for _name, _fn in (("show", _show), ("plot", _plot), ("compare_view", _compare_view),
+                   ("evaluation_plot", _evaluation_plot), ("evaluation_figure", _evaluation_figure)):
+    _facades.register(_name, _fn)
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
          "FlowView": "widgets", "LogitLensView": "widgets", "HeadMathView": "widgets", "DirectAttributionView":

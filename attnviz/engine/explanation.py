@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from . import facades
 from .capture import ForwardCapture, GradientCapture, gradients_of, target_score
 from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
 from .inputs import Sample
@@ -480,16 +481,12 @@ class Explanation:
     # ------------------------------------------------------------------ views and figures
     def show(self, **kwargs):
         """The interactive widget: TextView for text, ImageView for images (keyword arguments go to the view)."""
-        from ..widgets import show
-
-        return show(self, **kwargs)
+        return facades.call("show", self, **kwargs)
 
     def plot(self, method: str, target: int | str | None = None, layer: int | None = None, heads: Any = None,
              **kwargs):
         """A matplotlib Figure of one method's map (coloured tokens, or the image overlay) for PNG/SVG/PDF export."""
-        from ..plots import plot
-
-        return plot(self, method, target=target, layer=layer, heads=heads, **kwargs)
+        return facades.call("plot", self, method, target=target, layer=layer, heads=heads, **kwargs)
 
     # ------------------------------------------------------------------ helpers for views
     def words(self, values: np.ndarray, reduce: str = "sum") -> tuple[list[str], np.ndarray, list[int]]:

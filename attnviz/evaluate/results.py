@@ -15,6 +15,7 @@ from typing import Any, ClassVar
 import numpy as np
 import pandas as pd
 
+from ..engine import facades
 from .stats import bootstrap_interval
 
 
@@ -61,10 +62,8 @@ class EvaluationResult:
     def compare_view(self, explanation: Any, instance: int, **kwargs: Any):
         """A CompareView of ``explanation`` (the explanation of input ``instance``) with this result's methods and
         that input's scores beside each map."""
-        from ..widgets import CompareView
-
         methods = kwargs.pop("methods", [m for m in self.methods if m in explanation.method_names()])
-        return CompareView(explanation, methods=methods, scores=self.scores(instance), **kwargs)
+        return facades.call("compare_view", explanation, methods=methods, scores=self.scores(instance), **kwargs)
 
     def __repr__(self) -> str:
         n = self.per_instance["instance"].nunique() if len(self.per_instance) else 0
@@ -125,15 +124,11 @@ class EvaluationResult:
     # ------------------------------------------------------------------ figures
     def plot(self, **kwargs: Any):
         """An interactive bokeh figure (INLINE resources when shown: works offline)."""
-        from ..plots import evaluation
-
-        return evaluation.bokeh_figure(self, **kwargs)
+        return facades.call("evaluation_plot", self, **kwargs)
 
     def figure(self, **kwargs: Any):
         """The matplotlib twin of ``plot()``, for papers (PNG, SVG, PDF)."""
-        from ..plots import evaluation
-
-        return evaluation.matplotlib_figure(self, **kwargs)
+        return facades.call("evaluation_figure", self, **kwargs)
 
 
 class FaithfulnessResult(EvaluationResult):

@@ -1,0 +1,87 @@
+"""The floors of the package and the direction of their imports (issue 18, item 5): the engine imports no view,
+figure or evaluation; the evaluation imports no view or figure; they reach the upper floors only through the entry
+points the package registers (attnviz/engine/facades.py). Checked statically over every import statement, the
+function-local ones included, and at run time in a fresh interpreter."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "attnviz"
+#: floor -> the floors it must not import
+FORBIDDEN = {"engine": {"widgets", "plots", "evaluate", "demo"}, "evaluate": {"widgets", "plots", "demo"},
+             "plots": {"widgets", "evaluate", "demo"}, "widgets": {"plots", "demo"}}
+
+
+def imported_floors(path: Path, root: Path = PACKAGE.parent) -> set[tuple[str, int]]:
+    """The attnviz sub-packages a module imports, (floor, line), from every import statement in it."""
+    module = ".".join(path.relative_to(root).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module.rsplit(".", 1)[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        names: list[str] = []
+        if isinstance(node, ast.Import):
+            names = [a.name for a in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")
+                base = base[: len(base) - (node.level - 1)] if node.level > 1 else base
+                target = ".".join(base + ([node.module] if node.module else []))
+                names = [target] if node.module else [f"{target}.{a.name}" for a in node.names]
+            elif node.module:
+                names = [node.module]
+        for name in names:
+            parts = name.split(".")
+            if parts[0] == "attnviz" and len(parts) > 1:
+                found.add((parts[1], node.lineno))
+    return found
+
+
+@pytest.mark.parametrize("floor", sorted(FORBIDDEN))
+def test_a_floor_never_imports_the_floors_above_it(floor):
+    wrong = []
+    for path in sorted((PACKAGE / floor).rglob("*.py")):
+        for target, line in imported_floors(path):
+            if target in FORBIDDEN[floor]:
+                wrong.append(f"{path.relative_to(PACKAGE.parent)}:{line} imports attnviz.{target}")
+    assert not wrong, "\n".join(wrong)
+
+
+def test_the_checker_sees_function_local_and_relative_imports(tmp_path):
+    engine = PACKAGE / "engine" / "explanation.py"
+    assert ("engine", 1) not in imported_floors(engine)  # its own floor is never reported as another
+    probe = tmp_path / "attnviz" / "engine" / "methods" / "probe.py"  # a module two packages deep
+    probe.parent.mkdir(parents=True)
+    probe.write_text("import attnviz.demo\ndef f():\n    from ...widgets import show\n"
+                     "    from attnviz.plots import plot\n    from .common import Trace\n")
+    assert {t for t, _ in imported_floors(probe, tmp_path)} == {"demo", "widgets", "plots", "engine"}
+
+
+def test_importing_the_engine_loads_no_view_figure_or_widget_library():
+    code = ("import sys, attnviz.engine, attnviz.evaluate\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('anywidget', 'ipywidgets', 'matplotlib', "
+            "'bokeh') or m.startswith(('attnviz.widgets', 'attnviz.plots')))\n"
+            "print(heavy)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=True)
+    assert out.stdout.strip() == "[]", out.stdout
+
+
+def test_the_registered_entry_points_still_draw():
+    import attnviz
+    from attnviz.engine import facades
+    from attnviz.testing import tiny_model
+
+    e = attnviz.Explainer(*tiny_model("bert")).explain("the movie was good")
+    assert type(e.show()).__name__ == "TextView" and type(e.plot("rollout")).__name__ == "InlineFigure"
+    saved = dict(facades._FACADES)
+    facades._FACADES.clear()
+    try:
+        with pytest.raises(RuntimeError, match="import attnviz"):
+            e.show()
+    finally:
+        facades._FACADES.update(saved)
