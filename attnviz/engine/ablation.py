@@ -19,33 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 
+from .heads import HeadMask
+
 
 def ablated_heads(heads: Any, num_layers: int, num_heads: int) -> dict[int, tuple[int, ...]]:
-    """{block: (head, ...)} from {block: [heads]}, a list of (block, head) pairs, or a bool mask [B, H] where True
-    means *ablated*. Indices are checked."""
-    out: dict[int, set[int]] = {}
-    if isinstance(heads, dict):
-        pairs = [(b, h) for b, hs in heads.items() for h in ([hs] if isinstance(hs, int) else hs)]
-    else:
-        a = np.asarray(heads)
-        if a.dtype == np.bool_:
-            if a.shape != (num_layers, num_heads):
-                raise ValueError(f"a head mask must have shape [{num_layers}, {num_heads}] (True = ablated), "
-                                 f"got {list(a.shape)}")
-            pairs = [(int(b), int(h)) for b, h in zip(*np.nonzero(a))]
-        else:
-            pairs = [tuple(p) for p in heads]
-    for pair in pairs:
-        if len(pair) != 2:
-            raise ValueError(f"heads to ablate are (block, head) pairs, got {pair!r}")
-        b, h = pair
-        if isinstance(b, bool) or isinstance(h, bool) or not isinstance(b, (int, np.integer)) \
-                or not isinstance(h, (int, np.integer)):
-            raise TypeError(f"block and head must be integers, got {pair!r}")
-        if not 0 <= b < num_layers or not 0 <= h < num_heads:
-            raise ValueError(f"head ({b}, {h}) is out of range: the model has {num_layers} blocks x {num_heads} heads")
-        out.setdefault(int(b), set()).add(int(h))
-    return {b: tuple(sorted(hs)) for b, hs in sorted(out.items())}
+    """{block: (head, ...)} to ablate, from any form ``HeadMask.parse`` reads with the given heads meaning *switched
+    off*: {block: [heads]}, (block, head) pairs, head indices (in every block), or a bool mask [B, H] (True =
+    ablated)."""
+    return HeadMask.parse(heads, num_layers, num_heads, meaning="switched_off").switched_off()
 
 
 @dataclasses.dataclass

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .heads import HeadMask
 from .methods.attention import augmented
 from .progress import run_each
 
@@ -42,7 +43,7 @@ def flow_graph(attention: torch.Tensor, heads: torch.Tensor | None = None, sourc
     B, H, N, _ = A.shape
     if not 0 <= source < N:
         raise ValueError(f"source must be a token index in [0, {N - 1}], got {source}")
-    mask = torch.ones(B, H, dtype=torch.bool) if heads is None else torch.as_tensor(heads, dtype=torch.bool).cpu()
+    mask = HeadMask.parse(heads, B, H).tensor()
     nodes = torch.zeros(B + 1, N, dtype=torch.float64)
     edges = torch.zeros(B, N, N, dtype=torch.float64)
     nodes[B, source] = 1.0

@@ -13,6 +13,7 @@ import torch
 from . import facades
 from .capture import ForwardCapture, GradientCapture, gradients_of, target_score
 from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
+from .heads import HeadMask
 from .inputs import Sample
 from .methods import get as get_method
 from .methods import methods as all_methods
@@ -310,35 +311,9 @@ class Explanation:
                 if self.kind in info.modalities and not (no_lrp and info.family == "lrp")]
 
     def resolve_heads(self, heads: Any) -> torch.Tensor:
-        """None -> all heads; a bool mask [H] (every block) or [B, H]; or a list of head indices. -> bool [B, H]."""
-        B, H = self.num_layers, self.num_heads
-        if heads is None:
-            return torch.ones(B, H, dtype=torch.bool, device=self.capture.A.device)
-        if isinstance(heads, torch.Tensor):
-            heads = heads.detach().cpu().numpy()
-        try:
-            array = np.asarray(heads)
-        except ValueError:
-            array = np.asarray(heads, dtype=object)
-        if array.dtype == object:
-            raise ValueError(f"heads must be a boolean mask [{H}] or [{B}, {H}] or a list of head indices; got a "
-                             "ragged list (rows of different lengths)")
-        mask = torch.as_tensor(array)
-        if mask.dtype != torch.bool:
-            if mask.dim() == 1 and mask.dtype in (torch.int64, torch.int32):
-                idx = mask
-                if idx.numel() and (idx.min() < 0 or idx.max() >= H):
-                    raise ValueError(f"head indices must be in [0, {H - 1}], got {idx.tolist()}")
-                mask = torch.zeros(H, dtype=torch.bool)
-                mask[idx] = True
-            else:
-                raise TypeError(f"heads must be a boolean mask [H] or [B, H] or a list of head indices, got "
-                                f"dtype {mask.dtype}")
-        if mask.shape == (H,):
-            mask = mask.expand(B, H)
-        if mask.shape != (B, H):
-            raise ValueError(f"heads mask must have shape [{H}] or [{B}, {H}], got {list(mask.shape)}")
-        return mask.to(self.capture.A.device)
+        """The kept heads, bool [B, H] on the capture's device, from any form ``HeadMask.parse`` reads: None (all),
+        a bool mask [H] or [B, H], head indices, {block: [heads]} or (block, head) pairs."""
+        return HeadMask.parse(heads, self.num_layers, self.num_heads).tensor(self.capture.A.device)
 
     def _gradients(self, target: int) -> Grads:
         if target not in self._grads:

@@ -116,15 +116,17 @@ def _unsupported(kwargs: dict[str, Any], name: str) -> None:
 
 def _head_mask(heads: list[int] | None, num_heads: int, name: str) -> list[bool] | None:
     """[H] booleans, True for the listed heads (None: every head)."""
+    from ..engine.heads import HeadMask, HeadMaskError
+
     if heads is None:
         return None
     if isinstance(heads, (str, bytes)) or not all(isinstance(h, (int, np.integer)) and not isinstance(h, bool)
                                                  for h in heads):
         raise ValueError(f"{name} must be a list of head indices (integers), got {heads!r}")
-    if any(not 0 <= int(h) < num_heads for h in heads):
-        raise ValueError(f"{name} must be head indices in [0, {num_heads - 1}], got {heads}")
-    chosen = {int(h) for h in heads}
-    return [j in chosen for j in range(num_heads)]
+    try:
+        return HeadMask.parse(list(heads), 1, num_heads).lists()[0]
+    except HeadMaskError:
+        raise ValueError(f"{name} must be head indices in [0, {num_heads - 1}], got {heads}") from None
 
 
 def _view(attention: Any, tokens: Any, *, sentence_b_start: int | None, prettify_tokens: bool,

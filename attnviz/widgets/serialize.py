@@ -122,19 +122,11 @@ class HeadMask(traitlets.TraitType):
 
 
 def head_mask(value: Any, num_layers: int, num_heads: int) -> list[list[bool]]:
-    """None -> all heads; a bool mask [H] (every block) or [B, H]; -> nested lists [B][H] of bool."""
-    if value is None:
-        return [[True] * num_heads for _ in range(num_layers)]
+    """Nested lists [B][H] of bool (True = kept) from any form ``engine.heads.HeadMask`` reads; its error as a
+    TraitError (a widget trait's validation)."""
+    from ..engine.heads import HeadMask, HeadMaskError
+
     try:
-        a = np.asarray(value)
-    except Exception as err:  # ragged lists
-        raise traitlets.TraitError(f"heads must be a boolean mask [{num_heads}] or [{num_layers}, {num_heads}]") \
-            from err
-    if a.dtype != np.bool_:
-        raise traitlets.TraitError(f"heads must be booleans (True = head kept), got dtype {a.dtype}")
-    if a.shape == (num_heads,):
-        a = np.broadcast_to(a, (num_layers, num_heads))
-    if a.shape != (num_layers, num_heads):
-        raise traitlets.TraitError(f"heads must have shape [{num_heads}] or [{num_layers}, {num_heads}], "
-                                   f"got {list(a.shape)}")
-    return [[bool(x) for x in row] for row in a]
+        return HeadMask.parse(value, num_layers, num_heads).lists()
+    except HeadMaskError as err:
+        raise traitlets.TraitError(str(err)) from None
