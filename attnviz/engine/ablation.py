@@ -232,7 +232,7 @@ def probs_with_ablation(explainer: Any, inputs: dict[str, torch.Tensor], heads: 
         logits = explainer.model(**cast_inputs(explainer.model, inputs), return_dict=True).logits.double()
     if logits.dim() == 3:  # a language model: [b, N, V] at the explained position
         logits = logits[:, -1 if position is None else position]
-    probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+    probs = explainer.probabilities(logits)
     return probs.cpu().numpy()
 
 

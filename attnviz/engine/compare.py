@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from .divergence import jensen_shannon
 from .heads import HeadMask
 from .methods.attention import augmented
 from .progress import run_each
@@ -55,15 +56,9 @@ def flow_graph(attention: torch.Tensor, heads: torch.Tensor | None = None, sourc
 
 
 def _jsd_rows(P: np.ndarray, Q: np.ndarray) -> np.ndarray:
-    """JSD (base 2) of each row pair of P, Q [..., N] -> [...], in float64.
-
-    Computed as H(M) - (H(P) + H(Q)) / 2 with H(x) = -Σ x log2 x (equal to the mean of the two KL terms; three
-    logarithms per entry instead of four, in torch's vectorised xlogy, where 0 log 0 = 0)."""
+    """JSD in bits of each row pair of P, Q [..., N] -> [...], in float64 (``divergence.jensen_shannon``)."""
     p, q = torch.as_tensor(P).to(torch.float64), torch.as_tensor(Q).to(torch.float64)
-    m = (p + q) / 2
-    xlogy = torch.special.xlogy
-    nats = xlogy(p, p).sum(-1) / 2 + xlogy(q, q).sum(-1) / 2 - xlogy(m, m).sum(-1)
-    return (nats / np.log(2.0)).clamp(0.0, 1.0).numpy()
+    return jensen_shannon(p, q, base=2).clamp(0.0, 1.0).numpy()
 
 
 def _pearson(X: np.ndarray, Y: np.ndarray) -> np.ndarray:

@@ -157,6 +157,11 @@ class Explainer:
     def multi_label(self) -> bool:
         return getattr(self.model.config, "problem_type", None) == "multi_label_classification"
 
+    def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
+        """The model's output probabilities from its logits [..., C]: softmax over the classes (or the vocabulary),
+        or an independent sigmoid per class for a multi-label classifier (``config.problem_type``)."""
+        return torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
+
     def _check_processor(self) -> None:
         if self.modality == "text" and not callable(getattr(self.processor, "convert_ids_to_tokens", None)):
             raise TypeError(f"{type(self.model).__name__} is a text model: pass its tokenizer, "
@@ -355,7 +360,7 @@ class Explainer:
             logits = forward.logits.detach()
             logits = torch.stack([logits[i, p] for i, p in enumerate(where)]) if lm else logits
             logits = logits.float()
-            probs = torch.sigmoid(logits) if self.multi_label else torch.softmax(logits, -1)
+            probs = self.probabilities(logits)
             predicted = logits.argmax(-1).tolist()
             resolved = [p if t is None else t for t, p in zip(targets, predicted)]
             grads = capture_gradients(forward, resolved, keep_graph, where if lm else None)

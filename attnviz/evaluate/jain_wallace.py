@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..engine.divergence import jensen_shannon
 from ..engine.intervention import Intervention, intervened
 from ..engine.progress import run_each, warn_skipped
 from .faithfulness import (
@@ -86,7 +87,7 @@ def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.
     try:
         with intervened(model, adapter, Intervention(detach=True)), torch.enable_grad():
             logits = wide(model(**cast_inputs(model, model_inputs), return_dict=True).logits)
-            probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+            probs = explainer.probabilities(logits)
             emb = embedded[-1]
             total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
             for c in range(probs.shape[-1]):
@@ -183,7 +184,7 @@ def _intervened_probs(explainer, model_inputs: dict[str, torch.Tensor], block: i
     batch = {k: v.expand(copies, *v.shape[1:]) for k, v in model_inputs.items()}
     with intervened(explainer.model, explainer.adapter, Intervention(attention={block: fn})), torch.no_grad():
         logits = wide(explainer.model(**cast_inputs(explainer.model, batch), return_dict=True).logits)
-    probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+    probs = explainer.probabilities(logits)
     return probs.cpu().numpy().astype(np.float64)
 
 
@@ -230,10 +231,7 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
 
 
 # ---------------------------------------------------------------------------------------------- adversarial
-def _jsd_t(p: torch.Tensor, q: torch.Tensor) -> torch.Tensor:
-    m = (p + q) / 2
-    kl = lambda x, y: (x * (torch.log(x.clamp_min(1e-12)) - torch.log(y.clamp_min(1e-12)))).sum(-1)  # noqa: E731
-    return (kl(p, m) + kl(q, m)) / 2
+_jsd_t = jensen_shannon  # nats, differentiable (engine/divergence.py)
 
 
 def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps: int = 500, lr: float = 0.01,
@@ -296,7 +294,7 @@ def _adversarial_one(explainer, e, i, b, k, steps, lr, epsilon, select, init_std
     def run(cand: torch.Tensor) -> torch.Tensor:
         with intervened(model, explainer.adapter, Intervention(attention={b: lambda A_: replace(A_, cand)})):
             logits = model(**batch, return_dict=True).logits.double()
-        return torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+        return explainer.probabilities(logits)
 
     for _ in range(steps):
         with torch.enable_grad():

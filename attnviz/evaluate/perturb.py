@@ -147,7 +147,7 @@ def _probabilities(explainer, variants: Sequence[Variant], batch_size: int, base
             finally:
                 if handle is not None:
                     handle.remove()
-        probs = torch.sigmoid(logits) if explainer.multi_label else torch.softmax(logits, -1)
+        probs = explainer.probabilities(logits)
         out.append(probs.cpu().numpy())
     result = np.empty((len(variants), out[0].shape[1]), dtype=out[0].dtype)
     result[np.asarray(order)] = np.concatenate(out)

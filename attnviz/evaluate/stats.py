@@ -74,21 +74,9 @@ def _pair_penalty(ra: dict, rb: dict, i: int, j: int, p: float) -> float:
     return 1.0  # each list ranks exactly one of them, a different one
 
 
-def jsd(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
-    """Jensen-Shannon divergence in nats (≤ ln 2) between distributions along ``axis``."""
-    p, q = np.asarray(p, np.float64), np.asarray(q, np.float64)
-    m = (p + q) / 2
-
-    def kl(x, y):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.where(x > 0, x * np.log(x / np.where(y > 0, y, 1)), 0.0).sum(axis=axis)
-
-    return (kl(p, m) + kl(q, m)) / 2
-
-
 def total_variation(p: np.ndarray, q: np.ndarray, axis: int = -1) -> np.ndarray:
     """½ Σ |p − q| along ``axis``."""
     return 0.5 * np.abs(np.asarray(p, np.float64) - np.asarray(q, np.float64)).sum(axis=axis)
 
 
-__all__ = ["bootstrap_interval", "jsd", "kendall", "kendall_of_orders", "topk_kendall_distance", "total_variation"]
+__all__ = ["bootstrap_interval", "kendall", "kendall_of_orders", "topk_kendall_distance", "total_variation"]
