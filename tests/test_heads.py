@@ -68,3 +68,10 @@ def test_every_caller_reads_a_mask_the_same_way():
     nodes_t, _ = flow_graph(A, torch.as_tensor(GRID))
     np.testing.assert_allclose(nodes, nodes_t)
     np.testing.assert_allclose(e.maps("rollout", heads=GRID)[-1], e.maps("rollout", heads=GRID.tolist())[-1])
+
+
+def test_a_0_1_integer_grid_is_refused_but_pairs_as_tuples_are_read():
+    with pytest.raises(HeadMaskError, match="not 0/1 integers"):
+        HeadMask.parse([[1, 0], [1, 1]], 2, 2)  # a mask in integers, or the pairs (1, 0), (1, 1)? never guessed
+    mask = HeadMask.parse([(1, 0), (1, 1)], 2, 2, meaning="switched_off")
+    assert mask.switched_off() == {1: (0, 1)}

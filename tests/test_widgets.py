@@ -209,7 +209,7 @@ def test_unknown_keyword_is_a_clear_error(pair):
     ("method", "nope", "unknown method 'nope'"),
     ("target", 5, "out of range"),
     ("target", "nope", "unknown label"),
-    ("heads", [[True, False, True]], r"heads must have shape \[2\] or \[2, 2\]"),
+    ("heads", [[True, False, True]], r"heads must be a boolean mask of shape \[2, 2\] \(or \[2\] for every block\)"),
     ("heads", [[1, 0], [1, 1]], "must be booleans"),
     ("colormap", "rainbow", "colormap must be one of"),
     ("word_level", "yes", "expected a boolean"),

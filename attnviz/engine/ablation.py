@@ -122,8 +122,7 @@ def _shape(explainer: Any) -> tuple[int, int]:
 
 def head_means(explainer: Any, inputs: Any) -> torch.Tensor:
     """Every head's mean output over the tokens of ``inputs`` (one or a list), one forward each: [B, H, Dh]."""
-    from .capture import cast_inputs
-    from .intervention import Intervention, intervened
+    from .intervention import Intervention
 
     items = inputs if isinstance(inputs, list) else [inputs]
     if not items:
@@ -137,8 +136,7 @@ def head_means(explainer: Any, inputs: Any) -> torch.Tensor:
 
     for x in items:
         enc = explainer.encode([x])
-        with intervened(explainer.model, explainer.adapter, Intervention(observe=observe)), torch.no_grad():
-            explainer.model(**cast_inputs(explainer.model, enc.model_inputs))
+        explainer.forward(enc.model_inputs, Intervention(observe=observe))
         count += enc.samples[0].length
     B = _shape(explainer)[0]
     return torch.stack([sums[b] / count for b in range(B)])
@@ -166,11 +164,8 @@ def ablation_intervention(explainer: Any, heads: Any, mode: str = "zero", refere
 
 def next_token_losses(explainer: Any, model_inputs: dict[str, torch.Tensor], intervention: Any) -> np.ndarray:
     """−log p(t_{j+1} | t_0..t_j) for j = 0..N−2 of one input (float64 [N − 1]) under ``intervention``."""
-    from .capture import cast_inputs
-    from .intervention import intervened
 
-    with intervened(explainer.model, explainer.adapter, intervention), torch.no_grad():
-        logits = explainer.model(**cast_inputs(explainer.model, model_inputs), use_cache=False).logits.double()
+    logits = explainer.forward(model_inputs, intervention).double()
     ids = model_inputs["input_ids"][0, 1:].to(logits.device)
     logp = torch.log_softmax(logits[0, :-1], -1)
     return (-logp.gather(1, ids[:, None])[:, 0]).cpu().numpy()
@@ -224,12 +219,10 @@ def probs_with_ablation(explainer: Any, inputs: dict[str, torch.Tensor], heads: 
                         ) -> np.ndarray:
     """Probabilities [b, C] (float64) of the model on ``inputs`` with ``heads`` ({block: heads} zeroed, or an
     ``Intervention``) ablated; a language model's next-token probabilities [b, V] at ``position``."""
-    from .capture import cast_inputs
-    from .intervention import Intervention, intervened
+    from .intervention import Intervention
 
     intervention = heads if isinstance(heads, Intervention) else Intervention(zero_heads=heads)
-    with intervened(explainer.model, explainer.adapter, intervention), torch.no_grad():
-        logits = explainer.model(**cast_inputs(explainer.model, inputs), return_dict=True).logits.double()
+    logits = explainer.forward(inputs, intervention).double()
     if logits.dim() == 3:  # a language model: [b, N, V] at the explained position
         logits = logits[:, -1 if position is None else position]
     probs = explainer.probabilities(logits)

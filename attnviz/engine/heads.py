@@ -90,6 +90,12 @@ class HeadMask:
             return isinstance(p, tuple) or (isinstance(p, list) and not any(isinstance(x, (bool, np.bool_))
                                                                             for x in p))
 
+        explicit_pairs = isinstance(given, (list, tuple)) and bool(items) and all(isinstance(p, tuple) for p in items)
+        if array.ndim == 2 and array.dtype != object and array.shape == (B, H) and not explicit_pairs \
+                and np.isin(array, (0, 1)).all():  # a 0/1 grid: a mask in integers, or pairs? refuse to guess
+            raise HeadMaskError(f"heads must be booleans (True = kept), not 0/1 integers: a [{B}, {H}] grid of "
+                                "integers could be a mask or (block, head) pairs; pass a boolean mask, or the pairs "
+                                "as tuples")
         if isinstance(given, (list, tuple)) and items and all(pair_like(p) for p in items):
             return cls._from_listed(cls._pairs_grid([tuple(p) for p in items], B, H, forms), meaning)
         if array.ndim == 0 and array.dtype != object:

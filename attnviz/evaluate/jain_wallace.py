@@ -28,7 +28,7 @@ import pandas as pd
 import torch
 
 from ..engine.divergence import jensen_shannon
-from ..engine.intervention import Intervention, intervened
+from ..engine.intervention import Intervention
 from ..engine.progress import run_each, warn_skipped
 from .faithfulness import (
     check_inputs,
@@ -73,7 +73,6 @@ def _rows(rows: str) -> str:
 def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.ndarray:
     """Jain & Wallace's gradient importance for one input (a batch of one): g_j = Σ_c |Σ_d ∂σ_c/∂e_{j,d} · e_{j,d}|
     with every block's attention detached (a constant in the backward pass), normalised to sum 1. [N]."""
-    from ..engine.capture import cast_inputs
 
     model, adapter = explainer.model, explainer.adapter
     embedded: list[torch.Tensor] = []
@@ -85,8 +84,8 @@ def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.
 
     handle = adapter.get_input_embedding(model).register_forward_hook(make_leaf)
     try:
-        with intervened(model, adapter, Intervention(detach=True)), torch.enable_grad():
-            logits = wide(model(**cast_inputs(model, model_inputs), return_dict=True).logits)
+        with torch.enable_grad():
+            logits = wide(explainer.forward(model_inputs, Intervention(detach=True), grad=True))
             probs = explainer.probabilities(logits)
             emb = embedded[-1]
             total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
@@ -179,11 +178,9 @@ def random_permutations(n: int, N: int, rng: np.random.Generator) -> np.ndarray:
 
 def _intervened_probs(explainer, model_inputs: dict[str, torch.Tensor], block: int, fn, copies: int) -> np.ndarray:
     """Probabilities [copies, C] of ``copies`` copies of one input with block ``block``'s attention A -> fn(A)."""
-    from ..engine.capture import cast_inputs
 
     batch = {k: v.expand(copies, *v.shape[1:]) for k, v in model_inputs.items()}
-    with intervened(explainer.model, explainer.adapter, Intervention(attention={block: fn})), torch.no_grad():
-        logits = wide(explainer.model(**cast_inputs(explainer.model, batch), return_dict=True).logits)
+    logits = wide(explainer.forward(batch, Intervention(attention={block: fn})))
     probs = explainer.probabilities(logits)
     return probs.cpu().numpy().astype(np.float64)
 
@@ -292,8 +289,8 @@ def _adversarial_one(explainer, e, i, b, k, steps, lr, epsilon, select, init_std
         return out
 
     def run(cand: torch.Tensor) -> torch.Tensor:
-        with intervened(model, explainer.adapter, Intervention(attention={b: lambda A_: replace(A_, cand)})):
-            logits = model(**batch, return_dict=True).logits.double()
+        logits = explainer.forward(batch, Intervention(attention={b: lambda A_: replace(A_, cand)}), grad=None)
+        logits = logits.double()
         return explainer.probabilities(logits)
 
     for _ in range(steps):
