@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-ARCHITECTURES = ("bert", "roberta", "distilbert", "vit", "deit", "gpt2", "llama")
-DECODERS = ("gpt2", "llama")
+ARCHITECTURES = ("bert", "roberta", "distilbert", "electra", "vit", "deit", "gpt2", "llama", "qwen3")
+DECODERS = ("gpt2", "llama", "qwen3")
 
 # A small corpus for the tokenizers: enough words that test sentences split into whole words and word pieces.
 _CORPUS = [
@@ -138,7 +138,7 @@ def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2
                hidden: int = 32, task: str | None = None, kv_heads: int | None = None) -> tuple[Any, Any]:
     """A small Hugging Face model with seeded random weights and its tokenizer or image processor.
 
-    arch: one of ``"bert", "roberta", "distilbert", "vit", "deit"`` (classifiers) or the decoders ``"gpt2",
+    arch: one of ``"bert", "roberta", "distilbert", "electra", "vit", "deit"`` (classifiers) or the decoders ``"gpt2",
     "llama"``. task: "classification" (the encoders' default; a decoder then gets ``*ForSequenceClassification``) or
     "next_token" (the decoders' default: ``GPT2LMHeadModel`` / ``LlamaForCausalLM``). kv_heads: Llama's key/value
     heads (default: half the query heads, so grouped-query attention is exercised). Text models get a vocabulary of
@@ -161,8 +161,8 @@ def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2
     common = dict(num_labels=num_labels, id2label=id2label, label2id={v: k for k, v in id2label.items()},
                   initializer_range=0.2)
     torch.manual_seed(seed)
-    if arch in ("bert", "roberta", "distilbert"):
-        tokenizer = _text_tokenizer(arch)
+    if arch in ("bert", "roberta", "distilbert", "electra"):
+        tokenizer = _text_tokenizer("bert" if arch == "electra" else arch)
         vocab = len(tokenizer)
         if arch == "bert":
             config = tf.BertConfig(vocab_size=vocab, hidden_size=hidden, num_hidden_layers=layers,
@@ -176,6 +176,12 @@ def tiny_model(arch: str, num_labels: int = 2, seed: int = 0, *, layers: int = 2
                                       bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
                                       type_vocab_size=1, **common)
             model = tf.RobertaForSequenceClassification(config)
+        elif arch == "electra":
+            config = tf.ElectraConfig(vocab_size=vocab, embedding_size=hidden, hidden_size=hidden,
+                                      num_hidden_layers=layers, num_attention_heads=heads,
+                                      intermediate_size=2 * hidden, max_position_embeddings=64, type_vocab_size=2,
+                                      **common)
+            model = tf.ElectraForSequenceClassification(config)
         else:
             config = tf.DistilBertConfig(vocab_size=vocab, dim=hidden, n_layers=layers, n_heads=heads,
                                          hidden_dim=2 * hidden, max_position_embeddings=64,
@@ -214,11 +220,16 @@ def _tiny_decoder(arch: str, num_labels: int, seed: int, layers: int, heads: int
         config: Any = tf.GPT2Config(n_positions=64, n_embd=hidden, n_layer=layers, n_head=heads, n_inner=2 * hidden,
                                     **common)
         model = (tf.GPT2LMHeadModel if task == "next_token" else tf.GPT2ForSequenceClassification)(config)
-    else:
+    elif arch == "llama":
         config = tf.LlamaConfig(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
                                 num_attention_heads=heads, num_key_value_heads=kv_heads or max(1, heads // 2),
                                 max_position_embeddings=64, **common)
         model = (tf.LlamaForCausalLM if task == "next_token" else tf.LlamaForSequenceClassification)(config)
+    else:  # qwen3: Llama's shape plus per-head q/k RMSNorm; head_dim set explicitly, as Qwen3 configs do
+        config = tf.Qwen3Config(hidden_size=hidden, intermediate_size=2 * hidden, num_hidden_layers=layers,
+                                num_attention_heads=heads, num_key_value_heads=kv_heads or max(1, heads // 2),
+                                head_dim=hidden // heads, max_position_embeddings=64, **common)
+        model = (tf.Qwen3ForCausalLM if task == "next_token" else tf.Qwen3ForSequenceClassification)(config)
     model.config._attn_implementation = "eager"
     model.eval()
     return model, tokenizer

@@ -9,7 +9,7 @@ import torch
 from attnviz import Explainer
 from attnviz.testing import tiny_model
 
-TEXT_ARCHS = ("bert", "roberta", "distilbert")
+TEXT_ARCHS = ("bert", "roberta", "distilbert", "electra")
 IMAGE_ARCHS = ("vit", "deit")
 ALL_ARCHS = TEXT_ARCHS + IMAGE_ARCHS
 

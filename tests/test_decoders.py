@@ -18,7 +18,7 @@ from attnviz.engine.methods import lrp_pass, lrp_rules
 from attnviz.testing import tiny_model
 
 TEXT = "the movie was wonderful and the actors were brilliant"
-DECODERS = ("gpt2", "llama")
+DECODERS = ("gpt2", "llama", "qwen3")
 CLASS_AGNOSTIC = ("raw", "last_layer", "rollout", "flow", "redistribution")
 
 

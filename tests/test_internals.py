@@ -20,7 +20,7 @@ from attnviz.testing import tiny_model
 
 TEXT = "the good film was warm and the music was lovely and"
 CLEAN, CORRUPTED = "the good film was warm and", "the boring film was warm and"  # token 1 differs
-ATOL = {"gpt2": 1e-9, "llama": 1e-5}
+ATOL = {"gpt2": 1e-9, "llama": 1e-5, "qwen3": 1e-5}
 
 
 def decoder(arch: str, dtype=torch.float64):
@@ -28,7 +28,7 @@ def decoder(arch: str, dtype=torch.float64):
     return model.to(dtype), tokenizer
 
 
-@pytest.fixture(params=["gpt2", "llama"], scope="module")
+@pytest.fixture(params=["gpt2", "llama", "qwen3"], scope="module")
 def lm(request):
     model, tokenizer = decoder(request.param)
     explainer = attnviz.Explainer(model, tokenizer)
@@ -172,7 +172,7 @@ def test_head_math_output_is_the_heads_slice_of_the_attention_output(lm):
     write = (weight[:, head * dh:(head + 1) * dh] @ seen[0][query, head * dh:(head + 1) * dh]).detach().numpy()
     np.testing.assert_allclose(hm.write, write, atol=1e-12)
     assert hm.write_norm == pytest.approx(float(np.linalg.norm(write)), abs=1e-12)
-    if arch == "llama":  # grouped-query attention: 4 query heads share 2 key/value heads
+    if arch in ("llama", "qwen3"):  # grouped-query attention: 4 query heads share 2 key/value heads
         assert hm.kv_head == head // 2
 
 
@@ -202,7 +202,7 @@ def test_head_math_out_of_range(lm, args, message):
 
 
 # ---------------------------------------------------------------- activation patching
-@pytest.fixture(params=["gpt2", "llama"], scope="module")
+@pytest.fixture(params=["gpt2", "llama", "qwen3"], scope="module")
 def patched(request):
     model, tokenizer = decoder(request.param)
     explainer = attnviz.Explainer(model, tokenizer)

@@ -85,3 +85,27 @@ def test_the_registered_entry_points_still_draw():
             e.show()
     finally:
         facades._FACADES.update(saved)
+
+
+#: Where reading a model's config is allowed: the adapters (every architecture fact), the tiny-model builders and the
+#: demo loaders, and capture.py, which switches each sub-config's attention implementation (a transformers mechanism,
+#: not a fact about one architecture).
+CONFIG_READERS = ("engine/adapters/", "testing.py", "demo/", "engine/capture.py")
+
+
+def test_architecture_facts_live_in_the_adapters():
+    """No config attribute lookup and no model-type string outside the adapters (issue 18, item 3): a new
+    architecture is one adapter file."""
+    wrong = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        rel = path.relative_to(PACKAGE).as_posix()
+        if rel.startswith(CONFIG_READERS):
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr == "config":
+                wrong.append(f"{rel}:{node.lineno} reads .config")
+            if isinstance(node, ast.Constant) and node.value in ("model_type", "num_attention_heads", "image_size",
+                                                                 "num_key_value_heads", "max_position_embeddings"):
+                wrong.append(f"{rel}:{node.lineno} names {node.value!r}")
+    assert not wrong, "\n".join(wrong)

@@ -21,7 +21,7 @@ from attnviz.engine.methods import lrp as lrp_methods
 from attnviz.engine.methods import lrp_pass, lrp_rules
 from attnviz.testing import tiny_model
 
-ARCHS = ("bert", "roberta", "distilbert", "vit", "deit")
+ARCHS = ("bert", "roberta", "distilbert", "electra", "vit", "deit")
 ATOL = 1e-10  # float64 rules on small tensors: round-off only
 # float64 through a whole block or model: sums of a few thousand terms. The authors' division adds 1e-9 to every
 # denominator, so each rule leaks about 1e-9 / |Z| of its relevance: conservation holds to 1e-6 there, not 1e-8.

@@ -37,7 +37,7 @@ def reference_pass(arch: str, target: int | None = None):
     return e, A, dA, hidden, dhidden, out.logits[0].detach()
 
 
-@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "vit", "deit"])
+@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "electra", "vit", "deit"])
 def test_gae_matches_the_literal_formula(arch):
     e, A, dA, *_ = reference_pass(arch)
     B, H, N, _ = A.shape
@@ -48,7 +48,7 @@ def test_gae_matches_the_literal_formula(arch):
     assert np.allclose(e.map("gae"), R[0].numpy(), atol=ATOL)
 
 
-@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "vit", "deit"])
+@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "electra", "vit", "deit"])
 def test_attcat_matches_the_literal_formula(arch):
     e, A, _, hidden, dhidden, _ = reference_pass(arch)
     B, H, N, _ = A.shape
@@ -202,7 +202,7 @@ def test_redistribution_rules_match_a_literal_loop(rule):
     assert np.allclose(e.map("redistribution", rule=rule), R, atol=ATOL)
 
 
-@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "vit"])
+@pytest.mark.parametrize("arch", ["bert", "roberta", "distilbert", "electra", "vit"])
 def test_integrated_gradients_completeness(arch):
     model, proc = tiny_model(arch)
     e = Explainer(model, proc).explain(sample_input(arch))

@@ -114,10 +114,8 @@ class NextTokenAblation:
 
 
 def _shape(explainer: Any) -> tuple[int, int]:
-    cfg = explainer.model.config
     B = len(explainer.adapter.get_blocks(explainer.model))
-    H = int(getattr(cfg, "num_attention_heads", None) or getattr(cfg, "n_heads", None) or 0)
-    return B, H
+    return B, explainer.adapter.num_query_heads(explainer.model)
 
 
 def head_means(explainer: Any, inputs: Any) -> torch.Tensor:

@@ -136,7 +136,7 @@ class Explainer:
 
     @property
     def vocab_size(self) -> int:
-        return int(getattr(self.model.config, "vocab_size", 0) or 0)
+        return self.adapter.vocab_size(self.model)
 
     @property
     def modality(self) -> str:
@@ -145,7 +145,7 @@ class Explainer:
     @property
     def label_names(self) -> list[str]:
         """The class names; empty for a language model (its targets are tokens: ``describe_target``)."""
-        return [] if self.task == "next_token" else label_names_of(self.model.config)
+        return [] if self.task == "next_token" else self.adapter.label_names(self.model)
 
     def describe_target(self, target: Any) -> str:
         """A readable target: the class name, or the token text (a pair: "' Mary' vs ' John'")."""
@@ -155,7 +155,7 @@ class Explainer:
 
     @property
     def multi_label(self) -> bool:
-        return getattr(self.model.config, "problem_type", None) == "multi_label_classification"
+        return self.adapter.multi_label(self.model)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
         """The model's output probabilities from its logits [..., C]: softmax over the classes (or the vocabulary),
@@ -237,8 +237,9 @@ class Explainer:
 
     def encode(self, inputs: list[Any]) -> Encoded:
         if self.modality == "text":
-            return encode_text(self.processor, self.model.config, inputs)
-        return encode_images(self.processor, self.model.config, inputs, self.adapter.num_prefix_tokens(self.model))
+            return encode_text(self.processor, self.adapter.max_positions(self.model), inputs)
+        return encode_images(self.processor, self.adapter.image_geometry(self.model), inputs,
+                             self.adapter.num_prefix_tokens(self.model))
 
     def explain(self, inputs: Any, target: Any = None, *, position: Any = None, keep_graph: bool | None = None,
                 progress: bool | None = None):
@@ -333,7 +334,7 @@ class Explainer:
 
     def _batch_sizes(self, items: list[Any]) -> list[int]:
         if self.task == "classification" and self.causal \
-                and getattr(self.model.config, "pad_token_id", None) is None:
+                and self.adapter.pad_token_id(self.model) is None:
             return [1] * len(items)  # the model finds its last token by the pad id: without one, one input a batch
         if self.batch_size != "auto":
             step = int(self.batch_size)
@@ -346,9 +347,9 @@ class Explainer:
 
     def _token_counts(self, items: list[Any]) -> list[int]:
         """Each input's token count after truncation (before padding), for sizing batches."""
-        config: Any = self.model.config
         if self.modality == "image":
-            grid = int(config.image_size) // int(config.patch_size)
+            size, patch, _ = self.adapter.image_geometry(self.model)
+            grid = size // patch
             return [grid * grid + self.adapter.num_prefix_tokens(self.model)] * len(items)
         counts = []
         for item in items:
@@ -356,7 +357,8 @@ class Explainer:
             if not all(isinstance(p, str) for p in parts):
                 counts.append(1)  # encode() gives the clear error for this input
                 continue
-            ids = self.processor(*parts, truncation=True, max_length=max_length(self.processor, config))["input_ids"]
+            ids = self.processor(*parts, truncation=True, max_length=max_length(self.processor,
+                                                                               self.adapter.max_positions(self.model)))["input_ids"]
             counts.append(len(ids))
         return counts
 
@@ -391,7 +393,7 @@ class Explainer:
                               "probabilities and every map of this explanation are not meaningful", stacklevel=4)
             n = sample.length
             capture = _slice_capture(forward, i, n, prefix, logits[i] if lm else None,
-                                     getattr(self.model.config, "num_key_value_heads", None))
+                                     self.adapter.num_kv_heads(self.model))
             sample_inputs = {k: (v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1]).clone()
                              for k, v in model_inputs.items()}
             explanations.append(Explanation(
@@ -408,12 +410,6 @@ class Explainer:
                 forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
             positions = [explanation.position] if self.task == "next_token" else None
             return capture_gradients(forward, [target], False, positions)
-
-
-def label_names_of(config: Any) -> list[str]:
-    id2label = getattr(config, "id2label", None) or {}
-    num = getattr(config, "num_labels", len(id2label))
-    return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num)]
 
 
 def check_target(target: Any, names: list[str], modality: str) -> int | None:
@@ -441,10 +437,8 @@ def check_target(target: Any, names: list[str], modality: str) -> int | None:
 
 
 def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShape:
-    config = model.config
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 1
-    hidden = getattr(config, "hidden_size", None) or getattr(config, "dim", None) or 768
-    return ModelShape(len(adapter.get_blocks(model)), int(heads), int(hidden), dtype)
+    return ModelShape(len(adapter.get_blocks(model)), adapter.num_query_heads(model), adapter.hidden_size(model),
+                      dtype)
 
 
 def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor | None = None,

@@ -53,10 +53,8 @@ class Encoded:
     samples: list[Sample]
 
 
-def _max_length(tokenizer, config) -> int:
-    positions = getattr(config, "max_position_embeddings", None) or 512
-    if getattr(config, "model_type", "") in ("roberta", "xlm-roberta", "camembert"):
-        positions -= 2  # RoBERTa's positions start after padding_idx
+def _max_length(tokenizer, positions: int) -> int:
+    """The longest input: the model's ``positions`` (``Adapter.max_positions``), or the tokenizer's limit if lower."""
     limit = getattr(tokenizer, "model_max_length", None) or positions
     return int(min(positions, limit if limit < 1e9 else positions))
 
@@ -138,12 +136,12 @@ def _warn_truncated(i: int, seq_full: list, seq_kept: list, max_length: int, pai
                   "were dropped (truncated) and are not explained", stacklevel=5)
 
 
-def encode_text(tokenizer, config, texts: list[TextInput]) -> Encoded:
+def encode_text(tokenizer, max_positions: int, texts: list[TextInput]) -> Encoded:
     """Tokenize single sentences or (text_a, text_b) pairs with truncation to the model's maximum length."""
     if not getattr(tokenizer, "is_fast", False):
         raise TypeError("attnviz needs a fast tokenizer (for word alignment): load it with "
                         "AutoTokenizer.from_pretrained(..., use_fast=True)")
-    max_length = _max_length(tokenizer, config)
+    max_length = _max_length(tokenizer, max_positions)
     where = (lambda i: f"input {i} of the batch: ") if len(texts) > 1 else (lambda i: "")
     for i, text in enumerate(texts):
         parts = text if isinstance(text, tuple) else (text,)
@@ -271,17 +269,17 @@ def pixels_to_image(pixel_values: torch.Tensor, processor) -> np.ndarray:
     return np.clip(np.round(x * 255), 0, 255).astype(np.uint8)
 
 
-def encode_images(processor, config, images: list[Any], num_prefix_tokens: int) -> Encoded:
-    """PIL images or arrays go through the processor (converted to RGB first); tensors are taken as pixel_values."""
-    size = int(config.image_size)
-    patch = int(config.patch_size)
+def encode_images(processor, geometry: tuple[int, int, int], images: list[Any], num_prefix_tokens: int) -> Encoded:
+    """PIL images or arrays go through the processor (converted to RGB first); tensors are taken as pixel_values.
+    geometry: (image size, patch size, channels), ``Adapter.image_geometry``."""
+    size, patch, channels = geometry
     pixel_list = []
     for i, image in enumerate(images):
         if isinstance(image, torch.Tensor) and image.is_floating_point():
             pixels = image if image.dim() == 4 else image.unsqueeze(0)
-            if pixels.shape[1:] != (config.num_channels, size, size) or pixels.shape[0] != 1:
+            if pixels.shape[1:] != (channels, size, size) or pixels.shape[0] != 1:
                 raise ValueError(f"image {i}: a float tensor is taken as processed pixel_values of shape "
-                                 f"[{config.num_channels}, {size}, {size}], got {tuple(image.shape)}; pass a PIL "
+                                 f"[{channels}, {size}, {size}], got {tuple(image.shape)}; pass a PIL "
                                  "image, an array or a uint8 tensor to let the processor resize it")
             if not torch.isfinite(pixels).all():
                 raise ValueError(f"image {i}: the pixel_values hold NaN or infinite values")

@@ -170,9 +170,7 @@ def intervened(model: nn.Module, adapter: Adapter, intervention: Intervention) -
     if not isinstance(intervention, Intervention):
         raise TypeError(f"expected an attnviz Intervention, got {type(intervention).__name__}")
     blocks = adapter.get_blocks(model)
-    config: Any = model.config
-    heads = getattr(config, "num_attention_heads", None) or getattr(config, "n_heads", None) or 0
-    _check(intervention, len(blocks), int(heads))
+    _check(intervention, len(blocks), adapter.num_query_heads(model))
     _register()
     block_of = {id(m): b for b, block in enumerate(blocks) for m in block.modules()}
     with prepared(model, eager=True, attn_implementation=NAME):

@@ -88,16 +88,9 @@ def _spearman(a: np.ndarray, b: np.ndarray) -> float:
 def randomisation_stages(explainer, model) -> list[tuple[str, list[torch.nn.Module]]]:
     """(name, modules) from the top: the classifier head, then blocks B−1 .. 0 of ``model`` (a copy)."""
     adapter = explainer.adapter
-    head = []
-    for paths in adapter.head.values():
-        try:
-            from ..engine.adapters import resolve
-
-            head.append(resolve(model, paths))
-        except AttributeError:
-            continue
     blocks = adapter.get_blocks(model)
-    return [("head", head)] + [(f"block {b}", [blocks[b]]) for b in range(len(blocks) - 1, -1, -1)]
+    stages = [(f"block {b}", [blocks[b]]) for b in range(len(blocks) - 1, -1, -1)]
+    return [("head", adapter.head_modules(model)), *stages]
 
 
 def _reinitialise(model, modules: list[torch.nn.Module]) -> None:

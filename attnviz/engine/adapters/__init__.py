@@ -10,11 +10,13 @@ from torch import nn
 from .base import Adapter, resolve
 from .bert import BERT, ROBERTA
 from .distilbert import DISTILBERT
+from .electra import ELECTRA
 from .gpt2 import GPT2
 from .llama import LLAMA
+from .qwen3 import QWEN3
 from .vit import DEIT, VIT
 
-ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, VIT, DEIT, GPT2, LLAMA)
+ADAPTERS: tuple[Adapter, ...] = (BERT, ROBERTA, DISTILBERT, ELECTRA, VIT, DEIT, GPT2, LLAMA, QWEN3)
 
 _BY_MODEL_TYPE = {t: a for a in ADAPTERS for t in a.model_types}
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import nn
@@ -63,6 +63,70 @@ class Adapter:
         if not heads:
             raise AttributeError(f"{type(model).__name__}'s config names no number of attention heads")
         return int(heads)
+
+    def num_kv_heads(self, model: nn.Module) -> int | None:
+        """The key/value heads per block under grouped-query attention (Llama's ``num_key_value_heads``); None when
+        every query head has its own."""
+        kv = getattr(model.config, "num_key_value_heads", None)
+        return int(kv) if kv else None
+
+    def hidden_size(self, model: nn.Module) -> int:
+        """D, the width of the residual stream."""
+        config = model.config
+        size = getattr(config, "hidden_size", None) or getattr(config, "dim", None) or getattr(config, "n_embd", None)
+        if not size:
+            raise AttributeError(f"{type(model).__name__}'s config names no hidden size")
+        return int(size)
+
+    def image_geometry(self, model: nn.Module) -> tuple[int, int, int]:
+        """(image size, patch size, channels) an image model reads: its input is size x size, cut into patches."""
+        config: Any = model.config
+        return int(config.image_size), int(config.patch_size), int(getattr(config, "num_channels", 3))
+
+    def max_positions(self, model: nn.Module) -> int:
+        """The longest input the position embeddings allow (512 when the config does not say); RoBERTa's positions
+        start after its padding index, which takes two of them (``positions_from_ids``)."""
+        positions = int(getattr(model.config, "max_position_embeddings", None) or 512)
+        return positions - 2 if self.positions_from_ids else positions
+
+    def position_ids(self, model: nn.Module, length: int, device: torch.device) -> torch.Tensor | None:
+        """Fixed position ids [1, length] for a model that derives them from the input ids (RoBERTa: padding_idx + 1
+        onward), so a [PAD] baseline does not move them; None for the others."""
+        if not self.positions_from_ids:
+            return None
+        padding_idx = getattr(model.config, "pad_token_id", 1)
+        return padding_idx + 1 + torch.arange(length, device=device)[None]
+
+    def vocab_size(self, model: nn.Module) -> int:
+        """V, the vocabulary a language model predicts over (0 when the config does not say)."""
+        return int(getattr(model.config, "vocab_size", 0) or 0)
+
+    def label_names(self, model: nn.Module) -> list[str]:
+        """A classifier's class names in index order (``id2label``; "LABEL_i" where it names none)."""
+        config: Any = model.config
+        id2label = getattr(config, "id2label", None) or {}
+        num = getattr(config, "num_labels", len(id2label))
+        return [str(id2label.get(i, id2label.get(str(i), f"LABEL_{i}"))) for i in range(num)]
+
+    def multi_label(self, model: nn.Module) -> bool:
+        """Independent sigmoid per class (``problem_type="multi_label_classification"``) instead of a softmax."""
+        return getattr(model.config, "problem_type", None) == "multi_label_classification"
+
+    def pad_token_id(self, model: nn.Module) -> int | None:
+        """The padding id the model knows (a decoder classifier finds its last token by it); None when unset."""
+        pad = getattr(model.config, "pad_token_id", None)
+        return None if pad is None else int(pad)
+
+    def head_modules(self, model: nn.Module) -> list[nn.Module]:
+        """The task head's modules in forward order (pooler, classifier, ...), relative to the task model; the ones
+        a model lacks are left out."""
+        found = []
+        for paths in self.head.values():
+            try:
+                found.append(resolve(model, paths))
+            except AttributeError:
+                continue
+        return found
 
     def get_final_norm(self, model: nn.Module) -> nn.Module:
         """The normalisation applied to the last block's output before the unembedding (GPT-2's ``ln_f``)."""

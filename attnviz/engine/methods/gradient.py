@@ -133,10 +133,10 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     inputs = cast_inputs(model, inputs)
     main = inputs[main_key]
     others = {k: v for k, v in inputs.items() if k != main_key}
-    if adapter.positions_from_ids and "position_ids" not in others:
+    positions = adapter.position_ids(model, main.shape[1], main.device)
+    if positions is not None and "position_ids" not in others:
         # Fix the input's positions so the [PAD] baseline does not shift them (RoBERTa skips [PAD] ids).
-        padding_idx = getattr(model.config, "pad_token_id", 1)
-        others["position_ids"] = padding_idx + 1 + torch.arange(main.shape[1], device=main.device)[None]
+        others["position_ids"] = positions
     if trace.modality == "text":
         pad_id = ctx.pad_token_id
         baseline = torch.where(torch.as_tensor(ctx.sample.special, device=main.device)[None], main,
