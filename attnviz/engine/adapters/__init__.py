@@ -48,6 +48,18 @@ def task_of(model: nn.Module, adapter: Adapter) -> str:
     )
 
 
+def register_adapter(adapter: Adapter) -> Adapter:
+    """Support another architecture: ``adapter`` answers for its ``model_types`` from now on (the recipe in
+    docs/ARCHITECTURE.md; a built-in family is one file here, listed in ``ADAPTERS``)."""
+    if not isinstance(adapter, Adapter):
+        raise TypeError(f"register_adapter needs an attnviz Adapter, got {type(adapter).__name__}")
+    if not adapter.model_types:
+        raise ValueError(f"adapter {adapter.family!r} names no model_types")
+    for model_type in adapter.model_types:
+        _BY_MODEL_TYPE[model_type] = adapter
+    return adapter
+
+
 def supported_model_types() -> list[str]:
     return sorted(_BY_MODEL_TYPE)
 
@@ -75,5 +87,4 @@ def adapter_for(model: nn.Module) -> Adapter:
 
 
 __all__ = ["ADAPTERS", "NEXT_TOKEN_HEADS", "SUPPORTED_HEADS", "Adapter", "UnsupportedModelError", "adapter_for",
-           "resolve", "task_of",
-           "supported_model_types"]
+           "register_adapter", "resolve", "supported_model_types", "task_of"]
