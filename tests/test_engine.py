@@ -42,8 +42,8 @@ def test_explanation_describes_input_and_prediction(explanation, arch):
         assert e.patch_grid == (4, 4)
         assert e.num_prefix_tokens == (2 if arch == "deit" else 1)
         assert e.image.shape == (32, 32, 3) and e.image.dtype == np.uint8
-        assert e.patch_map(np.arange(e.num_tokens)).shape == (4, 4)
-        assert e.patch_map(np.arange(e.num_tokens))[0, 0] == e.num_prefix_tokens
+        p = e.num_prefix_tokens  # the patch tokens in row-major order, the prefix dropped
+        np.testing.assert_array_equal(e.patch_map(np.arange(e.num_tokens)), np.arange(p, p + 16).reshape(4, 4))
 
 
 def test_every_method_gives_finite_layered_maps(explanation):

@@ -114,7 +114,13 @@ def test_a_returned_figure_draws_inline_without_pyplot():
     e = Explainer(*tiny_model("bert")).explain("the movie was charming")
     fig = e.plot("gae")
     png = fig._repr_png_()  # what IPython shows for the cell's value (a plain Figure shows its repr text only)
-    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000
+    shown = mpimg.imread(io.BytesIO(png), format="png")
+    direct = io.BytesIO()
+    fig.savefig(direct, format="png", dpi=100, bbox_inches="tight")
+    again = mpimg.imread(io.BytesIO(direct.getvalue()), format="png")  # the same figure (tight bbox: +-a few px)
+    assert abs(shown.shape[0] - again.shape[0]) <= 5 and abs(shown.shape[1] - again.shape[1]) <= 5
+    colours = {tuple(px) for px in (shown[..., :3].reshape(-1, 3) * 255).round().astype(int)}
+    assert len(colours) > e.num_tokens  # coloured token boxes and text, not a blank canvas
 
 
 def test_pdf_export_embeds_truetype_fonts_and_titles_use_readable_names():
