@@ -19,7 +19,7 @@ from torch import nn
 
 from .adapters import Adapter
 from .guard import model_lock
-from .targets import Target, score
+from .targets import Target
 
 
 class AttentionUnavailableError(RuntimeError):
@@ -193,23 +193,11 @@ class GradientCapture:
     embeddings: torch.Tensor
 
 
-def target_score(logits: torch.Tensor, index: int, target: Target, position: int | None) -> torch.Tensor:
-    """The explained score of input ``index``: y_t (a class logit), or for a language model's logits [b, N, V] the
-    next-token score at ``position`` (y_t, or y_a − y_b for a contrastive pair; ``targets.score``)."""
-    row = logits[index]
-    if row.dim() == 2:
-        row = row[position]
-    return score(row, target)
-
-
-def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_graph: bool,
-                      positions: list[int] | None = None) -> GradientCapture:
-    """One backward pass of Σ_i s_i(x_i), s_i the score of input i's target (pre-softmax logits; at positions[i]
-    for a language model). Inputs are independent, so each input's gradient is that of its own score."""
-    positions = positions or [None] * len(targets)  # type: ignore[list-item]
+def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_graph: bool) -> GradientCapture:
+    """One backward pass of Σ_i s_i(x_i), s_i = ``targets[i].score`` of input i's pre-softmax logits (at its row).
+    Inputs are independent, so each input's gradient is that of its own score."""
     with torch.enable_grad():
-        total = torch.stack([target_score(forward.logits, i, t, p)
-                             for i, (t, p) in enumerate(zip(targets, positions))]).sum()
+        total = torch.stack([t.score(forward.logits[i]) for i, t in enumerate(targets)]).sum()
     return gradients_of(total, forward, retain_graph)
 
 

@@ -19,7 +19,7 @@ from .inputs import _max_length as max_length
 from .memory import ModelShape, default_budget, plan_batches
 from .methods.common import Capture, compute_dtype
 from .progress import progress_bar
-from .targets import check_next_token_target, check_position, describe
+from .targets import Key, Target, targets_for
 
 
 def _model_device(model: nn.Module) -> torch.device:
@@ -97,6 +97,7 @@ class Explainer:
         self.task = task_of(model, self.adapter)  # "classification" or "next_token"
         self.processor = processor
         _check_tokenizer(model, processor)
+        self.targets = targets_for(model, self.adapter, processor, self.task)  # what a target is, checked once
         self.device = _model_device(model)
         if self.device.type == "meta":
             raise ValueError(f"{type(model).__name__} is on the meta device: its weights were never loaded (e.g. "
@@ -124,9 +125,7 @@ class Explainer:
         self._check_processor()
 
     def __repr__(self) -> str:
-        what = (f"next token, vocabulary {self.vocab_size}" if self.task == "next_token"
-                else f"{len(self.label_names)} classes")
-        return (f"<Explainer {type(self.model).__name__} ({self.modality}, {what}) on "
+        return (f"<Explainer {type(self.model).__name__} ({self.modality}, {self.targets.summary()}) on "
                 f"{self.device}, {str(self.dtype).replace('torch.', '')}>")
 
     @property
@@ -145,13 +144,11 @@ class Explainer:
     @property
     def label_names(self) -> list[str]:
         """The class names; empty for a language model (its targets are tokens: ``describe_target``)."""
-        return [] if self.task == "next_token" else self.adapter.label_names(self.model)
+        return self.targets.label_names
 
-    def describe_target(self, target: Any) -> str:
+    def describe_target(self, target: Key) -> str:
         """A readable target: the class name, or the token text (a pair: "' Mary' vs ' John'")."""
-        if self.task == "next_token":
-            return describe(target, self.processor)
-        return repr(self.label_names[int(target)])
+        return self.targets.describe(target)
 
     @property
     def multi_label(self) -> bool:
@@ -170,18 +167,16 @@ class Explainer:
             raise TypeError(f"{type(self.model).__name__} is an image model: pass its image processor, "
                             f"got {type(self.processor).__name__}")
 
-    def check_target(self, target: Any) -> Any:
+    def check_target(self, target: Any) -> Key | None:
         """Validate a target before any forward pass: None (the predicted class), a class index (Python or numpy
         integer, or a one-element integer tensor) or a label name -> the index, or None. A language model: a token
-        (string or id) -> its id, or a contrastive pair -> (id_a, id_b) (``targets.check_next_token_target``)."""
-        if self.task == "next_token":
-            return check_next_token_target(target, self.processor, self.vocab_size)
-        return check_target(target, self.label_names, self.modality)
+        (string or id) -> its id, or a contrastive pair -> (id_a, id_b) (``self.targets``, engine/targets.py)."""
+        return self.targets.check(target)
 
-    def resolve_target(self, target: Any, predicted: int) -> Any:
-        """None -> the predicted class; an index; or a label name."""
-        index = self.check_target(target)
-        return predicted if index is None else index
+    def resolve_target(self, target: Any, predicted: int) -> Key:
+        """None -> the prediction ``predicted``; else the checked key (``check_target``)."""
+        key = self.targets.check(target)
+        return predicted if key is None else key
 
     @contextlib.contextmanager
     def prepared(self, eager: bool = True):
@@ -261,9 +256,8 @@ class Explainer:
         """
         self._check_dtype()
         single = not isinstance(inputs, list)
-        if position is not None and self.task != "next_token":
-            raise ValueError(f"position= applies to language models; {type(self.model).__name__} is a classifier "
-                             f"and reads {'the last token' if self.causal else 'the first token ([CLS])'}")
+        if position is not None and not isinstance(position, list):
+            self.targets.rows([position], [1 << 30])  # a classifier refuses position= before any work
         items = [inputs] if single else list(inputs)
         if not items:
             raise ValueError("no inputs to explain: the list is empty")
@@ -282,6 +276,7 @@ class Explainer:
             if len(position) != len(items):
                 raise ValueError(f"{len(position)} positions for {len(items)} inputs")
             positions = list(position)
+            self.targets.rows(positions, [1 << 30] * len(positions))  # the type of each, before any work
         else:
             positions = [position] * len(items)
         sizes = self._batch_sizes(items)
@@ -333,8 +328,7 @@ class Explainer:
         return out, split
 
     def _batch_sizes(self, items: list[Any]) -> list[int]:
-        if self.task == "classification" and self.causal \
-                and self.adapter.pad_token_id(self.model) is None:
+        if self.targets.row_found_by_padding and self.adapter.pad_token_id(self.model) is None:
             return [1] * len(items)  # the model finds its last token by the pad id: without one, one input a batch
         if self.batch_size != "auto":
             step = int(self.batch_size)
@@ -366,22 +360,17 @@ class Explainer:
                        positions: list[Any]) -> list[Explanation]:
         encoded = self.encode(items)
         lengths = [s.length for s in encoded.samples]
-        where = [check_position(p, n) for p, n in zip(positions, lengths)]  # the row each input is explained at
-        if self.task == "classification":
-            where = [n - 1 for n in lengths] if self.causal else [0] * len(lengths)
+        where = self.targets.rows(positions, lengths)  # the row each input is explained at
         # kept in the processor's precision; capture_forward casts to the model's dtype
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
         with model_lock(self.model):  # the capture and the model's fingerprint belong together
             with self.prepared():
                 forward = capture_forward(self.model, self.adapter, model_inputs)
-            lm = self.task == "next_token"
-            logits = forward.logits.detach()
-            logits = torch.stack([logits[i, p] for i, p in enumerate(where)]) if lm else logits
-            logits = logits.float()
+            logits = self.targets.explained_logits(forward.logits.detach(), where).float()  # [b, C or V]
             probs = self.probabilities(logits)
             predicted = logits.argmax(-1).tolist()
-            resolved = [p if t is None else t for t, p in zip(targets, predicted)]
-            grads = capture_gradients(forward, resolved, keep_graph, where if lm else None)
+            resolved = [self.targets.make(p if t is None else t, row) for t, p, row in zip(targets, predicted, where)]
+            grads = capture_gradients(forward, resolved, keep_graph)
             stamp = fingerprint(self.model)
         graph = _Graph(forward) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
@@ -392,8 +381,7 @@ class Explainer:
                 warnings.warn(f"input {i}: the model's logits hold NaN or inf ({logits[i].tolist()}): its "
                               "probabilities and every map of this explanation are not meaningful", stacklevel=4)
             n = sample.length
-            capture = _slice_capture(forward, i, n, prefix, logits[i] if lm else None,
-                                     self.adapter.num_kv_heads(self.model))
+            capture = _slice_capture(forward, i, n, prefix, logits[i], self.adapter.num_kv_heads(self.model))
             sample_inputs = {k: (v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1]).clone()
                              for k, v in model_inputs.items()}
             explanations.append(Explanation(
@@ -403,37 +391,12 @@ class Explainer:
             ))
         return explanations
 
-    def recapture(self, explanation: Explanation, target: Any):
+    def recapture(self, explanation: Explanation, target: Target):
         """Forward + backward for one explanation's input and another target (used when the graph was not kept)."""
         with model_lock(self.model):
             with self.prepared():
                 forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
-            positions = [explanation.position] if self.task == "next_token" else None
-            return capture_gradients(forward, [target], False, positions)
-
-
-def check_target(target: Any, names: list[str], modality: str) -> int | None:
-    """None, a class index (Python/numpy integer, one-element integer tensor) or a label name -> index or None."""
-    if target is None:
-        return None
-    if isinstance(target, (bool, np.bool_)):
-        raise TypeError(f"target must be a class index or a label name, not the bool {target!r}")
-    if isinstance(target, str):
-        if target in names:
-            return names.index(target)
-        hint = (" To explain a sentence pair, pass it as one tuple: explain((text_a, text_b))."
-                if modality == "text" else "")
-        raise ValueError(f"unknown label {target!r}; the model's labels are {names}.{hint}")
-    if isinstance(target, torch.Tensor):
-        if target.numel() != 1 or target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError(f"a tensor target must hold one integer class index, got {target!r}")
-        target = int(target)
-    if isinstance(target, (int, np.integer)):
-        index = int(target)
-        if not 0 <= index < len(names):
-            raise ValueError(f"target {index} is out of range: the model has {len(names)} classes {names}")
-        return index
-    raise TypeError(f"target must be None, a class index or a label name, got {type(target).__name__} {target!r}")
+            return capture_gradients(forward, [target], False)
 
 
 def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShape:
@@ -441,11 +404,11 @@ def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShap
                       dtype)
 
 
-def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor | None = None,
-                   kv_heads: int | None = None) -> Capture:
+def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, kv_heads: int | None = None
+                   ) -> Capture:
     """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]
     (under grouped-query attention each query head h gets its key/value head h // (H / H_kv), as the model's
-    ``repeat_kv``). logits: this input's explained logits (a language model's, at its position); kv_heads: H_kv."""
+    ``repeat_kv``). logits: this input's explained logits [C or V] (a language model's at its row); kv_heads: H_kv."""
     A = compute_dtype(torch.stack([a[i, :, :n, :n] for a in forward.attentions]).detach())
     H = A.shape[1]
     V = compute_dtype(torch.stack([v[i, :n] for v in forward.values]).detach())  # [B, N, H_kv·Dh]
@@ -459,7 +422,6 @@ def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor | 
     if prefix:
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
     # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
-    logits = forward.logits[i] if logits is None else logits
     return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach()).clone())
 
 

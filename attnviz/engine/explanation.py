@@ -11,13 +11,14 @@ import numpy as np
 import torch
 
 from . import facades
-from .capture import ForwardCapture, GradientCapture, gradients_of, target_score
+from .capture import ForwardCapture, GradientCapture, gradients_of
 from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
 from .heads import HeadMask
 from .inputs import Sample
 from .methods import get as get_method
 from .methods import methods as all_methods
 from .methods.common import Capture, Grads, Trace, compute_dtype
+from .targets import Key, Target, Targets
 
 if TYPE_CHECKING:
     from .explainer import Explainer
@@ -29,39 +30,29 @@ class _Graph:
     def __init__(self, forward: ForwardCapture):
         self.forward = forward
 
-    def gradients(self, index: int, target: Any, position: int | None) -> GradientCapture:
+    def gradients(self, index: int, target: Target) -> GradientCapture:
         with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
-            score = target_score(self.forward.logits, index, target, position)
+            score = target.score(self.forward.logits[index])
         return gradients_of(score, self.forward, retain_graph=True)
 
 
 class _Detached:
     """What a copied (pickled, deep-copied) explanation keeps of its explainer: the labels, not the model."""
 
-    def __init__(self, explainer: Any, described: dict | None = None):
+    def __init__(self, explainer: Any, known: list[Key]):
         self.label_names = list(explainer.label_names)
         self.multi_label = bool(explainer.multi_label)
         self.modality = str(explainer.modality)
         self.task = str(getattr(explainer, "task", "classification"))
         self.causal = bool(getattr(explainer, "causal", False))
-        self._targets = dict(described or {})
+        self.targets: Targets = explainer.targets.detached(known)
 
-    def check_target(self, target: Any) -> Any:
-        from .explainer import check_target
+    def describe_target(self, target: Key) -> str:
+        return self.targets.describe(target)
 
-        if self.task == "next_token":
-            if target is None or target in self._targets:
-                return target
-            raise DetachedExplanationError("this explanation is a copy (pickled or deep-copied): a new next-token "
-                                           "target needs the live model and its tokenizer: explain again")
-        return check_target(target, self.label_names, self.modality)
-
-    def describe_target(self, target: Any) -> str:
-        return self._targets.get(target, repr(target))
-
-    def resolve_target(self, target: Any, predicted: int) -> int:
-        index = self.check_target(target)
-        return predicted if index is None else index
+    def resolve_target(self, target: Any, predicted: int) -> Key:
+        key = self.targets.check(target)
+        return predicted if key is None else key
 
     def __getattr__(self, name: str) -> Any:
         if name.startswith("__"):
@@ -149,7 +140,7 @@ class Explanation:
     """
 
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
-                 probs: np.ndarray, predicted: int, target: Any, grads: GradientCapture, graph: _Graph | None,
+                 probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture, graph: _Graph | None,
                  batch_index: int, fingerprint: Fingerprint = (), position: int = 0):
         self.explainer = explainer
         self.sample = sample
@@ -157,12 +148,13 @@ class Explanation:
         self.model_inputs = model_inputs
         self.probs = probs.astype(np.float32)
         self.predicted = int(predicted)
-        self.target = target if isinstance(target, tuple) else int(target)
+        self.explained_target = target  # the Target value (engine/targets.py): key, row, text, score
+        self.target: Key = target.key
         self.position = int(position)  # the row explained: [CLS] (0), a decoder classifier's last token, or the
         # language model's explained position (its prediction is the token after it)
         self.diagnostics: dict[str, Any] = {}
         n, prefix = sample.length, sample.num_prefix_tokens
-        self._grads: dict[int, Grads] = {target: Grads.from_capture(grads, batch_index, n, prefix)}
+        self._grads: dict[Key, Grads] = {target.key: Grads.from_capture(grads, batch_index, n, prefix)}
         self._graph = graph
         self._batch_index = batch_index
         self._cache: dict[tuple, np.ndarray] = {}
@@ -175,9 +167,7 @@ class Explanation:
         state = dict(self.__dict__)
         state["_graph"] = None
         if not isinstance(self.explainer, _Detached):
-            described = ({t: self.explainer.describe_target(t) for t in {self.target, self.predicted, *self._grads}}
-                         if self.task == "next_token" else {})
-            state["explainer"] = _Detached(self.explainer, described)
+            state["explainer"] = _Detached(self.explainer, [self.target, self.predicted, *self._grads])
         state["_fingerprint"] = ()
         return state
 
@@ -247,13 +237,24 @@ class Explanation:
         """A decoder's explanation: token i attended to tokens j <= i only (the upper triangle of A is empty)."""
         return bool(getattr(self.explainer, "causal", False))
 
+    @property
+    def targets(self) -> Targets:
+        """The model's target space (engine/targets.py): what a target is, how it is checked and described."""
+        return self.explainer.targets
+
+    def resolve(self, target: Any = None) -> Target:
+        """Any target a user gives (None: this explanation's own) -> the checked ``Target`` value at ``position``."""
+        if target is None:
+            return self.explained_target
+        return self.targets.resolve(target, self.predicted, self.position)
+
     def describe_target(self, target: Any = None) -> str:
         """The target in words: a class name, or the next token's text (a pair: "' Mary' vs ' John'")."""
-        return self.explainer.describe_target(self.target if target is None else target)
+        return self.targets.describe(self.target if target is None else target)
 
     def top_tokens(self, k: int = 10) -> list[tuple[int, str, float]]:
         """A language model's k most probable next tokens at ``position``: (token id, text, probability)."""
-        if self.task != "next_token":
+        if not self.targets.per_position:
             raise ValueError("top_tokens() applies to language-model explanations; a classifier has probs")
         if isinstance(k, (bool, np.bool_)) or not isinstance(k, (int, np.integer)) or not 1 <= k <= len(self.probs):
             raise ValueError(f"top_tokens(k) takes k from 1 to the vocabulary size {len(self.probs)}, got {k!r}")
@@ -261,12 +262,7 @@ class Explanation:
         return [(int(i), self._token_text(int(i)), float(self.probs[i])) for i in order]
 
     def _token_text(self, token_id: int) -> str:
-        from .targets import token_text
-
-        explainer = self.explainer
-        if isinstance(explainer, _Detached):
-            return explainer.describe_target(token_id)
-        return token_text(explainer.processor, token_id)
+        return self.targets.token_text(token_id)  # type: ignore[attr-defined]
 
     @property
     def num_layers(self) -> int:
@@ -285,22 +281,12 @@ class Explanation:
         return self.capture.logits.cpu().numpy()
 
     def __repr__(self) -> str:
-        names = self.label_names
         warning = "; WARNING: the logits hold NaN or inf, nothing here is meaningful" if self.nonfinite else ""
         copy = "; a copy (no live model)" if not self.is_live else ""
         shape = f"{self.num_tokens} tokens, {self.num_layers} blocks x {self.num_heads} heads"
-        if self.task == "next_token":
-            return (f"<Explanation next token after position {self.position} ({self.tokens[self.position]!r}): "
-                    f"{shape}; predicted {self.describe_target(self.predicted)} "
-                    f"(p={self.probs[self.predicted]:.3f}); target {self.describe_target()}{warning}{copy}>")
-        if self.explainer.multi_label:  # independent sigmoids: name every class the model says is present
-            present = [int(i) for i in np.argsort(-self.probs, kind="stable") if self.probs[i] >= 0.5]
-            said = ", ".join(f"{names[i]!r} (p={self.probs[i]:.3f})" for i in present) or "no label at p >= 0.5"
-            prediction = f"labels {said}"
-        else:
-            prediction = f"predicted {names[self.predicted]!r} (p={self.probs[self.predicted]:.3f})"
-        return (f"<Explanation {self.kind}: {shape}; {prediction}; target {self.target} "
-                f"({names[self.target]!r}){warning}{copy}>")  # type: ignore[index]
+        t = self.targets
+        return (f"<Explanation {t.subject(self.kind, self.position, self.tokens)}: {shape}; "
+                f"{t.prediction(self.probs, self.predicted)}; target {t.target_phrase(self.target)}{warning}{copy}>")
 
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
@@ -315,31 +301,32 @@ class Explanation:
         a bool mask [H] or [B, H], head indices, {block: [heads]} or (block, head) pairs."""
         return HeadMask.parse(heads, self.num_layers, self.num_heads).tensor(self.capture.A.device)
 
-    def _gradients(self, target: int) -> Grads:
-        if target not in self._grads:
+    def _gradients(self, target: Target | Key) -> Grads:
+        target = target if isinstance(target, Target) else self.resolve(target)
+        if target.key not in self._grads:
             self._live()
             if self._graph is not None:
-                raw = self._graph.gradients(self._batch_index, target,
-                                            self.position if self.task == "next_token" else None)
+                raw = self._graph.gradients(self._batch_index, target)
                 index = self._batch_index
             else:
                 raw = self.explainer.recapture(self, target)
                 index = 0
-            self._grads[target] = Grads.from_capture(raw, index, self.num_tokens, self.num_prefix_tokens)
-        return self._grads[target]
+            self._grads[target.key] = Grads.from_capture(raw, index, self.num_tokens, self.num_prefix_tokens)
+        return self._grads[target.key]
 
-    def _trace(self, target: Any) -> Trace:
+    def _trace(self, target: Target | Key) -> Trace:
+        target = target if isinstance(target, Target) else self.resolve(target)
         return Trace(self.capture, target, lambda: self._gradients(target), _Context(self), self.kind,
-                     self.num_prefix_tokens, position=self.position, causal=self.causal, task=self.task)
+                     self.num_prefix_tokens, position=self.position, causal=self.causal)
 
     def _prepare(self, method: str, target: Any, heads: Any, options: dict):
         info = get_method(method)
         if self.kind not in info.modalities:
             raise ValueError(f"method {method!r} does not apply to {self.kind} inputs")
         check_options(info, options)
-        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        t = self.resolve(target)
         mask = self.resolve_heads(heads)
-        key = (method, t if info.class_specific else None,
+        key = (method, t.key if info.class_specific else None,
                mask.cpu().numpy().tobytes() if info.uses_heads else None, tuple(sorted(options.items())))
         return info, t, mask, key
 
@@ -397,7 +384,7 @@ class Explanation:
         notes = self.diagnostics.get(method)
         if not isinstance(notes, dict):
             return None
-        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        t = self.resolve(target).key
         spec = inspect.signature(get_method(method).fn).parameters
         full = {k: p.default for k, p in spec.items() if p.default is not inspect.Parameter.empty}
         full.update(options)
@@ -421,7 +408,7 @@ class Explanation:
         from .methods.lrp import relevance
 
         check_options(get_method(method), options)
-        t = self.target if target is None else self.explainer.resolve_target(target, self.predicted)
+        t = self.resolve(target)
         seed, division = options.get("seed", "onehot"), options.get("division", "authors")
         with torch.no_grad():
             result = relevance(self._trace(t), "lrp", seed, to_input=True, division=division)

@@ -30,7 +30,6 @@ import torch
 
 from ..intervention import Intervention, intervened
 from ..progress import progress_bar
-from ..targets import score
 from .residual import InternalsError, hidden_of, output_tensor, record, work
 
 
@@ -189,8 +188,9 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
     rec_clean = record(explainer, clean_inputs)
     rec_bad = record(explainer, bad_inputs)
     target = _resolve(explainer, target, rec_clean.logits[p], rec_bad.logits[p])
-    m_clean = float(score(rec_clean.logits[p], target))
-    m_bad = float(score(rec_bad.logits[p], target))
+    goal = explainer.targets.make(target, p)  # the Target value: score_row = y_t, or y_a − y_b
+    m_clean = float(goal.score_row(rec_clean.logits[p]))
+    m_bad = float(goal.score_row(rec_bad.logits[p]))
     if abs(m_clean - m_bad) <= 1e-6 * max(1.0, abs(m_clean)):
         raise InternalsError(
             f"the target {explainer.describe_target(target)} scores the same on both prompts ({m_clean:.6g}): the "
@@ -202,7 +202,7 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
     chunk = int(batch_size) if batch_size is not None else copies_per_run(n, num_heads, rec_clean.resid.shape[-1])
 
     def effect(logits: torch.Tensor) -> np.ndarray:
-        m = score(logits, target)
+        m = goal.score_row(logits)
         return ((m - m_bad) / (m_clean - m_bad)).cpu().numpy()
 
     bar = progress_bar(2 * len(blocks), progress if progress is not None else len(blocks) * (n + num_heads) > 256,
@@ -246,7 +246,7 @@ def patch(explainer: Any, clean: str, corrupted: str, target: Any = None, positi
     return PatchingResult(resid=resid, resid_all=resid_all, heads=heads, clean_tokens=clean_tokens,
                           corrupted_tokens=bad_tokens,
                           clean_score=m_clean, corrupted_score=m_bad, target=target,
-                          description=explainer.describe_target(target), position=p, complete=complete)
+                          description=goal.text, position=p, complete=complete)
 
 
 __all__ = ["PatchingResult", "patch"]

@@ -64,12 +64,11 @@ class Trace:
     """
 
     def __init__(self, capture: Capture, target: Any, grads: Callable[[], Grads], context: Any, modality: str,
-                 num_prefix_tokens: int, position: int = 0, causal: bool = False, task: str = "classification"):
+                 num_prefix_tokens: int, position: int = 0, causal: bool = False):
         self.capture = capture
-        self.target = target
+        self.target = target  # a Target (engine/targets.py): key, row, score(logits)
         self.position = position
         self.causal = causal
-        self.task = task  # "classification" or "next_token" (target: a token id or a contrastive pair)
         self._grads = grads
         self.context = context
         self.modality = modality
@@ -137,7 +136,7 @@ def keep_note(trace: Trace, method: str, report: Any, options: dict | None = Non
     """Keep what a method noted about its map (a dict, or None for nothing to say) per (method, target, options), in
     the explanation's diagnostics, for ``Explanation.diagnostic``: another target's or option's map never shows it."""
     notes = trace.context.diagnostics.setdefault(method, {})
-    key = (trace.target, tuple(sorted((options or {}).items())))
+    key = (trace.target.key, tuple(sorted((options or {}).items())))
     notes.pop(key, None)  # the latest last: diagnostic() reads the newest match first
     notes[key] = report
 

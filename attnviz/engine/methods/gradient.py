@@ -79,8 +79,7 @@ def _masked_special_pass(trace: Trace) -> tuple[torch.Tensor, torch.Tensor, torc
     mask[0, torch.as_tensor(ctx.sample.special, device=mask.device)] = 0
     with ctx.prepared():
         forward = capture_forward(ctx.model, ctx.adapter, {**inputs, "attention_mask": mask})
-    positions = [trace.position] if trace.task == "next_token" else None
-    grads = capture_gradients(forward, [trace.target], False, positions)
+    grads = capture_gradients(forward, [trace.target], False)
     stack = lambda xs: compute_dtype(torch.stack([x[0] for x in xs]).detach())  # noqa: E731
     return stack(forward.attentions), stack(forward.hidden), stack(grads.hidden)
 
@@ -123,7 +122,6 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     from captum.attr import LayerIntegratedGradients
 
     from ..capture import cast_inputs
-    from ..targets import score
 
     ctx = trace.context
     model, adapter, inputs = ctx.model, ctx.adapter, ctx.model_inputs
@@ -144,17 +142,14 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
     else:
         baseline = torch.zeros_like(main)
 
-    lm = trace.task == "next_token"
-
     def forward(x, *extra):
-        logits = model(**{main_key: x, **dict(zip(others, extra))}).logits
-        # a language model: the next-token score at the explained position, one value per batch row
-        return score(logits[:, trace.position], trace.target) if lm else logits
+        # the explained score per batch row [b]: the class logit, or the next-token score at the explained row
+        return trace.target.score(model(**{main_key: x, **dict(zip(others, extra))}).logits)
 
     layer = adapter.get_input_embedding(model)
     lig = LayerIntegratedGradients(forward, layer)
     with ctx.prepared(eager=False):  # IG needs no attention probabilities: keep the model's fast attention
-        attributions, delta = lig.attribute(main, baselines=baseline, target=None if lm else trace.target,
+        attributions, delta = lig.attribute(main, baselines=baseline, target=None,
                                             n_steps=n_steps,
                                             additional_forward_args=tuple(others.values()),
                                             internal_batch_size=internal_batch_size or n_steps,

@@ -60,7 +60,8 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
         raise ValueError(f"division must be one of {DIVISIONS}, got {division!r}")
     ctx = trace.context
     cache = ctx.diagnostics.setdefault("lrp", PassCache())
-    key = (trace.target, rules, seed) if division == "authors" else (trace.target, rules, seed, division)
+    t = trace.target.key
+    key = (t, rules, seed) if division == "authors" else (t, rules, seed, division)
     if trace.causal:
         key = (*key, "position", trace.position)
     hit = cache.get(key)
@@ -72,7 +73,7 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
                      with_pixels=to_input and trace.modality == "image",
                      position=trace.position if trace.causal else None)
         A = rec.attention if rec.attention is not None else A
-        hit = relevance_pass(rec, A, trace.target, rules, seed, to_input, trace.num_prefix_tokens, division)
+        hit = relevance_pass(rec, A, t, rules, seed, to_input, trace.num_prefix_tokens, division)
         cache[key] = hit
     return hit
 
@@ -114,7 +115,7 @@ def _record(trace: Trace, method: str, p: RelevancePass, options: dict) -> None:
     report = conservation(p)
     keep_note(trace, method, report, options)
     warned = trace.context.diagnostics.setdefault("_warned", set())
-    key = (method, trace.target, tuple(sorted(options.items())))
+    key = (method, trace.target.key, tuple(sorted(options.items())))
     if not report["trusted"] and key not in warned:
         warned.add(key)
         # one fixed text, so Python's default filter shows it once per call site, not once per input of an
