@@ -192,7 +192,7 @@ def ablation_effect(explainer: Any, inputs: Any, heads: Any, labels: Any = None,
     items = inputs if isinstance(inputs, list) else [inputs]
     if not items:
         raise ValueError("no inputs: the list is empty")
-    if explainer.task == "next_token":
+    if explainer.targets.per_position:  # a language model: the loss of every next token of the text
         if labels is not None:
             raise ValueError("a language model's labels are the next tokens of the text itself: pass no labels")
         return _next_token_effect(explainer, items, heads, mode, reference)

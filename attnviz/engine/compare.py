@@ -86,8 +86,8 @@ def check_comparable(e_a: Any, e_b: Any) -> None:
         raise ComparisonError(f"the {enc} explanation comes from an encoder (every token sees every other) and "
                               f"the {dec} from a decoder (causal attention): their attention maps do not mean the "
                               "same thing; compare two encoders or two decoders")
-    if e_a.task != e_b.task:
-        raise ComparisonError(f"one explanation is of a {e_a.task} model, the other of a {e_b.task} model: compare "
+    if e_a.targets.kind != e_b.targets.kind:
+        raise ComparisonError(f"one model's target is a {e_a.targets.kind}, the other's a {e_b.targets.kind}: compare "
                               "two models with the same kind of head")
     if len(e_a.tokens) != len(e_b.tokens):
         raise ComparisonError(f"the inputs have {len(e_a.tokens)} and {len(e_b.tokens)} tokens: explain the same "

@@ -229,6 +229,16 @@ class Targets:
     def require_classes(self, what: str, model_name: str) -> None:
         """A clear error unless the targets are classes (the evaluation protocols score classifiers)."""
 
+    def label(self, key: int) -> str:
+        """One choice of a view's picker in words: the class name, or the token's text quoted."""
+        return self.describe(key)
+
+    def picker(self, e: Any, k: int) -> tuple[list[int], int | None]:
+        """What a view's target picker offers for explanation ``e``: (choices, the token that follows in the text or
+        None). Every class; or a language model's k most probable next tokens, then its own target tokens and the
+        text's next token when not among them."""
+        return list(range(len(self.label_names))), None
+
     def detached(self, known: list[Key]) -> Targets:
         """What a copy of an explanation keeps: this space, without the live tokenizer (``known``: the keys already
         described)."""
@@ -257,6 +267,9 @@ class ClassTargets(Targets):
 
     def describe(self, key: Key) -> str:
         return repr(self.names[int(key)])  # type: ignore[arg-type]
+
+    def label(self, key: int) -> str:
+        return str(self.names[int(key)])
 
     @property
     def label_names(self) -> list[str]:
@@ -304,6 +317,17 @@ class TokenTargets(Targets):
     def token_text(self, token_id: int) -> str:
         return token_text(self.tokenizer, token_id)
 
+    def picker(self, e: Any, k: int) -> tuple[list[int], int | None]:
+        ids = [i for i, _, _ in e.top_tokens(k)]
+        following = None
+        if e.position < e.num_tokens - 1:  # the text goes on: its next token is a choice (and the loss's label)
+            following = int(e.model_inputs["input_ids"][0, e.position + 1])
+        target = e.explained_target
+        for t in (target.index, target.foil, following):
+            if t is not None and t not in ids:
+                ids.append(int(t))
+        return ids, following
+
     def summary(self) -> str:
         return f"next token, vocabulary {self.vocab_size}"
 
@@ -311,8 +335,11 @@ class TokenTargets(Targets):
         return f"next token after position {position} ({tokens[position]!r})"
 
     def require_classes(self, what: str, model_name: str) -> None:
-        raise ValueError(f"{what} scores classifiers, and {model_name} is a language model (its target is the next "
-                         "token): explain it with explain(text, target=' token'), and read its internals")
+        raise ValueError(f"{what} perturbs the input and reads the probability of a class: it is written for "
+                         f"classifiers, and {model_name} is a language model (its target is the next token). For a "
+                         "language model use evaluate.sanity(explainer, texts) (cascading randomisation works on "
+                         "decoders) or attnviz.patch(explainer, clean, corrupted) (which positions and blocks carry "
+                         "the prediction)")
 
     def detached(self, known: list[Key]) -> Targets:
         ids = {int(i) for k in known for i in (k if isinstance(k, tuple) else (k,))}

@@ -52,12 +52,7 @@ def check_inputs(explainer, inputs: Any) -> list[Any]:
 
 def require_classifier(explainer, what: str) -> None:
     """A clear error when ``what`` (an evaluation protocol written for classifiers) is asked of a language model."""
-    if getattr(explainer, "task", "classification") == "next_token":
-        raise ValueError(f"{what} perturbs the input and reads the probability of a class: it is written for "
-                         f"classifiers, and {type(explainer.model).__name__} is a language model (its target is the "
-                         "next token). For a language model use evaluate.sanity(explainer, texts) (cascading "
-                         "randomisation works on decoders) or attnviz.patch(explainer, clean, corrupted) (which "
-                         "positions and blocks carry the prediction)")
+    explainer.targets.require_classes(what, type(explainer.model).__name__)
 
 
 def explain_input(explainer, items: Sequence[Any], i: int, **kwargs: Any):

@@ -43,14 +43,10 @@ def plot(e: Any, method: str, target: int | str | None = None, layer: int | None
         raise ValueError(f"unknown method {method!r} for {e.kind} inputs; choose one of {', '.join(e.method_names())}")
     info = methods()[method]
     values = np.asarray(e.map(method, target=target, layer=layer, heads=heads, **options), dtype=np.float64)
-    t = e.target if target is None else e.explainer.resolve_target(target, e.predicted)
+    t = e.resolve(target)  # the Target value: its text and probability
     B = e.num_layers
     block = B - 1 if layer is None else layer % B
-    if e.task == "next_token":  # a token, or "' Mary' vs ' John'"
-        first = t[0] if isinstance(t, tuple) else t
-        title = f"{info.display_name} · next token {e.describe_target(t)} (p = {float(e.probs[first]):.3f})"
-    else:
-        title = f"{info.display_name} · class {e.label_names[int(t)]!r} (p = {float(e.probs[t]):.3f})"  # type: ignore[arg-type]
+    title = f"{info.display_name} · {e.targets.kind} {t.text} (p = {t.probability(e.probs):.3f})"
     if block != B - 1:
         title += f" · through block {block}"
     signed = bool(info.signed)

@@ -64,13 +64,8 @@ class Target(Index):
     candidates when it is not among them."""
 
     def validate(self, obj, value):
-        if isinstance(value, str) and getattr(obj, "target_kind", "class") == "next token":
-            return obj._candidate_index(value)
         if isinstance(value, str):
-            names = list(getattr(obj, "label_names", []))
-            if value not in names:
-                raise traitlets.TraitError(f"unknown label {value!r}; the model's labels are {names}")
-            value = names.index(value)
+            return obj._candidate_index(value)
         return super().validate(obj, value)
 
 
@@ -261,57 +256,44 @@ class ExplainedView(View):
         names = e.method_names()
         self.available_methods = names
         self.method_info = method_table(names)
-        if e.task == "next_token":
-            self._setup_candidates(e)
-        else:
-            self.label_names = [str(x) for x in e.label_names]
-            self.probs = _float32(e.probs)
-            self.predicted = int(e.predicted)
+        ids, following = e.targets.picker(e, self.CANDIDATES)  # every class, or a language model's likely tokens
+        self._set_candidates(ids)
+        self.predicted = ids.index(int(e.predicted))
+        self.next_in_text = ids.index(following) if following is not None else -1
         self.explained_position = int(e.position) if e.causal else -1
         self.multi_label = bool(e.explainer.multi_label)
         self.prediction_warning = ("the model's output holds NaN or inf: these probabilities and maps are not "
                                    "meaningful" if e.nonfinite else "")
-        if e.task == "next_token":
-            first, *foil = e.target if isinstance(e.target, tuple) else (e.target,)
-            self.target = self.candidates.index(first)
-            self.foil = self.candidates.index(foil[0]) if foil else -1
-        else:
-            self.target = int(e.target)
+        goal = e.explained_target
+        self.target = ids.index(goal.index)
+        self.foil = ids.index(goal.foil) if goal.foil is not None else -1
         self.layer = self._B - 1
         self.heads = head_mask(None, self._B, self._H)
         self.method = default_method if default_method in names else names[0]
 
     CANDIDATES: ClassVar[int] = 10  # the next-token picker's length (plus the target and foil when not among them)
 
-    def _setup_candidates(self, e: Any) -> None:
-        """A language model's picker: the most probable next tokens, then the explanation's own target tokens."""
-        ids = [i for i, _, _ in e.top_tokens(self.CANDIDATES)]
-        following = None
-        if e.position < e.num_tokens - 1:  # the text goes on: its next token is a candidate, and the loss's label
-            following = int(e.model_inputs["input_ids"][0, e.position + 1])
-        for t in [*(e.target if isinstance(e.target, tuple) else (e.target,)), following]:
-            if t is not None and t not in ids:
-                ids.append(int(t))
-        self._set_candidates(ids)
-        self.predicted = 0
-        self.next_in_text = ids.index(following) if following is not None else -1
-
     def _set_candidates(self, ids: list[int]) -> None:
         e = self._e
         with self.hold_sync():
             self.candidates = ids
-            self.label_names = [repr(e._token_text(i)) for i in ids]
+            self.label_names = [e.targets.label(i) for i in ids]
             self.probs = _float32(e.probs[ids])
-            self.target_kind = "next token"
+            self.target_kind = e.targets.kind
 
     def _candidate_index(self, value: Any) -> int:
-        """A token (string or id) -> its index among the candidates (appended when new), checked by the engine."""
-        token = self._e.explainer.check_target(value)
-        if isinstance(token, tuple) or token is None:
+        """A label name, or a language model's token (string or id) -> its index among the candidates (a new token
+        is appended), checked by the engine's target space."""
+        targets = self._e.targets
+        try:
+            key = targets.check(value)
+        except (ValueError, TypeError) as err:
+            raise traitlets.TraitError(str(err)) from None
+        if isinstance(key, tuple) or key is None:
             raise traitlets.TraitError("set one token as the target; the contrastive token is `foil`")
-        if token not in self.candidates:
-            self._set_candidates([*self.candidates, int(token)])
-        return self.candidates.index(token)
+        if key not in self.candidates:
+            self._set_candidates([*self.candidates, int(key)])
+        return self.candidates.index(key)
 
     def _mark_position(self, word_level: bool) -> None:
         """explained_unit and unit_unseen for the units drawn (tokens, or words when word_level)."""
@@ -319,9 +301,7 @@ class ExplainedView(View):
         self.explained_unit, self.unit_unseen = explained, [bool(u) for u in unseen]
 
     def _target_value(self) -> Any:
-        """What the engine explains: the class index, or the candidate token (with the foil: a pair)."""
-        if self.target_kind != "next token":
-            return self.target
+        """What the engine explains: the chosen class or token (with a foil: the pair)."""
         token = self.candidates[self.target]
         return (token, self.candidates[self.foil]) if self.foil >= 0 else token
 
@@ -347,7 +327,7 @@ class ExplainedView(View):
         value = proposal["value"]
         if value == -1:
             return value
-        if self.target_kind != "next token":
+        if not (hasattr(self, "_e") and self._e.targets.contrastive):
             raise traitlets.TraitError("foil (a contrastive token) applies to language models")
         if not 0 <= value < len(self.candidates):
             raise traitlets.TraitError(f"foil {value} is out of range: {len(self.candidates)} candidates (-1: none)")
@@ -401,10 +381,8 @@ class ExplainedView(View):
             return
         mask = np.asarray(self.heads, dtype=bool)
         off = {int(b): tuple(int(h) for h in np.flatnonzero(~row)) for b, row in enumerate(mask) if (~row).any()}
-        lm = self.target_kind == "next token"
-        probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off,
-                                    position=self._e.position if lm else None)[0]
-        self.ablated_probs = _float32(probs[self.candidates] if lm else probs)
+        probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off, position=self._e.position)[0]
+        self.ablated_probs = _float32(probs[self.candidates])
 
     def _method_maps(self, method: str) -> np.ndarray:
         """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""

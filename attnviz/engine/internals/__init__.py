@@ -39,7 +39,7 @@ def recorded(e: Any, what: str, qkv_block: int | None = None) -> ResidualRecord:
 
 
 def _target(e: Any, target: Any) -> Any:
-    return e.target if target is None else e.explainer.resolve_target(target, e.predicted)
+    return e.resolve(target).key
 
 
 def explanation_logit_lens(e: Any, token: Any = None, top_k: int | None = None,

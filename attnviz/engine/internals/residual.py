@@ -32,7 +32,7 @@ class InternalsError(ValueError):
 
 def require_language_model(explainer: Any, what: str) -> None:
     """A clear error unless ``explainer`` explains a decoder's next token (the internals read its unembedding)."""
-    if getattr(explainer, "task", "") != "next_token":
+    if not explainer.targets.per_position:
         raise InternalsError(
             f"{what} reads the residual stream through the final norm and the unembedding of a language model; "
             f"{type(explainer.model).__name__} is a classifier (its head reads one token, not the stream at every "
