@@ -102,3 +102,56 @@ export function recordingCanvas(vi) {
   const spy = vi.spyOn(HTMLCanvasElement.prototype, "getContext").mockImplementation(() => ctx);
   return { calls, restore: () => spy.mockRestore() };
 }
+
+/**
+ * A recording 2-D context for the pure drawing modules (head_draw, model_grid, flow_draw, flow_grid): every method
+ * call in order, each with its arguments and the drawing state at that moment (fillStyle, strokeStyle, globalAlpha,
+ * lineWidth, font, textAlign, textBaseline). save/restore keep and bring back that state, as a canvas does.
+ */
+export function recordingContext() {
+  const ops = [];
+  const state = { fillStyle: "#000000", strokeStyle: "#000000", globalAlpha: 1, lineWidth: 1, font: "10px sans-serif",
+    textAlign: "start", textBaseline: "alphabetic" };
+  const stack = [];
+  const snapshot = () => ({ fillStyle: state.fillStyle, strokeStyle: state.strokeStyle, globalAlpha: state.globalAlpha,
+    lineWidth: state.lineWidth, font: state.font, textAlign: state.textAlign, textBaseline: state.textBaseline });
+  const ctx = new Proxy(state, {
+    get(target, prop) {
+      if (prop in target) return target[prop];
+      if (prop === "measureText") return (s) => ({ width: 7 * String(s).length });
+      return (...args) => {
+        ops.push({ op: String(prop), args, ...snapshot() });
+        if (prop === "save") stack.push(snapshot());
+        if (prop === "restore" && stack.length) Object.assign(state, stack.pop());
+      };
+    },
+    set(target, prop, value) { target[prop] = value; return true; },
+  });
+  const of = (op) => ops.filter((o) => o.op === op);
+  return { ctx, ops, of, texts: () => of("fillText").map((o) => o.args[0]) };
+}
+
+/**
+ * The paths a recorded drawing stroked, as a canvas paints them: the moveTo/lineTo segments since the last
+ * beginPath, in the stroke style, alpha and width current at stroke().
+ * @returns {{strokeStyle: string, globalAlpha: number, lineWidth: number, segments: number[][]}[]}
+ */
+export function strokedPaths(ops) {
+  const out = [];
+  let segments = [];
+  let at = null;
+  for (const o of ops) {
+    if (o.op === "beginPath") segments = [];
+    else if (o.op === "moveTo") at = o.args;
+    else if (o.op === "lineTo") { segments.push([...at, ...o.args]); at = o.args; }
+    else if (o.op === "stroke") out.push({ strokeStyle: o.strokeStyle, globalAlpha: o.globalAlpha, lineWidth: o.lineWidth, segments });
+  }
+  return out;
+}
+
+/** A fake ImageData where the test environment has none (happy-dom). */
+export function ensureImageData() {
+  if (typeof globalThis.ImageData === "undefined") {
+    globalThis.ImageData = class { constructor(data, w, h) { this.data = data; this.width = w; this.height = h; } };
+  }
+}
