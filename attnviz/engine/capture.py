@@ -135,6 +135,20 @@ def cast_inputs(model: nn.Module, model_inputs: dict[str, torch.Tensor]) -> dict
     return {k: (v.to(dtype) if v.is_floating_point() else v) for k, v in model_inputs.items()}
 
 
+def embedding_leaf(store: list[torch.Tensor]):
+    """fn(E) -> E for the input embedding's output [b, N, D]: made a tensor that requires grad (a leaf when the
+    embedding's weights are frozen), so d score / d E exists, and appended to ``store``. The one leaf every gradient
+    with respect to the input embeddings reads (the capture, Jain & Wallace's gradient importance)."""
+
+    def leaf(output: torch.Tensor) -> torch.Tensor:
+        if not output.requires_grad:
+            output = output.detach().requires_grad_(True)
+        store.append(output)
+        return output
+
+    return leaf
+
+
 def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor]) -> ForwardCapture:
     """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``."""
     blocks = adapter.get_blocks(model)
@@ -147,16 +161,10 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
 
         return hook
 
-    def make_leaf(_module, _inputs, output):
-        # The embedding output becomes a leaf requiring grad, so gradients exist even for frozen parameters.
-        if not output.requires_grad:
-            output = output.detach().requires_grad_(True)
-        embedded.append(output)
-        return output
-
+    leaf = embedding_leaf(embedded)
     model_inputs = cast_inputs(model, model_inputs)
     handles = [adapter.get_value(block).register_forward_hook(keep_value(i)) for i, block in enumerate(blocks)]
-    handles.append(adapter.get_input_embedding(model).register_forward_hook(make_leaf))
+    handles.append(adapter.get_input_embedding(model).register_forward_hook(lambda _m, _i, output: leaf(output)))
     try:
         with torch.enable_grad():
             extra = {"use_cache": False} if adapter.causal else {}

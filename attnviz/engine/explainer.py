@@ -197,19 +197,21 @@ class Explainer:
         return intervened(self.model, self.adapter, intervention)
 
     def forward(self, model_inputs: dict[str, torch.Tensor], intervention: Any = None, *,
-                grad: bool | None = False) -> torch.Tensor:
+                grad: bool | None = False, eager: bool = True) -> torch.Tensor:
         """The model's logits on encoded inputs (``explainer.encode(...).model_inputs``, any batch) in one forward
         under ``intervention`` (``engine.intervention.Intervention``: zeroed, replaced or observed heads, replaced or
         detached attention; None for none), with the model left exactly as it was (``intervened``). grad: False (no
-        graph), True (a graph), None (the caller's grad mode). A decoder runs without its key-value cache. Every
-        intervened forward of ablation, Jain & Wallace and the checks goes through here. -> logits, as the model
-        returns them ([b, C], or [b, N, V] for a language model)."""
+        graph), True (a graph), None (the caller's grad mode). eager=False keeps the model's own attention kernel
+        (for an intervention that touches no attention: the perturbation curves' embedding swaps). A decoder runs
+        without its key-value cache. Every intervened forward of ablation, Jain & Wallace, the perturbation curves,
+        the checks and the residual record goes through here. -> logits, as the model returns them ([b, C], or
+        [b, N, V] for a language model)."""
         from .capture import cast_inputs
         from .intervention import Intervention, intervened
 
         extra = {"use_cache": False} if self.adapter.causal else {}
         mode = contextlib.nullcontext() if grad is None else torch.set_grad_enabled(bool(grad))
-        with intervened(self.model, self.adapter, intervention or Intervention()), mode:
+        with intervened(self.model, self.adapter, intervention or Intervention(), eager=eager), mode:
             return self.model(**cast_inputs(self.model, model_inputs), return_dict=True, **extra).logits
 
     def ablate(self, heads: Any, mode: str = "zero", reference: Any = None):

@@ -18,6 +18,8 @@ modeling file) for the probabilities A [b, H, N, N], so they are bit for bit the
 - ``record(b, query, key, value, scaling)`` (when given) sees the very query [b, H, N, Dh], key and value
   [b, H_kv, N, Dh] the attention multiplies (after rotary embeddings) and the factor of its scores, for one head's
   arithmetic (``internals.head_math``),
+- ``embeddings(E) -> E'`` (when given) replaces the input embedding's output [b, N, D] (a baseline token's vector
+  at deleted positions for the perturbation curves; ``capture.embedding_leaf`` to differentiate with respect to it),
 
 and returns (out [b, N, H, Dh], A'), so ``output_attentions`` reports the intervened attention.
 """
@@ -56,6 +58,13 @@ class Intervention:
     head_values: Mapping[int, Mapping[int, torch.Tensor]] = field(default_factory=dict)
     observe: Callable[[int, torch.Tensor], None] | None = None
     record: Callable[..., None] | None = None
+    embeddings: Callable[[torch.Tensor], torch.Tensor] | None = None
+
+    @property
+    def touches_attention(self) -> bool:
+        """True when the attention function must be replaced (anything but an embedding change)."""
+        return bool(self.attention or self.zero_heads or self.detach or self.head_values or self.observe
+                    or self.record)
 
     def describe(self) -> str:
         parts = [f"attention of block {b} replaced" for b in sorted(self.attention)]
@@ -63,6 +72,8 @@ class Intervention:
         parts += [f"heads {sorted(v)} of block {b} mean-ablated" for b, v in sorted(self.head_values.items()) if v]
         if self.detach:
             parts.append("attention detached in every block")
+        if self.embeddings is not None:
+            parts.append("input embeddings replaced")
         return "; ".join(parts) or "nothing"
 
 
@@ -164,16 +175,24 @@ def _check(intervention: Intervention, num_blocks: int, num_heads: int) -> None:
 
 
 @contextlib.contextmanager
-def intervened(model: nn.Module, adapter: Adapter, intervention: Intervention) -> Iterator[nn.Module]:
+def intervened(model: nn.Module, adapter: Adapter, intervention: Intervention, eager: bool = True
+               ) -> Iterator[nn.Module]:
     """Run the model with ``intervention`` inside the block (eval mode, the model's lock held); everything restored
-    in ``finally``."""
+    in ``finally``. eager=False keeps the model's own attention kernel (faster; only for an intervention that
+    touches no attention, e.g. an embedding change)."""
     if not isinstance(intervention, Intervention):
         raise TypeError(f"expected an attnviz Intervention, got {type(intervention).__name__}")
+    if not eager and intervention.touches_attention:
+        raise ValueError(f"eager=False keeps the model's attention kernel, which cannot apply "
+                         f"{intervention.describe()}")
     blocks = adapter.get_blocks(model)
     _check(intervention, len(blocks), adapter.num_query_heads(model))
     _register()
     block_of = {id(m): b for b, block in enumerate(blocks) for m in block.modules()}
-    with prepared(model, eager=True, attn_implementation=NAME):
+    change = intervention.embeddings
+    with prepared(model, eager=eager, attn_implementation=NAME):  # restores every hook, also after an exception
+        if change is not None:
+            adapter.get_input_embedding(model).register_forward_hook(lambda _m, _i, output: change(output))
         token = _ACTIVE.set(_Active(intervention, block_of))
         try:
             yield model

@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..engine.capture import embedding_leaf
 from ..engine.divergence import jensen_shannon
 from ..engine.intervention import Intervention
 from ..engine.progress import run_each, warn_skipped
@@ -74,26 +75,16 @@ def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.
     """Jain & Wallace's gradient importance for one input (a batch of one): g_j = Σ_c |Σ_d ∂σ_c/∂e_{j,d} · e_{j,d}|
     with every block's attention detached (a constant in the backward pass), normalised to sum 1. [N]."""
 
-    model, adapter = explainer.model, explainer.adapter
     embedded: list[torch.Tensor] = []
-
-    def make_leaf(_module, _inputs, output):
-        output = output.detach().requires_grad_(True)
-        embedded.append(output)
-        return output
-
-    handle = adapter.get_input_embedding(model).register_forward_hook(make_leaf)
-    try:
-        with torch.enable_grad():
-            logits = wide(explainer.forward(model_inputs, Intervention(detach=True), grad=True))
-            probs = explainer.probabilities(logits)
-            emb = embedded[-1]
-            total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
-            for c in range(probs.shape[-1]):
-                (grad,) = torch.autograd.grad(probs[0, c], emb, retain_graph=c < probs.shape[-1] - 1)
-                total += (grad[0] * emb[0]).sum(-1).abs().double()
-    finally:
-        handle.remove()
+    intervention = Intervention(detach=True, embeddings=embedding_leaf(embedded))
+    with torch.enable_grad():
+        logits = wide(explainer.forward(model_inputs, intervention, grad=True))
+        probs = explainer.probabilities(logits)
+        emb = embedded[-1]
+        total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
+        for c in range(probs.shape[-1]):
+            (grad,) = torch.autograd.grad(probs[0, c], emb, retain_graph=c < probs.shape[-1] - 1)
+            total += (grad[0] * emb[0]).sum(-1).abs().double()
     g = total.detach().cpu().numpy()
     return g / g.sum() if g.sum() > 0 else g
 

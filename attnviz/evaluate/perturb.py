@@ -126,27 +126,19 @@ def deduplicate(variants: Sequence[Variant]) -> tuple[list[Variant], np.ndarray]
 
 
 def _probabilities(explainer, variants: Sequence[Variant], batch_size: int, baseline_token: int | None) -> np.ndarray:
-    from ..engine.capture import cast_inputs
+    from ..engine.intervention import Intervention
 
-    model = explainer.model
     pad_id = int(getattr(explainer.processor, "pad_token_id", None) or 0)
     out = []
-    embedding = explainer.adapter.get_input_embedding(model)
+    embedding = explainer.adapter.get_input_embedding(explainer.model)
     # similar lengths in one batch: less padding
     order = sorted(range(len(variants)), key=lambda i: _length(variants[i]))
     for start in range(0, len(order), batch_size):
         chunk = [variants[i] for i in order[start:start + batch_size]]
-        batch = cast_inputs(model, _collate(chunk, pad_id))
         swaps = [(i, v.baseline) for i, v in enumerate(chunk) if v.baseline]
-        handle = None
-        with explainer.prepared(eager=False), torch.no_grad():
-            try:
-                if swaps:
-                    handle = embedding.register_forward_hook(_swap_hook(embedding, swaps, baseline_token, pad_id))
-                logits = wide(model(**batch, return_dict=True).logits)
-            finally:
-                if handle is not None:
-                    handle.remove()
+        swap = Intervention(embeddings=_swap(embedding, swaps, baseline_token, pad_id)) if swaps else None
+        # the model's own attention kernel: the curves need no attention probabilities
+        logits = wide(explainer.forward(_collate(chunk, pad_id), swap, grad=False, eager=False))
         probs = explainer.probabilities(logits)
         out.append(probs.cpu().numpy())
     result = np.empty((len(variants), out[0].shape[1]), dtype=out[0].dtype)
@@ -164,17 +156,19 @@ def wide(logits: torch.Tensor) -> torch.Tensor:
     return logits.double() if logits.dtype == torch.float64 else logits.float()
 
 
-def _swap_hook(embedding, swaps, baseline_token: int | None, pad_id: int):
+def _swap(embedding, swaps, baseline_token: int | None, pad_id: int):
+    """fn(E) -> E': input i's embedding at its baseline positions replaced by the baseline token's embedding
+    (the [PAD] or ``baseline_token`` vector), for E [b, N, D]."""
     token = pad_id if baseline_token is None else int(baseline_token)
 
-    def hook(_module, _inputs, output):
+    def swap(output):
         base = embedding.weight[token].to(output.dtype)
         output = output.clone()
         for i, positions in swaps:
             output[i, positions] = base
         return output
 
-    return hook
+    return swap
 
 
 __all__ = ["REPLACEMENTS", "Variant", "keep_only", "pixel_variant", "probabilities", "token_variant",

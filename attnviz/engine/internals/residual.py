@@ -23,7 +23,7 @@ from torch import nn
 
 from ..adapters import Adapter
 from ..adapters.base import linear_weight
-from ..intervention import Intervention, intervened
+from ..intervention import Intervention
 
 
 class InternalsError(ValueError):
@@ -131,19 +131,18 @@ def record(explainer: Any, model_inputs: dict[str, torch.Tensor], qkv_blocks: tu
             qkv[b] = (work(q[0]), work(k[0]), work(v[0]), scaling)
 
     handles = []
-    with intervened(model, adapter, Intervention(record=keep_qkv)), torch.no_grad():
-        try:
-            for i, block in enumerate(blocks):
-                handles.append(block.register_forward_pre_hook(keep(resid, i, True), with_kwargs=True))
-                handles.append(adapter.get_part(block, "attn_out").register_forward_hook(keep(attn, i, False)))
-                handles.append(adapter.get_part(block, "attn_out").register_forward_pre_hook(keep_z(i)))
-                handles.append(adapter.get_part(block, "ffn_out").register_forward_hook(keep(mlp, i, False)))
-            handles.append(adapter.get_final_norm(model).register_forward_pre_hook(keep(resid, num, True),
-                                                                                    with_kwargs=True))
-            out = model(**model_inputs, use_cache=False, return_dict=True)
-        finally:
-            for handle in handles:
-                handle.remove()
+    try:
+        for i, block in enumerate(blocks):
+            handles.append(block.register_forward_pre_hook(keep(resid, i, True), with_kwargs=True))
+            handles.append(adapter.get_part(block, "attn_out").register_forward_hook(keep(attn, i, False)))
+            handles.append(adapter.get_part(block, "attn_out").register_forward_pre_hook(keep_z(i)))
+            handles.append(adapter.get_part(block, "ffn_out").register_forward_hook(keep(mlp, i, False)))
+        handles.append(adapter.get_final_norm(model).register_forward_pre_hook(keep(resid, num, True),
+                                                                                with_kwargs=True))
+        logits = explainer.forward(model_inputs, Intervention(record=keep_qkv), grad=False)
+    finally:
+        for handle in handles:
+            handle.remove()
     heads = adapter.num_query_heads(model)
     zs = torch.stack([t for t in z if t is not None])  # [B, N, H·Dh]
     return ResidualRecord(
@@ -151,7 +150,7 @@ def record(explainer: Any, model_inputs: dict[str, torch.Tensor], qkv_blocks: tu
         attn_out=torch.stack([t for t in attn if t is not None]),
         mlp_out=torch.stack([t for t in mlp if t is not None]),
         z=zs.view(zs.shape[0], zs.shape[1], heads, -1),
-        logits=work(out.logits.detach()[0]),
+        logits=work(logits.detach()[0]),
         qkv=qkv,
     )
 
