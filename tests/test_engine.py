@@ -29,25 +29,63 @@ def test_repr_names_the_prediction_and_the_target():
     assert f"labels {said}; target 3 ('class_3')>" in repr(e)
 
 
+def model_outputs(e):
+    """The model's own forward on the explanation's inputs (eager attention, eval mode): logits [C] and the
+    attention probabilities [B, H, N, N] as Hugging Face returns them with output_attentions=True."""
+    with e.explainer.prepared(), torch.no_grad():
+        out = e.explainer.model(**e.model_inputs, output_attentions=True)
+    return out.logits[0].double(), torch.stack([a[0] for a in out.attentions]).double()
+
+
+def hand_rollout(A: torch.Tensor, kept: np.ndarray | None = None) -> np.ndarray:
+    """Abnar & Zuidema's rollout written out: Â_b = row-normalised (0.5 mean_h A_b + 0.5 I), the mean over the heads
+    kept in block b (kept: bool [B, H], default all), J_l = Â_l ⋯ Â_0, row l = J_l[0] ([CLS]). A [B, H, N, N] ->
+    [B, N]."""
+    B, H, N, _ = A.shape
+    kept = np.ones((B, H), bool) if kept is None else kept
+    J, rows = torch.eye(N, dtype=torch.float64), []
+    for b in range(B):
+        Ahat = 0.5 * A[b, np.flatnonzero(kept[b])].mean(0) + 0.5 * torch.eye(N, dtype=torch.float64)
+        J = (Ahat / Ahat.sum(-1, keepdim=True)) @ J
+        rows.append(J[0].numpy())
+    return np.stack(rows)
+
+
 def test_explanation_describes_input_and_prediction(explanation, arch):
     e = explanation
     assert e.kind == ("text" if arch in TEXT_ARCHS else "image")
     assert len(e.tokens) == e.num_tokens == e.capture.A.shape[-1]
     assert e.num_layers == 2 and e.num_heads == 2
-    assert e.probs.shape == (2,) and abs(float(e.probs.sum()) - 1) < 1e-5
+    logits, _ = model_outputs(e)
+    assert e.probs.shape == (2,)  # the model's own softmax over its logits, not only some distribution
+    np.testing.assert_allclose(e.probs, torch.softmax(logits, -1).numpy(), atol=1e-6)
     assert e.predicted == int(np.argmax(e.probs)) and e.target == e.predicted
     assert e.label_names == ["class_0", "class_1"]
     assert e.special.dtype == bool and e.special[0]
+    if e.kind == "text":  # special = the tokenizer's own special ids ([CLS]/<s>, [SEP]/</s>), nothing else
+        ids = e.model_inputs["input_ids"][0].tolist()
+        np.testing.assert_array_equal(e.special, np.isin(ids, e.explainer.processor.all_special_ids))
+        assert e.special.sum() == 2 and e.special[-1]
     if e.kind == "image":
         assert e.patch_grid == (4, 4)
         assert e.num_prefix_tokens == (2 if arch == "deit" else 1)
+        np.testing.assert_array_equal(e.special, np.arange(e.num_tokens) < e.num_prefix_tokens)
         assert e.image.shape == (32, 32, 3) and e.image.dtype == np.uint8
+        from PIL import Image  # the image the model saw: the input resized (bilinear) to the model's 32 x 32
+
+        resized = np.asarray(Image.fromarray(sample_image()).resize((32, 32), Image.BILINEAR), dtype=np.int16)
+        assert np.abs(e.image.astype(np.int16) - resized).max() <= 1
         p = e.num_prefix_tokens  # the patch tokens in row-major order, the prefix dropped
         np.testing.assert_array_equal(e.patch_map(np.arange(e.num_tokens)), np.arange(p, p + 16).reshape(4, 4))
 
 
 def test_every_method_gives_finite_layered_maps(explanation):
     e = explanation
+    _, A = model_outputs(e)  # the model's own attention, not attnviz's capture
+    raw = A[:, :, 0, :].mean(1).numpy()  # each block's [CLS] row, mean over heads
+    np.testing.assert_allclose(e.maps("raw"), raw, atol=1e-6)
+    np.testing.assert_allclose(e.maps("last_layer"), raw, atol=1e-6)
+    np.testing.assert_allclose(e.maps("rollout"), hand_rollout(A), atol=1e-6)
     for name in e.method_names():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -131,8 +169,11 @@ def test_too_long_text_is_truncated_with_a_warning_that_counts():
 
 
 def test_sentence_pair_has_two_segments_and_words():
-    e = Explainer(*tiny_model("bert")).explain(("the movie was charming", "a boring sequel"))
-    assert set(e.segments.tolist()) == {0, 1}
+    model, tok = tiny_model("bert")
+    e = Explainer(model, tok).explain(("the movie was charming", "a boring sequel"))
+    assert set(e.segments.tolist()) == {0, 1}  # and each token's segment is the tokenizer's token type
+    types = tok("the movie was charming", "a boring sequel", return_token_type_ids=True)["token_type_ids"]
+    np.testing.assert_array_equal(e.segments, types)
     assert e.tokens.count("[SEP]") == 2
     words, values, segs = e.words(np.ones(e.num_tokens))
     assert words[:5] == ["[CLS]", "the", "movie", "was", "charming"]
@@ -282,6 +323,11 @@ def test_head_masks_validate_and_apply(explanation):
     assert np.allclose(e.map("rollout", heads=np.ones((2, 2), bool)), all_heads)
     only0 = e.map("rollout", heads=[True, False])
     assert np.allclose(e.map("rollout", heads=[0]), only0)
+    _, A = model_outputs(e)  # a row [H] applies to every block: rollout over head 0's attention alone
+    np.testing.assert_allclose(all_heads, hand_rollout(A)[-1], atol=1e-6)
+    np.testing.assert_allclose(only0, hand_rollout(A, np.array([[True, False]] * 2))[-1], atol=1e-6)
+    grid = np.array([[True, True], [False, True]])  # a [B, H] grid: block 0 whole, block 1 head 1 alone
+    np.testing.assert_allclose(e.map("rollout", heads=grid), hand_rollout(A, grid)[-1], atol=1e-6)
     assert not np.allclose(only0, all_heads)
     with pytest.raises(ValueError, match="shape"):
         e.map("rollout", heads=[True, False, True])

@@ -285,11 +285,36 @@ def recorded(arch: str, seed: int = 0):
     return model, explainer, e, rec
 
 
+def literal_block(p, A, R_out, layout, rules):
+    """One block's relevance by the literal rules of this file (z-tensors written out), wired from METHODS.md's
+    block diagram over the recorded sub-module inputs and outputs: (R_in [N, D], R(A) [H, N, N])."""
+    H = A.shape[0]
+
+    def lin(part, R):
+        return literal_linear(part.x, part.weight, R, rules)
+
+    x, x1 = (p["query"].x, p["ffn_in"].x) if layout == "post_ln" else (p["ln1"].x, p["ln2"].x)
+    R_skip1, R_f = literal_add(x1, p["ffn_out"].y, R_out, rules)  # x2 = x1 + ffn_out(gelu(ffn_in(.)))
+    R_x1 = R_skip1 + lin(p["ffn_in"], lin(p["ffn_out"], R_f))
+    R_skip0, R_o = literal_add(x, p["attn_out"].y, R_x1, rules)  # x1 = x + attn_out(A V)
+    R_A, R_V = literal_matmul(A, _split(p["value"].y, H), _split(lin(p["attn_out"], R_o), H))
+    R_Q, R_Kt = literal_matmul(_split(p["query"].y, H), _split(p["key"].y, H).transpose(-1, -2), R_A)
+    R_in = R_skip0 + lin(p["query"], _merge(R_Q)) + lin(p["key"], _merge(R_Kt.transpose(-1, -2))) \
+        + lin(p["value"], _merge(R_V))
+    return R_in, R_A
+
+
+def close(got, expected, rtol=1e-7):
+    """Equal up to round-off relative to the tensor's scale (the "lrp" rules' sums can be large)."""
+    return torch.allclose(got, expected, rtol=rtol, atol=rtol * float(expected.abs().max()))
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_one_block_conserves_relevance(arch):
     """Through one whole block with the "chefer" rules Σ R_in = Σ R_out up to round-off (rtol 1e-8): LayerNorm,
     GELU, Softmax and Dropout are identities, Linear (bias out of Z), the halved matmuls, the rescaled Adds and the
-    Clones all conserve. The "lrp" rules are not conservative by design (Linear doubles, see above): only finite."""
+    Clones all conserve. The "lrp" rules are not conservative by design (Linear doubles, see above). Both rule sets
+    equal the block wired by hand from the literal rules."""
     _, _, e, rec = recorded(arch)
     A = e.capture.A.double()
     for b in range(e.num_layers):
@@ -297,8 +322,13 @@ def test_one_block_conserves_relevance(arch):
         R_in, R_A = lrp_pass.block_relevance(rec.blocks[b], A[b], R_out, rec.layout, "chefer")
         assert R_in is not None and R_A.shape == A[b].shape
         assert torch.isclose(R_in.sum(), R_out.sum(), rtol=conserve_rtol(), atol=ATOL), (arch, b)
-        R_lrp, _ = lrp_pass.block_relevance(rec.blocks[b], A[b], R_out, rec.layout, "lrp")
-        assert R_lrp is not None and torch.isfinite(R_lrp).all()
+        ref_in, ref_A = literal_block(rec.blocks[b], A[b], R_out, rec.layout, "chefer")
+        assert close(R_in, ref_in) and close(R_A, ref_A), (arch, b)
+        R_lrp, R_A_lrp = lrp_pass.block_relevance(rec.blocks[b], A[b], R_out, rec.layout, "lrp")
+        assert R_lrp is not None
+        ref_in, ref_A = literal_block(rec.blocks[b], A[b], R_out, rec.layout, "lrp")
+        assert close(R_lrp, ref_in) and close(R_A_lrp, ref_A), (arch, b)
+        assert not close(R_lrp, R_in)  # the two rule sets are told apart
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -312,6 +342,14 @@ def test_whole_pass_conserves_from_the_logit_to_the_input(arch):
     for value in (t["head_input"], *t["block_output"], t["block0_input"]):
         assert math.isclose(value, 1.0, rel_tol=conserve_rtol()), (arch, t)
     assert res.input is not None and res.input.shape == (e.num_tokens,)
+    if e.kind == "text":  # the input map is block 0's input relevance summed over the hidden dimension: Σ = 1 too
+        assert math.isclose(float(res.input.sum()), 1.0, rel_tol=conserve_rtol()), (arch, float(res.input.sum()))
+    else:  # the prefix tokens have no pixels; each patch's entry is the sum of its 8 x 8 pixels' relevance
+        p = e.num_prefix_tokens
+        assert (res.input[:p] == 0).all() and res.pixels is not None and res.pixels.shape == (32, 32)
+        per_patch = res.pixels.reshape(4, 8, 4, 8).sum(dim=(1, 3)).flatten()
+        assert torch.allclose(res.input[p:], per_patch, atol=1e-12)
+        assert not torch.allclose(per_patch, res.pixels.reshape(4, 8, 4, 8).sum(dim=(1, 3)).T.flatten())
 
 
 def test_image_input_map_is_the_patch_share_carried_through_z_b():
@@ -434,6 +472,27 @@ def hf_attention_gradients(e, target: int):
     return torch.stack([g[0] for g in grads]).detach()
 
 
+def chefer_by_hand(e, cam: torch.Tensor, grad: torch.Tensor) -> np.ndarray:
+    """``chefer`` with the authors' defaults, every row, from R(A) and Hugging Face's own d y_t / dA: M_b = I +
+    mean_h (grad ⊙ cam)⁺. Text: row l = M_l[0] row-normalised (start_layer "last"), entry 0 = the row's minimum.
+    Images: row l = (M_l ⋯ M_1)[0] unnormalised (start_layer 1; row 0 carries nothing yet), prefix entries 0."""
+    B, _, N, _ = cam.shape
+    M = (grad * cam).clamp(min=0).mean(1) + torch.eye(N, dtype=torch.float64)
+    rows = []
+    if e.kind == "text":
+        for b in range(B):
+            row = M[b, 0] / M[b, 0].sum()
+            rows.append(torch.cat([row.min()[None], row[1:]]))
+    else:
+        joint = torch.eye(N, dtype=torch.float64)
+        for b in range(B):
+            joint = M[b] @ joint if b >= 1 else joint
+            row = joint[0].clone()
+            row[:e.num_prefix_tokens] = 0
+            rows.append(row)
+    return torch.stack(rows).numpy()
+
+
 @pytest.mark.parametrize("arch", ARCHS)
 def test_lrp_maps_have_the_layered_shape_and_finite_values(arch):
     e = explained(arch)
@@ -444,6 +503,23 @@ def test_lrp_maps_have_the_layered_shape_and_finite_values(arch):
         assert np.allclose(e.map(name), m[-1]), name
         if e.kind == "image":
             assert (m[:, :e.num_prefix_tokens] == 0).all(), name
+    # each map's values from the relevance pass by a second path: the definitions written out above each method
+    t, p = e.target, (e.num_prefix_tokens if e.kind == "image" else 1)
+    cam = lrp_methods.relevance(e._trace(t), "chefer", "onehot").attention
+    assert np.allclose(e.maps("chefer"), chefer_by_hand(e, cam, hf_attention_gradients(e, t)), atol=1e-6)
+    for rules in ("lrp", "chefer"):  # partial LRP: each block's R(A)⁺ [CLS] row, mean over heads, prefix zeroed
+        partial = lrp_methods.relevance(e._trace(t), rules, "onehot").attention.clamp(min=0).mean(1)[:, 0].clone()
+        partial[:, :p] = 0
+        assert np.allclose(e.maps("lrp_partial", rules=rules), partial.numpy(), atol=1e-6), rules
+    full = e.maps("lrp_full")  # the input-level map, the same at every row, prefix zeroed
+    expected = lrp_methods.relevance(e._trace(t), "lrp", "onehot", to_input=True).input.clone()
+    expected[:p] = 0
+    assert np.allclose(full, expected.numpy()[None].repeat(e.num_layers, 0), atol=1e-9)
+    kept = e.map("lrp_full", rules="chefer", cls_entry="keep")
+    if e.kind == "text":  # the conservative rules carry the whole onehot seed to the input: Σ = 1
+        assert math.isclose(float(kept.sum()), 1.0, rel_tol=1e-6), float(kept.sum())
+    else:  # an image's input map is the patch embeddings' share: its prefix tokens have no pixels
+        assert (kept[:p] == 0).all() and not np.allclose(kept, 0)
 
 
 @pytest.mark.parametrize("arch", ARCHS)
@@ -582,5 +658,8 @@ def test_model_left_as_it_was_after_an_exception_mid_pass(arch):
         handle.remove()
     assert_same_state(before, model_state(model))
     assert "lrp" not in e.diagnostics or not e.diagnostics["lrp"]
-    assert np.isfinite(e.maps("chefer")).all()  # and it works afterwards
+    after = e.maps("chefer")  # and it works afterwards: the same map as an explanation that never saw the error
+    assert np.isfinite(after).all()
+    fresh = Explainer(model, proc).explain(sample_input(arch)).maps("chefer")
+    assert np.allclose(after, fresh, atol=1e-6) and not np.allclose(after, 0)
     assert_same_state(before, model_state(model))
