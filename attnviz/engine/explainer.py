@@ -12,10 +12,11 @@ from torch import nn
 
 from .adapters import adapter_for, task_of
 from .capture import LOW_PRECISION, capture_forward, capture_gradients, model_float_dtype, prepared
-from .explanation import Explanation, _Graph
+from .explanation import Explanation
 from .guard import fingerprint, model_lock
 from .inputs import Encoded, encode_images, encode_text
 from .inputs import _max_length as max_length
+from .live import Graph
 from .memory import ModelShape, default_budget, plan_batches
 from .methods.common import Capture, compute_dtype
 from .progress import progress_bar
@@ -374,7 +375,7 @@ class Explainer:
             resolved = [self.targets.make(p if t is None else t, row) for t, p, row in zip(targets, predicted, where)]
             grads = capture_gradients(forward, resolved, keep_graph)
             stamp = fingerprint(self.model)
-        graph = _Graph(forward) if keep_graph else None
+        graph = Graph(forward) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
         finite = torch.isfinite(logits).all(-1).tolist()
         explanations = []

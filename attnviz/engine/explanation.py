@@ -2,133 +2,26 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
-import warnings
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from . import facades
-from .capture import ForwardCapture, GradientCapture, gradients_of
-from .guard import DetachedExplanationError, Fingerprint, ModelChangedError, describe_change, fingerprint
+from .capture import GradientCapture
+from .guard import Fingerprint, ModelChangedError, describe_change, fingerprint
 from .heads import HeadMask
 from .inputs import Sample
+from .live import Detached, Graph, ModelContext
+from .method_options import check_options, finite_checked, option_defaults
 from .methods import get as get_method
 from .methods import methods as all_methods
 from .methods.common import Capture, Grads, Trace, compute_dtype
 from .targets import Key, Target, Targets
+from .units import Units
 
 if TYPE_CHECKING:
     from .explainer import Explainer
-
-
-class _Graph:
-    """A batch's forward pass kept alive, so another target costs one backward and no forward."""
-
-    def __init__(self, forward: ForwardCapture):
-        self.forward = forward
-
-    def gradients(self, index: int, target: Target) -> GradientCapture:
-        with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
-            score = target.score(self.forward.logits[index])
-        return gradients_of(score, self.forward, retain_graph=True)
-
-
-class _Detached:
-    """What a copied (pickled, deep-copied) explanation keeps of its explainer: the labels, not the model."""
-
-    def __init__(self, explainer: Any, known: list[Key]):
-        self.label_names = list(explainer.label_names)
-        self.multi_label = bool(explainer.multi_label)
-        self.modality = str(explainer.modality)
-        self.task = str(getattr(explainer, "task", "classification"))
-        self.causal = bool(getattr(explainer, "causal", False))
-        self.targets: Targets = explainer.targets.detached(known)
-
-    def describe_target(self, target: Key) -> str:
-        return self.targets.describe(target)
-
-    def resolve_target(self, target: Any, predicted: int) -> Key:
-        key = self.targets.check(target)
-        return predicted if key is None else key
-
-    def __getattr__(self, name: str) -> Any:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        raise DetachedExplanationError(
-            "this explanation is a copy (pickled or deep-copied): it keeps the maps already computed, and a new "
-            "target or a method that re-runs the model needs the live model: explain again"
-        )
-
-
-class _Context:
-    """What methods that re-run the model need (integrated gradients, LRP). Reading the model checks that it is
-    live and unchanged since the capture."""
-
-    def __init__(self, explanation: Explanation):
-        self._explanation = explanation
-        self.model_inputs = explanation.model_inputs
-        self.sample = explanation.sample
-        self.diagnostics = explanation.diagnostics
-
-    @property
-    def model(self):
-        return self._explanation._live().model
-
-    @property
-    def adapter(self):
-        return self._explanation._live().adapter
-
-    @property
-    def prepared(self):
-        return self._explanation._live().prepared
-
-    @property
-    def pad_token_id(self) -> int:
-        """The baseline token of integrated gradients: [PAD], or a decoder tokenizer's end-of-text when it has none
-        (GPT-2), else id 0."""
-        tokenizer = self._explanation._live().processor
-        pad = getattr(tokenizer, "pad_token_id", None)
-        return pad if pad is not None else (getattr(tokenizer, "eos_token_id", None) or 0)
-
-
-@functools.cache
-def _option_spec(fn: Any) -> dict[str, tuple[bool, bool]]:
-    """A method's options (its parameters after ``trace`` and ``heads``): name -> (boolean, may be None). Read once
-    per method: ``maps`` runs on every head toggle."""
-    spec = {}
-    for name, param in list(inspect.signature(fn).parameters.items())[2:]:
-        if param.kind not in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY):
-            continue
-        annotation = str(param.annotation)
-        spec[name] = (isinstance(param.default, bool) or annotation.startswith("bool"), "None" in annotation)
-    return spec
-
-
-def check_options(info: Any, options: dict[str, Any]) -> None:
-    """A method's options, validated at the entry: known names only, one value each, True/False for the flags."""
-    spec = _option_spec(info.fn)
-    for name, value in options.items():
-        if name not in spec:
-            raise TypeError(f"{info.name} has no option {name!r}; its options are: {', '.join(spec) or 'none'}")
-        try:
-            hash(value)
-        except TypeError:
-            raise TypeError(f"{info.name}: option {name} must be one value (a string, number or bool), got "
-                            f"{type(value).__name__} {value!r:.60}") from None
-        boolean, optional = spec[name]
-        if boolean and not (isinstance(value, (bool, np.bool_)) or (value is None and optional)):
-            raise TypeError(f"{info.name}: option {name} must be True or False, got {value!r}")
-
-
-def _finite_checked(values: np.ndarray, method: str) -> np.ndarray:
-    if not np.isfinite(values).all():
-        bad = int((~np.isfinite(values)).sum())
-        warnings.warn(f"{method}: {bad} of {values.size} values are NaN or inf (the model's logits or activations "
-                      "overflowed?): this map is not meaningful", stacklevel=3)
-    return values
 
 
 class Explanation:
@@ -140,7 +33,7 @@ class Explanation:
     """
 
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
-                 probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture, graph: _Graph | None,
+                 probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture, graph: Graph | None,
                  batch_index: int, fingerprint: Fingerprint = (), position: int = 0):
         self.explainer = explainer
         self.sample = sample
@@ -166,21 +59,21 @@ class Explanation:
         and no model (a new target then raises "needs the live model: explain again")."""
         state = dict(self.__dict__)
         state["_graph"] = None
-        if not isinstance(self.explainer, _Detached):
-            state["explainer"] = _Detached(self.explainer, [self.target, self.predicted, *self._grads])
+        if not isinstance(self.explainer, Detached):
+            state["explainer"] = Detached(self.explainer, [self.target, self.predicted, *self._grads])
         state["_fingerprint"] = ()
         return state
 
     @property
     def is_live(self) -> bool:
         """False for a copy (pickled, deep-copied): it cannot compute what needs the model."""
-        return not isinstance(self.explainer, _Detached)
+        return not isinstance(self.explainer, Detached)
 
     def _live(self):
         """The explainer, checked: a copy has none, and a model changed since the capture would mix new weights
         with the recorded attention."""
         explainer = self.explainer
-        if isinstance(explainer, _Detached):
+        if isinstance(explainer, Detached):
             explainer.model  # raises DetachedExplanationError  # noqa: B018
         if self._fingerprint:
             change = describe_change(self._fingerprint, fingerprint(explainer.model))
@@ -316,7 +209,7 @@ class Explanation:
 
     def _trace(self, target: Target | Key) -> Trace:
         target = target if isinstance(target, Target) else self.resolve(target)
-        return Trace(self.capture, target, lambda: self._gradients(target), _Context(self), self.kind,
+        return Trace(self.capture, target, lambda: self._gradients(target), ModelContext(self), self.kind,
                      self.num_prefix_tokens, position=self.position, causal=self.causal)
 
     def _prepare(self, method: str, target: Any, heads: Any, options: dict):
@@ -341,7 +234,7 @@ class Explanation:
         if key not in self._cache:
             with torch.no_grad():
                 result = info.fn(self._trace(t), mask, **options)
-            self._cache[key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
+            self._cache[key] = finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[key]
 
     def map(self, method: str, target: int | str | None = None, layer: int | None = None, heads: Any = None,
@@ -362,7 +255,7 @@ class Explanation:
         if last_key not in self._cache:
             with torch.no_grad():
                 result = info.last(self._trace(t), mask, **options)
-            self._cache[last_key] = _finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
+            self._cache[last_key] = finite_checked(compute_dtype(result.detach()).cpu().numpy(), method)
         return self._cache[last_key]
 
     def blocks_read(self, method: str, layer: int | None = None, **options) -> tuple[int, int] | None:
@@ -385,9 +278,7 @@ class Explanation:
         if not isinstance(notes, dict):
             return None
         t = self.resolve(target).key
-        spec = inspect.signature(get_method(method).fn).parameters
-        full = {k: p.default for k, p in spec.items() if p.default is not inspect.Parameter.empty}
-        full.update(options)
+        full = {**option_defaults(get_method(method).fn), **options}
         for (t_key, opts), report in reversed(list(notes.items())):  # the newest matching note
             if t_key == t and all(full.get(k) == v for k, v in opts):
                 return report
@@ -401,19 +292,9 @@ class Explanation:
         """Per-pixel relevance [h, w] of the image as the model saw it (image explanations, ``lrp_full`` only):
         the LRP relevance at the input pixels summed over RGB, the map of Chefer et al.'s LRP baseline.
         ``map("lrp_full")`` is its sum over each patch (one value per token, as every method)."""
-        if self.kind != "image":
-            raise ValueError("pixel_map() applies to image explanations")
-        if method != "lrp_full":
-            raise ValueError(f"pixel_map() is defined for 'lrp_full' (relevance carried to the pixels), not {method!r}")
-        from .methods.lrp import relevance
+        from .methods.lrp import explanation_pixel_map
 
-        check_options(get_method(method), options)
-        t = self.resolve(target)
-        seed, division = options.get("seed", "onehot"), options.get("division", "authors")
-        with torch.no_grad():
-            result = relevance(self._trace(t), "lrp", seed, to_input=True, division=division)
-        assert result.pixels is not None
-        return _finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
+        return explanation_pixel_map(self, method, target, options)
 
     # ------------------------------------------------------------------ how the model computed it (decoders)
     def logit_lens(self, token: Any = None, top_k: int | None = None, rank: bool = False):
@@ -451,45 +332,26 @@ class Explanation:
         return facades.call("plot", self, method, target=target, layer=layer, heads=heads, **kwargs)
 
     # ------------------------------------------------------------------ helpers for views
+    def units(self, word_level: bool = False) -> Units:
+        """What a view draws: the tokens, or the words with ``word_level`` (``engine/units.py``)."""
+        return Units.of(self, word_level)
+
     def words(self, values: np.ndarray, reduce: str = "sum") -> tuple[list[str], np.ndarray, list[int]]:
         """Aggregate a token map [N] to words: (word strings, values [W], segment of each word).
 
         Word pieces of one word are summed (reduce="sum") or maxed ("max"); special tokens stay as they are."""
         if self.kind != "text":
             raise ValueError("words() applies to text explanations")
-        if reduce not in ("sum", "max"):
-            raise ValueError(f"reduce must be 'sum' or 'max', got {reduce!r}")
         values = np.asarray(values)
         if values.shape != (self.num_tokens,):
             raise ValueError(f"values must have shape [{self.num_tokens}], got {list(values.shape)}")
-        words: list[str] = []
-        out: list[float] = []
-        segs: list[int] = []
-        last_key = object()
-        for j, key in enumerate(self.sample.word_ids):
-            if key is not None and key == last_key:
-                out[-1] = out[-1] + values[j] if reduce == "sum" else max(out[-1], values[j])
-                continue
-            words.append(self.sample.tokens[j] if key is None else self.sample.word_texts[key])
-            out.append(float(values[j]))
-            segs.append(int(self.sample.segments[j]))
-            last_key = key
-        return words, np.asarray(out, dtype=np.float32), segs
+        units = Units.of(self, word_level=True)
+        return list(units.texts), units.pool(values, reduce), list(units.segments)
 
     def explained_units(self, word_level: bool = False) -> tuple[int, np.ndarray]:
         """A decoder's explained position among the units drawn (tokens, or words with word_level): (its unit
         index, bool [U] of the units after it, which its prediction cannot see). An encoder's: (-1, all False)."""
-        n = self.num_tokens
-        if not self.causal or self.kind != "text":
-            units = len(self.words(np.zeros(n, np.float32))[0]) if word_level and self.kind == "text" else n
-            return -1, np.zeros(units, dtype=bool)
-        at = np.zeros(n, np.float32)
-        at[self.position] = 1
-        after = (np.arange(n) > self.position).astype(np.float32)
-        if word_level:
-            at, after = self.words(at, reduce="max")[1], self.words(after, reduce="max")[1]
-        explained = int(np.argmax(at))
-        return explained, (after > 0.5) & (np.arange(len(after)) != explained)
+        return Units.of(self, word_level).explained(self)
 
     def patch_map(self, values: np.ndarray) -> np.ndarray:
         """The patch part of a token map [N] as the patch grid [gh, gw] (prefix tokens dropped)."""

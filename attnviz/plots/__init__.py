@@ -82,14 +82,10 @@ def _plain(text: str) -> str:
 
 def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: str, words: bool,
           ignore_special: bool, width: float, fontsize: float) -> Figure:
-    if words:
-        units, vals, segs = e.words(values.astype(np.float32))
-        special = e.words(e.special.astype(np.float32), reduce="max")[1] > 0.5
-        values = vals.astype(np.float64)
-    else:
-        units, segs, special = e.tokens, [int(s) for s in e.segments], e.special.astype(bool)
-    special = np.asarray(special, dtype=bool)
-    explained, unseen = e.explained_units(words)  # a decoder: the position outlined, what follows it hatched
+    drawn = e.units(words)  # tokens, or words (word pieces summed)
+    units, segs, special = drawn.texts, drawn.segments, np.asarray(drawn.special, dtype=bool)
+    values = drawn.pool(values.astype(np.float32)).astype(np.float64)
+    explained, unseen = drawn.explained(e)  # a decoder: the position outlined, what follows it hatched
     skip = (special & ignore_special) | unseen
     norm = _norm(values, signed, skip if skip.any() else None)
     mapper = ScalarMappable(norm=norm, cmap=cmap)

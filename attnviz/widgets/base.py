@@ -295,9 +295,11 @@ class ExplainedView(View):
             self._set_candidates([*self.candidates, int(key)])
         return self.candidates.index(key)
 
-    def _mark_position(self, word_level: bool) -> None:
-        """explained_unit and unit_unseen for the units drawn (tokens, or words when word_level)."""
-        explained, unseen = self._e.explained_units(word_level)
+    def _show_units(self, units: Any) -> None:
+        """The units drawn (``engine.units.Units``: tokens, or words): their text, segment, special flag, and a
+        decoder's explained unit and the units after it."""
+        explained, unseen = units.explained(self._e)
+        self.units, self.unit_segments, self.unit_special = list(units.texts), list(units.segments), list(units.special)
         self.explained_unit, self.unit_unseen = explained, [bool(u) for u in unseen]
 
     def _target_value(self) -> Any:

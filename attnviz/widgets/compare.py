@@ -116,21 +116,16 @@ class CompareView(ExplainedView):
                     rows = np.zeros((e.num_layers, e.num_tokens), np.float32)
                 if e.kind == "image":
                     rows = np.stack([e.patch_map(r) for r in rows])
-                elif self.word_level:
-                    rows = np.stack([e.words(r)[1] for r in rows])
+                else:
+                    rows = e.units(self.word_level).pool(rows)
                 tensors.append(encode(rows))
                 signed.append(bool(self.method_info[m]["signed"]))
+            units = e.units(self.word_level and e.kind == "text")
             if e.kind == "text":
-                if self.word_level:
-                    words, _, segs = e.words(np.zeros(e.num_tokens, np.float32))
-                    special = e.words(e.special.astype(np.float32), reduce="max")[1] > 0.5
-                    self.units, self.unit_segments = list(words), [int(s) for s in segs]
-                    self.unit_special = [bool(s) for s in special]
-                else:
-                    self.units = [str(t) for t in e.tokens]
-                    self.unit_segments = [int(s) for s in e.segments]
-                    self.unit_special = [bool(s) for s in e.special]
-            self._mark_position(self.word_level)
+                self._show_units(units)
+            else:
+                explained, unseen = units.explained(e)
+                self.explained_unit, self.unit_unseen = explained, [bool(u) for u in unseen]
             self.uses_heads = any(self.method_info[m]["uses_heads"] for m in self.methods)
             self.signed = signed
             self.notes = notes

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from traitlets import Bool, Enum, Int, List, Unicode, observe
 
 from .base import ExplainedView, bundle, check_explanation
@@ -52,17 +51,10 @@ class TextView(ExplainedView):
     def _refresh(self) -> None:
         def work():
             e = self._e
-            rows = self._method_maps(self.method)
-            if self.word_level:
-                words, _, segs = e.words(rows[-1], reduce=self.word_reduce)
-                special = e.words(e.special.astype(np.float32), reduce="max")[1] > 0.5
-                rows = np.stack([e.words(r, reduce=self.word_reduce)[1] for r in rows])
-                units = (list(words), [int(s) for s in segs], [bool(s) for s in special])
-            else:
-                units = (self.tokens, [int(s) for s in e.segments], [bool(s) for s in e.special])
+            units = e.units(self.word_level)  # tokens, or words
+            rows = units.pool(self._method_maps(self.method), self.word_reduce)
             self._method_flags()
-            self.units, self.unit_segments, self.unit_special = units
-            self._mark_position(self.word_level)
+            self._show_units(units)
             self.maps = encode(rows)
 
         self._answer(work)

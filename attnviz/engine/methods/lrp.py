@@ -214,6 +214,26 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 
 
+def explanation_pixel_map(e, method: str, target, options: dict):
+    """``Explanation.pixel_map``: the LRP relevance at the input pixels summed over RGB, [h, w] (image explanations,
+    ``lrp_full`` only; Chefer et al.'s LRP baseline map). ``map("lrp_full")`` is its sum over each patch."""
+    from ..method_options import check_options, finite_checked
+    from .common import compute_dtype
+
+    if e.kind != "image":
+        raise ValueError("pixel_map() applies to image explanations")
+    if method != "lrp_full":
+        raise ValueError(f"pixel_map() is defined for 'lrp_full' (relevance carried to the pixels), not {method!r}")
+    from . import get
+
+    check_options(get(method), options)
+    seed, division = options.get("seed", "onehot"), options.get("division", "authors")
+    with torch.no_grad():
+        result = relevance(e._trace(e.resolve(target)), "lrp", seed, to_input=True, division=division)
+    assert result.pixels is not None
+    return finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
+
+
 for _info in (
     MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
                "x its gradient, rolled out; option start_layer", chefer, title="Chefer et al. 2021 (LRP)"),
