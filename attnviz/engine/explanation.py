@@ -294,6 +294,8 @@ class Explanation:
         ``map("lrp_full")`` is its sum over each patch (one value per token, as every method)."""
         from .methods.lrp import explanation_pixel_map
 
+        if self.kind == "image" and method == "lrp_full":  # else the kind's or the method's error comes first
+            check_options(get_method(method), options)
         return explanation_pixel_map(self, method, target, options)
 
     # ------------------------------------------------------------------ how the model computed it (decoders)

@@ -22,7 +22,7 @@ import torch
 from scipy.stats import spearmanr
 
 from ..engine.progress import run_each, warn_skipped
-from .faithfulness import (
+from .protocol import (
     check_inputs,
     check_int,
     check_methods,

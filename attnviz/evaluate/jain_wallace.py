@@ -31,7 +31,8 @@ from ..engine.capture import embedding_leaf
 from ..engine.divergence import jensen_shannon
 from ..engine.intervention import Intervention
 from ..engine.progress import run_each, warn_skipped
-from .faithfulness import (
+from .perturb import Variant, probabilities, token_variant, wide
+from .protocol import (
     check_inputs,
     check_int,
     check_methods,
@@ -42,7 +43,6 @@ from .faithfulness import (
     resolve_targets,
     show_progress,
 )
-from .perturb import Variant, probabilities, token_variant, wide
 from .results import AdversarialResult, AgreementResult, PermutationResult
 from .stats import kendall, topk_kendall_distance, total_variation
 

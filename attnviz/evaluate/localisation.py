@@ -102,7 +102,7 @@ def localisation_scores(explainer, items, methods, masks, target, labels, option
     """``faithfulness(..., preset="localisation", masks=...)``: segmentation_scores per input and method."""
     import pandas as pd
 
-    from .faithfulness import resolve_targets
+    from .protocol import resolve_targets
     from .results import FaithfulnessResult
 
     if explainer.modality != "image":

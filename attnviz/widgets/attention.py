@@ -9,6 +9,7 @@ import torch
 from traitlets import Bool, Dict, Enum, Int, List, TraitError, Unicode, validate
 
 from ..engine.head_scores import SCORES, head_scores
+from .attention_input import attention_array, check_tokens
 from .base import Fraction, Index, View, bundle, check_explanation
 from .serialize import HeadMask, Tensor, encode, head_mask
 
@@ -95,8 +96,6 @@ class AttentionView(View):
         ``batch_index`` picks the batch row. tokens: one string per position. Other keyword arguments as for
         ``AttentionView(e, ...)``. Shapes, tokens, NaN and negative weights are checked with a clear error. Attention
         whose upper triangle is exactly zero in every head is a decoder's (causal) and drawn as such."""
-        from .bertviz_compat import attention_array, check_tokens
-
         A = attention_array(attention, batch_index)
         toks = check_tokens(tokens, A.shape[-1])
         if segments is not None and len(segments) != len(toks):

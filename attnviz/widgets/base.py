@@ -18,19 +18,12 @@ import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Int, List, Unicode
 
+from .assets import STATIC, bundle  # noqa: F401 - bundle: re-exported for views written outside the package
 from .serialize import HeadMask, Tensor, head_mask
 
-STATIC = Path(__file__).resolve().parent.parent / "static"
 log = logging.getLogger("attnviz.widgets")
 
 
-def bundle(name: str) -> Path:
-    """The built front end of a view (``attnviz/static/<name>.js``), checked to exist."""
-    path = STATIC / f"{name}.js"
-    if not path.is_file():
-        raise FileNotFoundError(f"attnviz's front end {path} is missing: build it with "
-                                "`npm ci && npm run build` in js/ (installed wheels carry it)")
-    return path
 
 
 #: The colour-scale modes of the relevance views (js/src/colormap.js SCALES).

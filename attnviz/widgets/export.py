@@ -14,7 +14,7 @@ import json
 import secrets
 from typing import Any
 
-from .base import STATIC
+from .assets import STATIC
 
 # Traits the page does not need: anywidget/ipywidgets bookkeeping and the module source (inlined separately).
 _SKIP = {"_esm", "_css", "_anywidget_id", "layout", "tabbable", "tooltip", "_dom_classes", "comm", "keys", "log"}

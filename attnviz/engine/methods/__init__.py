@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import torch
 
-from . import attention, gradient, redistribution
+from . import attention, gradient, lrp, redistribution
 from .common import Trace
 
 
@@ -145,11 +145,16 @@ for _info in (
                "integrated gradients on the input embeddings via captum (n_steps forward+backward passes)",
                gradient.integrated_gradients, signed=True, uses_heads=False,
                title="Integrated gradients (Sundararajan et al. 2017)", span="none"),
+    MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
+               "x its gradient, rolled out; option start_layer", lrp.chefer, title="Chefer et al. 2021 (LRP)"),
+    MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
+               "tables); option rules='chefer' for the conservative variant", lrp.lrp_full, signed=True,
+               uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),
+    MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
+               "[CLS] row, positive part, mean over heads", lrp.lrp_partial, title="Partial LRP (Voita et al. 2019)",
+               span="own"),
 ):
     register(_info)
-
-# Families that register themselves (LRP) are imported last so they may use the helpers above.
-from . import lrp  # noqa: E402,F401
 
 
 def get(name: str) -> MethodInfo:

@@ -33,7 +33,6 @@ import warnings
 
 import torch
 
-from . import MethodInfo, register
 from .common import Trace, cls_rows_of_product, head_mean, keep_note, repeat_rows
 from .lrp_pass import SEEDS, RelevancePass, record, relevance_pass
 from .lrp_rules import DIVISIONS, RULE_SETS
@@ -216,32 +215,18 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
 
 def explanation_pixel_map(e, method: str, target, options: dict):
     """``Explanation.pixel_map``: the LRP relevance at the input pixels summed over RGB, [h, w] (image explanations,
-    ``lrp_full`` only; Chefer et al.'s LRP baseline map). ``map("lrp_full")`` is its sum over each patch."""
-    from ..method_options import check_options, finite_checked
+    ``lrp_full`` only; Chefer et al.'s LRP baseline map), ``options`` already checked. ``map("lrp_full")`` is its
+    sum over each patch."""
+    from ..method_options import finite_checked
     from .common import compute_dtype
 
     if e.kind != "image":
         raise ValueError("pixel_map() applies to image explanations")
     if method != "lrp_full":
         raise ValueError(f"pixel_map() is defined for 'lrp_full' (relevance carried to the pixels), not {method!r}")
-    from . import get
-
-    check_options(get(method), options)
     seed, division = options.get("seed", "onehot"), options.get("division", "authors")
     with torch.no_grad():
         result = relevance(e._trace(e.resolve(target)), "lrp", seed, to_input=True, division=division)
     assert result.pixels is not None
     return finite_checked(compute_dtype(result.pixels).cpu().numpy(), method)
 
-
-for _info in (
-    MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
-               "x its gradient, rolled out; option start_layer", chefer, title="Chefer et al. 2021 (LRP)"),
-    MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
-               "tables); option rules='chefer' for the conservative variant", lrp_full, signed=True,
-               uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),
-    MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
-               "[CLS] row, positive part, mean over heads", lrp_partial, title="Partial LRP (Voita et al. 2019)",
-               span="own"),
-):
-    register(_info)
