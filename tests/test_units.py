@@ -6,14 +6,13 @@ import numpy as np
 import pytest
 
 from attnviz import Explainer
-from attnviz.engine.units import Units
 from attnviz.testing import tiny_model
 
 
 def hand_words(tokens, word_ids, values, reduce):
     """The grouping written out: consecutive tokens with the same non-None word id form one word."""
     out, last = [], object()
-    for tok, key, v in zip(tokens, word_ids, values):
+    for _tok, key, v in zip(tokens, word_ids, values):
         if key is not None and key == last:
             out[-1] = out[-1] + v if reduce == "sum" else max(out[-1], v)
         else:

@@ -46,6 +46,7 @@ class Explanation:
         self.position = int(position)  # the row explained: [CLS] (0), a decoder classifier's last token, or the
         # language model's explained position (its prediction is the token after it)
         self.diagnostics: dict[str, Any] = {}
+        self.warned: set[tuple] = set()  # the notes a method warned about once
         n, prefix = sample.length, sample.num_prefix_tokens
         self._grads: dict[Key, Grads] = {target.key: Grads.from_capture(grads, batch_index, n, prefix)}
         self._graph = graph

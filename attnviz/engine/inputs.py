@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import codecs
 import functools
-import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +19,7 @@ import numpy as np
 import torch
 
 from .images import to_pil_rgb
+from .warn import warn
 
 TextInput = str | tuple[str, str]
 
@@ -132,8 +132,8 @@ def _warn_truncated(i: int, seq_full: list, seq_kept: list, max_length: int, pai
                             if k > 0)
     else:
         said = f"the last {dropped} tokens"
-    warnings.warn(f"input {i} has {len(seq_full)} tokens, more than the model's maximum of {max_length}: {said} "
-                  "were dropped (truncated) and are not explained", stacklevel=5)
+    warn(f"input {i} has {len(seq_full)} tokens, more than the model's maximum of {max_length}: {said} "
+                  "were dropped (truncated) and are not explained")
 
 
 def encode_text(tokenizer, max_positions: int, texts: list[TextInput]) -> Encoded:
@@ -222,9 +222,9 @@ def _mark_typed_special(tokenizer, text: TextInput, ids: list[int], seq_ids: lis
                          f"({', '.join(names)}): the tokenizer reads them as its markers, not as words, so there is "
                          "nothing to explain. Pass text with at least one word")
     special[typed] = True
-    warnings.warn(f"input {index}: the text holds the special token(s) {', '.join(names)} written out; the tokenizer "
+    warn(f"input {index}: the text holds the special token(s) {', '.join(names)} written out; the tokenizer "
                   "reads them as its markers, not as words, so they are treated as special tokens (not explained as "
-                  "content, never deleted in evaluation)", stacklevel=6)
+                  "content, never deleted in evaluation)")
 
 
 def _warn_unknown(tokenizer, ids: list[int], seq_ids: list[int | None], index: int) -> None:
@@ -236,9 +236,9 @@ def _warn_unknown(tokenizer, ids: list[int], seq_ids: list[int | None], index: i
         return
     unknown = sum(t == unk for t in content)
     if unknown * 2 > len(content):
-        warnings.warn(f"input {index}: {unknown} of its {len(content)} tokens are the unknown token "
+        warn(f"input {index}: {unknown} of its {len(content)} tokens are the unknown token "
                       f"{tokenizer.convert_ids_to_tokens([unk])[0]!r}: the tokenizer does not know these words. Is it "
-                      "the tokenizer saved with this model?", stacklevel=6)
+                      "the tokenizer saved with this model?")
 
 
 def _padded(enc, pad_id: int):

@@ -61,6 +61,7 @@ class ModelContext:
         self.model_inputs = explanation.model_inputs
         self.sample = explanation.sample
         self.diagnostics = explanation.diagnostics
+        self.warned = explanation.warned  # what was warned about once (method, target, options)
 
     @property
     def model(self):

@@ -219,9 +219,6 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
 
 
 # ---------------------------------------------------------------------------------------------- adversarial
-_jsd_t = jensen_shannon  # nats, differentiable (engine/divergence.py)
-
-
 def adversarial(explainer, inputs: Sequence[Any], *, candidates: int = 5, steps: int = 500, lr: float = 0.01,
                 epsilon: float = 0.01, select: float = 0.05, init_std: float = 3.0, penalty: float = 500.0,
                 block: int | None = None, seed: int = 0, progress: bool | None = None,
@@ -288,15 +285,15 @@ def _adversarial_one(explainer, e, i, b, k, steps, lr, epsilon, select, init_std
         with torch.enable_grad():
             cand = torch.softmax(theta, -1)
             change = (run(cand) - base[None]).abs().sum(-1)  # [k]
-            spread = torch.stack([_jsd_t(cand[x], cand[y]) for x, y in pairs]).mean() if pairs else 0.0
-            loss = (-_jsd_t(alpha[None], cand) + penalty * torch.relu(change - epsilon)).sum() - spread
+            spread = torch.stack([jensen_shannon(cand[x], cand[y]) for x, y in pairs]).mean() if pairs else 0.0
+            loss = (-jensen_shannon(alpha[None], cand) + penalty * torch.relu(change - epsilon)).sum() - spread
             (grad,) = torch.autograd.grad(loss, theta)
         theta.grad = grad
         optimiser.step()
     with torch.no_grad():
         cand = torch.softmax(theta, -1)
         change = (run(cand) - base[None]).abs().sum(-1).cpu().numpy()
-        divergence = _jsd_t(alpha[None], cand).cpu().numpy()
+        divergence = jensen_shannon(alpha[None], cand).cpu().numpy()
     kept = change <= select
     max_att = float(alpha[1:N - 1].max()) if N > 2 else float("nan")
     value = float(divergence[kept].max()) if kept.any() else float("nan")

@@ -3,19 +3,15 @@ reads the first token through dense -> GELU -> out_proj (no pooler). With an emb
 (``embedding_size < hidden_size``) a projection sits between the embeddings and block 0; the input embedding the
 gradient methods read is the word embedding before it."""
 
-from .base import Adapter
-from .bert import _PARTS
+from dataclasses import replace
 
-ELECTRA = Adapter(
+from .bert import BERT
+
+ELECTRA = replace(
+    BERT,
     family="electra",
     model_types=("electra",),
-    modality="text",
     base=("electra",),
-    blocks=("encoder.layer",),
-    value=("attention.self.value",),
-    input_embedding=("embeddings.word_embeddings",),
-    layout="post_ln",
-    parts=_PARTS,
     # ElectraClassificationHead: dense -> GELU -> out_proj on the first token; GELU is the identity for LRP
     head={"pooler": ("classifier.dense",), "classifier": ("classifier.out_proj",)},
     adapter_file="attnviz/engine/adapters/electra.py",

@@ -113,7 +113,7 @@ def _record(trace: Trace, method: str, p: RelevancePass, options: dict) -> None:
     """Keep ``conservation(p)`` per (method, target) in the explanation's diagnostics; warn once when flagged."""
     report = conservation(p)
     keep_note(trace, method, report, options)
-    warned = trace.context.diagnostics.setdefault("_warned", set())
+    warned = trace.context.warned
     key = (method, trace.target.key, tuple(sorted(options.items())))
     if not report["trusted"] and key not in warned:
         warned.add(key)
