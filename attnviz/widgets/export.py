@@ -75,12 +75,25 @@ def _script_json(value: Any) -> str:
         "\u2029", "\\u2029")
 
 
+def module_source(view: Any) -> str:
+    """The view's front end: its built bundle ``attnviz/static/<bundle_name>.js``, or for a view written outside the
+    package, the module source its ``_esm`` holds as a string."""
+    esm = getattr(view, "_esm", None)
+    if isinstance(esm, str) and "export default" in esm:
+        return esm
+    path = STATIC / f"{getattr(view, 'bundle_name', '')}.js"
+    if not path.is_file():
+        raise FileNotFoundError(f"{type(view).__name__} has no built front end ({path}) and its _esm is not the "
+                                "module's source: set bundle_name to a built bundle, or _esm to the module's code")
+    return path.read_text(encoding="utf-8")
+
+
 def standalone_html(view: Any, title: str | None = None) -> str:
     """The offline page of ``view`` (see the module docstring)."""
     state = {k: v for k, v in view.get_state().items() if k not in _SKIP and not k.startswith(("_model", "_view"))}
     state.update(getattr(view, "_export_state", dict)())  # what the page needs beyond the live state
     state["_static"] = True
-    code = (STATIC / f"{view.bundle_name}.js").read_text(encoding="utf-8")
+    code = module_source(view)
     css = (STATIC / "attnviz.css").read_text(encoding="utf-8")
     nonce = secrets.token_urlsafe(16)
     csp = (f"default-src 'none'; script-src 'nonce-{nonce}' blob:; style-src 'unsafe-inline'; img-src data: blob:; "
