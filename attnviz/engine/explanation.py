@@ -188,7 +188,8 @@ class Explanation:
         adapter = getattr(self.explainer, "adapter", None) if self.is_live else None
         no_lrp = bool(getattr(adapter, "lrp_unsupported", ""))
         return [name for name, info in all_methods().items()
-                if self.kind in info.modalities and not (no_lrp and info.family == "lrp")]
+                if self.kind in info.modalities and not (no_lrp and info.family == "lrp")
+                and (not info.needs or bool(getattr(adapter, info.needs, False)))]
 
     def resolve_heads(self, heads: Any) -> torch.Tensor:
         """The kept heads, bool [B, H] on the capture's device, from any form ``HeadMask.parse`` reads: None (all),

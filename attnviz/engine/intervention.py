@@ -18,6 +18,9 @@ modeling file) for the probabilities A [b, H, N, N], so they are bit for bit the
 - ``record(b, query, key, value, scaling)`` (when given) sees the very query [b, H, N, Dh], key and value
   [b, H_kv, N, Dh] the attention multiplies (after rotary embeddings) and the factor of its scores, for one head's
   arithmetic (``internals.head_math``),
+- ``qkv_gradient = (c_q, c_k, c_v)`` (when given) scales the gradient that reaches the query, key and value (after
+  rotary embeddings, before ``repeat_kv``) by those factors and keeps their values: AttnLRP's uniform rule,
+  (¼, ¼, ½) (``methods/attnlrp.py``),
 - ``embeddings(E) -> E'`` (when given) replaces the input embedding's output [b, N, D] (a baseline token's vector
   at deleted positions for the perturbation curves; ``capture.embedding_leaf`` to differentiate with respect to it),
 
@@ -59,12 +62,13 @@ class Intervention:
     observe: Callable[[int, torch.Tensor], None] | None = None
     record: Callable[..., None] | None = None
     embeddings: Callable[[torch.Tensor], torch.Tensor] | None = None
+    qkv_gradient: tuple[float, float, float] | None = None
 
     @property
     def touches_attention(self) -> bool:
         """True when the attention function must be replaced (anything but an embedding change)."""
         return bool(self.attention or self.zero_heads or self.detach or self.head_values or self.observe
-                    or self.record)
+                    or self.record or self.qkv_gradient)
 
     def describe(self) -> str:
         parts = [f"attention of block {b} replaced" for b in sorted(self.attention)]
@@ -102,10 +106,18 @@ def _eager(module: nn.Module, query, key, value, attention_mask, scaling=None, d
     return torch.matmul(weights, value).transpose(1, 2).contiguous(), weights
 
 
+def scale_gradient(x: torch.Tensor, factor: float) -> torch.Tensor:
+    """x with its value unchanged (bit for bit) and its incoming gradient multiplied by ``factor``."""
+    return x.detach() + factor * (x - x.detach())
+
+
 def _intervened_attention(module: nn.Module, query: torch.Tensor, key: torch.Tensor, value: torch.Tensor,
                           attention_mask: torch.Tensor | None, **kwargs: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    out, weights = _own_eager(module)(module, query, key, value, attention_mask, **kwargs)
     active = _ACTIVE.get()
+    shares = active.intervention.qkv_gradient if active is not None else None
+    if shares is not None:
+        query, key, value = (scale_gradient(t, c) for t, c in zip((query, key, value), shares))
+    out, weights = _own_eager(module)(module, query, key, value, attention_mask, **kwargs)
     if active is None:  # called outside an intervention (another thread's model): plain eager attention
         return out, weights
     b = active.block_of.get(id(module))

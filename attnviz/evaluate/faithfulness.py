@@ -19,7 +19,7 @@ import pandas as pd
 from ..engine.progress import progress_bar, warn_skipped
 from .distributed import gather, shard
 from .localisation import localisation_scores
-from .perturb import REPLACEMENTS, Variant, probabilities
+from .perturb import REPLACEMENTS, Variant, probabilities, target_log_probs
 from .presets import PRESETS, Chefer2021, Preset, make_preset
 from .protocol import (
     check_inputs,
@@ -57,7 +57,7 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     -> ``FaithfulnessResult`` (``.table``, ``.per_instance``, ``.curves``, ``.plot()``, ``.figure()``)."""
     check_int("chunk_size", chunk_size)
     check_int("forward_batch", forward_batch)
-    require_classifier(explainer, f"faithfulness (preset {preset!r})")
+    _check_targets(explainer, preset)
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
     options = check_options(names, options)
@@ -107,6 +107,25 @@ def faithfulness(explainer, inputs: Sequence[Any], methods: Sequence[str] | None
     return FaithfulnessResult(per_instance=per_instance, curves=curves, params=params, partial=partial)
 
 
+def _check_targets(explainer, preset: str) -> None:
+    """A preset scores either a classifier's class or a language model's next token: a clear error for the wrong
+    kind of model, naming the presets that fit."""
+    kind = explainer.targets.kind
+    spec = PRESETS.get(preset)
+    wanted = spec.targets if spec is not None else "class"  # "localisation" and unknown names: classifiers
+    if wanted == kind:
+        return
+    fits = [n for n, p in PRESETS.items() if p.targets == kind and p.modality == explainer.modality]
+    model = type(explainer.model).__name__
+    use = f"use preset={fits[0]!r}" + (f" (or {', '.join(map(repr, fits[1:]))})" if len(fits) > 1 else "")
+    if kind == "next token":
+        raise ValueError(f"preset {preset!r} is written for classifiers (it reads a class's probability), and {model} "
+                         f"is a language model (its target is the next token): {use}, the next-token perturbation "
+                         "test; evaluate.sanity(explainer, texts) and attnviz.patch also work on decoders")
+    raise ValueError(f"preset {preset!r} reads a language model's next token, and {model} is a classifier (its "
+                     f"target is a class): {use}")
+
+
 def _check_preset(explainer, spec: Preset, labels) -> None:
     if spec.modality != explainer.modality:
         usable = [n for n, p in PRESETS.items() if p.modality == explainer.modality]
@@ -141,13 +160,24 @@ def _evaluate_chunk(explainer, spec: Preset, items, chunk, targets, labels, name
         if spec.replace == "mask" and token_ids["mask"] < 0:
             raise ValueError("replace='mask' needs a tokenizer with a [MASK] token")
         originals[i] = len(variants)
-        variants.append(Variant({k: v[0] for k, v in e.model_inputs.items()}))
+        variants.append(spec.original(e))
         for method in names:
             values = e.map(method, target=e.target, **options.get(method, {}))
             vs = spec.variants(e, values, e.target, token_ids)
             jobs.append((i, e, method, values, slice(len(variants), len(variants) + len(vs))))
             variants.extend(vs)
     if not variants:
+        return
+    if spec.targets == "next token":  # log p_t at each copy's last token
+        goals = [None] * len(variants)
+        for i, e in zip(chunk, explanations):
+            if i in originals:
+                goals[originals[i]] = e.explained_target
+        for _, e, _, _, where in jobs:
+            goals[where] = [e.explained_target] * (where.stop - where.start)
+        scores = target_log_probs(explainer, variants, goals, forward_batch, baseline_token=token_ids["pad"])
+        for i, e, method, values, where in jobs:
+            _keep(rows, curve_rows, spec, i, e, method, values, float(scores[originals[i]]), scores[where])
         return
     probs = probabilities(explainer, variants, forward_batch, baseline_token=token_ids["pad"])
     for i, e, method, values, where in jobs:
@@ -158,12 +188,17 @@ def _evaluate_chunk(explainer, spec: Preset, items, chunk, targets, labels, name
         else:
             p0 = float(probs[originals[i], e.target])
             scored = probs[where, e.target].astype(np.float64)
-        metrics, curves = spec.score(p0, scored, e, values)
-        for metric, value in metrics.items():
-            rows.append({"instance": i, "method": method, "metric": metric, "value": value, "target": e.target})
-        for curve, xs, ys in curves:
-            curve_rows.extend({"instance": i, "method": method, "curve": curve, "x": float(x), "value": float(y)}
-                              for x, y in zip(xs, ys))
+        _keep(rows, curve_rows, spec, i, e, method, values, p0, scored)
+
+
+def _keep(rows, curve_rows, spec: Preset, i: int, e, method: str, values, p0: float, scored: np.ndarray) -> None:
+    """One (input, method)'s metrics and curves, scored by the preset."""
+    metrics, curves = spec.score(p0, scored, e, values)
+    for metric, value in metrics.items():
+        rows.append({"instance": i, "method": method, "metric": metric, "value": value, "target": e.target})
+    for curve, xs, ys in curves:
+        curve_rows.extend({"instance": i, "method": method, "curve": curve, "x": float(x), "value": float(y)}
+                          for x, y in zip(xs, ys))
 
 
 __all__ = ["check_inputs", "check_int", "check_methods", "check_options", "check_positive", "default_methods",

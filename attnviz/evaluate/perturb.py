@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import torch
@@ -109,6 +110,37 @@ def probabilities(explainer, variants: Sequence[Variant], batch_size: int = 64,
     return _probabilities(explainer, unique, batch_size, baseline_token)[index]
 
 
+def target_log_probs(explainer, variants: Sequence[Variant], targets: Sequence[Any], batch_size: int = 64,
+                     baseline_token: int | None = None) -> np.ndarray:
+    """A language model's score of each variant's target at its last token, float64 [len(variants)]:
+    log p_t, or log p_a − log p_b for a contrastive target (``Target.terms`` over the log-softmax of the logits at
+    the variant's last real position). Identical variants run once; no gradient, the model's own attention kernel."""
+    from ..engine.intervention import Intervention
+
+    out = np.zeros(len(variants), dtype=np.float64)
+    if not variants:
+        return out
+    unique, index = deduplicate(variants)
+    wanted: list[list[tuple[int, Any]]] = [[] for _ in unique]
+    for i, (u, t) in enumerate(zip(index, targets)):
+        wanted[u].append((i, t))
+    pad_id = int(getattr(explainer.processor, "pad_token_id", None) or 0)
+    embedding = explainer.adapter.get_input_embedding(explainer.model)
+    order = sorted(range(len(unique)), key=lambda i: _length(unique[i]))
+    for start in range(0, len(order), batch_size):
+        ids = order[start:start + batch_size]
+        chunk = [unique[i] for i in ids]
+        swaps = [(i, v.baseline) for i, v in enumerate(chunk) if v.baseline]
+        swap = Intervention(embeddings=_swap(embedding, swaps, baseline_token, pad_id)) if swaps else None
+        logits = wide(explainer.forward(_collate(chunk, pad_id), swap, grad=False, eager=False))  # [b, n, V]
+        last = torch.tensor([_length(v) - 1 for v in chunk], device=logits.device)
+        logp = torch.log_softmax(logits[torch.arange(len(chunk), device=logits.device), last], -1)
+        for row, u in enumerate(ids):
+            for i, t in wanted[u]:
+                out[i] = float(sum(sign * logp[row, k] for k, sign in t.terms))
+    return out
+
+
 def deduplicate(variants: Sequence[Variant]) -> tuple[list[Variant], np.ndarray]:
     """The distinct variants (methods often delete the same tokens: raw and last_layer, rollout and rule (i), the
     last steps of most rankings), and for each variant the index of its copy among them."""
@@ -171,5 +203,5 @@ def _swap(embedding, swaps, baseline_token: int | None, pad_id: int):
     return swap
 
 
-__all__ = ["REPLACEMENTS", "Variant", "keep_only", "pixel_variant", "probabilities", "token_variant",
-           "zero_pixel_value"]
+__all__ = ["REPLACEMENTS", "Variant", "keep_only", "pixel_variant", "probabilities", "target_log_probs",
+           "token_variant", "zero_pixel_value"]

@@ -24,6 +24,9 @@ Curve = tuple[str, list[float], list[float]]  # (name, x, values)
 class Preset:
     name: ClassVar[str] = ""
     modality: ClassVar[str] = "text"
+    #: what the preset scores: "class" (a classifier's class probability) or "next token" (a language model's
+    #: log-probability of the explained token at its position; ``Targets.kind``)
+    targets: ClassVar[str] = "class"
     replace: str = "delete"
 
     def params(self) -> dict[str, Any]:
@@ -33,12 +36,22 @@ class Preset:
         """A reason to leave the input out ("" to keep it)."""
         return ""
 
+    def original(self, e: Any) -> Variant:
+        """The unperturbed input every copy is compared with (the whole input)."""
+        return Variant({k: v[0] for k, v in e.model_inputs.items()})
+
     def variants(self, e: Any, values: np.ndarray, target: int, token_ids: dict[str, int]) -> list[Variant]:
         raise NotImplementedError
 
     def score(self, p0: float, probs: np.ndarray, e: Any, values: np.ndarray) -> tuple[dict[str, float], list[Curve]]:
         """p0: p_t of the unperturbed input; probs [len(variants)]: p_t of each copy."""
         raise NotImplementedError
+
+
+def _trapezoid(y: np.ndarray, x: np.ndarray) -> float:
+    """∫ y dx by the trapezoid rule."""
+    y, x = np.asarray(y, np.float64), np.asarray(x, np.float64)
+    return float(np.sum((y[1:] + y[:-1]) / 2 * np.diff(x)))
 
 
 def _tiny() -> float:
@@ -229,7 +242,54 @@ class Chefer2021(Preset):
                 [("positive", x, pos.tolist()), ("negative", x, neg.tolist())])
 
 
-PRESETS: dict[str, type[Preset]] = {p.name: p for p in (AttCAT2022, Eraser, Ferret, DIG, Chefer2021)}
+@dataclass
+class Achtibat2024(Preset):
+    """The next-token perturbation test of AttnLRP (Achtibat et al., ICML 2024), for language models. The text up to
+    the explained position p is kept (what the prediction reads); its context tokens (positions before p, special
+    tokens such as <s> excepted; the token at p, whose next token is predicted, is kept) are removed in order of
+    relevance, most relevant first (MoRF) and least relevant first (LeRF), k = round(g · L) of the L context
+    tokens for g in ``steps`` evenly spaced fractions of [0, 1]; after each removal the explained token's
+    log-probability log p_t (log p_a − log p_b for a contrastive target) is read at the last token.
+    auc_morf / auc_lerf: the trapezoid area under each curve over g (MoRF lower is better, LeRF higher);
+    faithfulness = auc_lerf − auc_morf (higher is better). replace: "delete" (default) or "baseline" (the word
+    embedding of the padding token, so positions do not shift)."""
+
+    name: ClassVar[str] = "achtibat2024"
+    targets: ClassVar[str] = "next token"
+    steps: int = 11
+
+    def _context(self, e) -> np.ndarray:
+        return np.array([j for j in range(e.position) if not e.special[j]], dtype=np.int64)
+
+    def skip(self, e: Any) -> str:
+        return "no context tokens before the explained position" if len(self._context(e)) == 0 else ""
+
+    def _kept(self, e) -> dict:
+        return {k: v[:, :e.position + 1] for k, v in e.model_inputs.items()}
+
+    def original(self, e: Any) -> Variant:
+        return Variant({k: v[0] for k, v in self._kept(e).items()})
+
+    def fractions(self) -> np.ndarray:
+        return np.linspace(0.0, 1.0, self.steps)
+
+    def variants(self, e, values, target, token_ids):
+        context = self._context(e)
+        order = context[np.argsort(-np.asarray(values, dtype=np.float64)[context], kind="stable")]
+        ks = [int(round(g * len(context))) for g in self.fractions()]
+        kept = self._kept(e)
+        return [token_variant(kept, ranking[:k].tolist(), self.replace, token_ids)
+                for ranking in (order, order[::-1]) for k in ks]
+
+    def score(self, p0, probs, e, values):
+        x = self.fractions()
+        morf, lerf = probs[:len(x)], probs[len(x):]
+        auc_morf, auc_lerf = _trapezoid(morf, x), _trapezoid(lerf, x)
+        return ({"auc_morf": auc_morf, "auc_lerf": auc_lerf, "faithfulness": auc_lerf - auc_morf},
+                [("morf", x.tolist(), morf.tolist()), ("lerf", x.tolist(), lerf.tolist())])
+
+
+PRESETS: dict[str, type[Preset]] = {p.name: p for p in (AttCAT2022, Eraser, Ferret, DIG, Chefer2021, Achtibat2024)}
 
 
 def make_preset(name: str, replace: str | None = None, **params: Any) -> Preset:
@@ -258,5 +318,5 @@ def make_preset(name: str, replace: str | None = None, **params: Any) -> Preset:
     return cls(**params)
 
 
-__all__ = ["PRESETS", "AttCAT2022", "Chefer2021", "DIG", "Eraser", "Ferret", "Preset", "attcat_positions",
-           "attcat_steps", "make_preset"]
+__all__ = ["PRESETS", "Achtibat2024", "AttCAT2022", "Chefer2021", "DIG", "Eraser", "Ferret", "Preset",
+           "attcat_positions", "attcat_steps", "make_preset"]

@@ -34,8 +34,13 @@ class Adapter:
     - ``fused_qkv``: query, key and value come from one module (GPT-2's ``c_attn``, output [.., 3D] = q | k | v);
       ``value`` then names that module and the value is its last third.
     - ``lrp_unsupported``: why the LRP pass does not apply to this family (empty when it does).
+    - ``lrp_rules``: where Chefer's R(A) and the LRP input relevance come from: "chefer" (the LRP pass with Chefer's
+      rules, ``methods/lrp_pass.py``) or "attnlrp" (AttnLRP's pass, ``methods/attnlrp.py``: the Llama family).
     - ``norm``: the normalisation before each sublayer and before the unembedding: "layernorm" (centre, divide by
       the standard deviation, scale and shift) or "rmsnorm" (divide by the root mean square, scale).
+    - AttnLRP (``methods/attnlrp.py``) reads the parts "act" (the feed-forward's elementwise activation), "gate"
+      (a gated feed-forward's gate projection: act(gate x) * (up x) before "ffn_out"), and the norms "ln1", "ln2",
+      "q_norm", "k_norm" and ``final_norm``; a decoder without "act" has no AttnLRP rules here.
     """
 
     family: str
@@ -53,6 +58,7 @@ class Adapter:
     causal: bool = False
     fused_qkv: bool = False
     lrp_unsupported: str = ""
+    lrp_rules: Literal["chefer", "attnlrp"] = "chefer"
     adapter_file: str = ""
     norm: Literal["layernorm", "rmsnorm"] = "layernorm"
 
@@ -158,6 +164,20 @@ class Adapter:
 
     def get_part(self, block: nn.Module, role: str) -> nn.Module:
         return resolve(block, self.parts[role])
+
+    @property
+    def attnlrp_supported(self) -> bool:
+        """AttnLRP's rules are known for this family: a decoder whose activation (part "act") is named."""
+        return self.causal and "act" in self.parts
+
+    def norm_modules(self, model: nn.Module) -> list[nn.Module]:
+        """Every normalisation the residual stream and the attention pass through: each block's "ln1", "ln2"
+        (and a per-head "q_norm", "k_norm" where the family has them), then the final norm."""
+        found = [self.get_part(block, role) for block in self.get_blocks(model)
+                 for role in ("ln1", "ln2", "q_norm", "k_norm") if role in self.parts]
+        if self.final_norm:
+            found.append(self.get_final_norm(model))
+        return found
 
     def value_of(self, output: torch.Tensor) -> torch.Tensor:
         """The value projection's output [b, N, H_kv·Dh] from the hooked module's output (the last third of a fused

@@ -23,6 +23,7 @@ GPT2 = Adapter(
         "ffn_in": ("mlp.c_fc",),
         "ffn_out": ("mlp.c_proj",),
         "ln2": ("ln_2",),
+        "act": ("mlp.act",),
     },
     head={"classifier": ("lm_head", "score")},
     final_norm=("ln_f",),

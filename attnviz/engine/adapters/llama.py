@@ -1,17 +1,11 @@
 """The Llama family (Llama, Mistral, Qwen2): pre-RMSNorm causal decoders with rotary position embeddings, a SwiGLU
 feed-forward and grouped-query attention (H query heads share H_kv key/value heads; the views show query heads).
 
-The LRP methods do not apply: their rules here (docs/METHODS.md) cover LayerNorm, GELU and linear maps, and these
-models' RMSNorm, SwiGLU gate and rotary embedding need rules of their own (e.g. AttnLRP, Achtibat et al. 2024) that
-attnviz does not implement yet. Every other method works.
+RMSNorm, the SwiGLU gate and rotary embeddings have no rules in Chefer's LRP pass; the LRP methods (chefer, lrp_full,
+lrp_partial) read AttnLRP's relevances here (``lrp_rules="attnlrp"``, methods/attnlrp.py), as does ``attnlrp``.
 """
 
 from .base import Adapter
-
-_LRP = ("the LRP methods (chefer, lrp_full, lrp_partial) are not implemented for the Llama family: RMSNorm, the "
-        "SwiGLU gate and rotary embeddings need relevance rules attnviz does not have (AttnLRP, Achtibat et al. "
-        "2024). Use raw, rollout, flow, redistribution, attn_gradcam, gae, attcat, grad_input or "
-        "integrated_gradients")
 
 LLAMA = Adapter(
     family="llama",
@@ -30,11 +24,13 @@ LLAMA = Adapter(
         "ln1": ("input_layernorm",),
         "ln2": ("post_attention_layernorm",),
         "ffn_out": ("mlp.down_proj",),
+        "act": ("mlp.act_fn",),
+        "gate": ("mlp.gate_proj",),
     },
     head={"classifier": ("lm_head", "score")},
     final_norm=("norm",),
     causal=True,
-    lrp_unsupported=_LRP,
+    lrp_rules="attnlrp",
     norm="rmsnorm",
     adapter_file="attnviz/engine/adapters/llama.py",
 )

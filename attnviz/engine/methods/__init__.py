@@ -38,6 +38,7 @@ class MethodInfo:
     last: Callable[..., torch.Tensor] | None = None
     title: str = ""  # the readable name figures and tables show, e.g. "Chefer et al. 2021 (LRP)"
     span: str = "upto"
+    needs: str = ""  # an adapter property that must be true for the method to apply (e.g. "attnlrp_supported")
 
     @property
     def display_name(self) -> str:
@@ -153,6 +154,10 @@ for _info in (
     MethodInfo("lrp_partial", "lrp", "partial LRP (Voita et al. 2019): LRP relevance of the attention of one block, "
                "[CLS] row, positive part, mean over heads", lrp.lrp_partial, title="Partial LRP (Voita et al. 2019)",
                span="own"),
+    MethodInfo("attnlrp", "lrp", "AttnLRP (Achtibat et al. 2024): input x gradient under LRP rules for attention, "
+               "norms and gates, as lxt computes it (decoders); option seed='logit' or 'onehot'", lrp.attnlrp,
+               signed=True, uses_heads=False, modalities=("text",), title="AttnLRP (Achtibat et al. 2024)",
+               span="none", needs="attnlrp_supported"),
 ):
     register(_info)
 

@@ -33,6 +33,7 @@ import warnings
 
 import torch
 
+from .attnlrp import AttnLRPPass, attnlrp_pass
 from .common import Trace, cls_rows_of_product, head_mean, keep_note, repeat_rows
 from .lrp_pass import SEEDS, RelevancePass, record, relevance_pass
 from .lrp_rules import DIVISIONS, RULE_SETS
@@ -48,7 +49,7 @@ class PassCache(dict):
 
 
 def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_input: bool = False,
-              division: str = "authors") -> RelevancePass:
+              division: str = "authors") -> RelevancePass | AttnLRPPass:
     """The LRP pass for the trace's target, run once per (target, rules, seed, division) and cached on the
     explanation. A float16/bfloat16 model's pass runs in float32 on upcast weights (``lrp_pass.record``)."""
     if rules not in RULE_SETS:
@@ -63,6 +64,8 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     key = (t, rules, seed) if division == "authors" else (t, rules, seed, division)
     if trace.causal:
         key = (*key, "position", trace.position)
+    if ctx.adapter.lrp_rules == "attnlrp":  # the Llama family: Chefer's R(A) and the input from AttnLRP's pass
+        return attnlrp_relevance(trace, seed)
     hit = cache.get(key)
     if hit is None or (to_input and hit.input is None):
         A = trace.capture.A
@@ -77,12 +80,34 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     return hit
 
 
+def attnlrp_relevance(trace: Trace, seed: str = "logit") -> AttnLRPPass:
+    """The AttnLRP pass for the trace's target (``attnlrp.attnlrp_pass``), run once per (target, seed) and cached
+    on the explanation beside the LRP passes."""
+    ctx = trace.context
+    cache = ctx.diagnostics.setdefault("lrp", PassCache())
+    key = (trace.target.key, "attnlrp", seed, "position", trace.position)
+    if key not in cache:  # ctx.model checks that the model is live and unchanged
+        cache[key] = attnlrp_pass(ctx.model, ctx.adapter, ctx.model_inputs, trace.target, seed)
+    return cache[key]
+
+
+def attnlrp(trace: Trace, heads: torch.Tensor, seed: str = "logit") -> torch.Tensor:
+    """AttnLRP (Achtibat et al., ICML 2024) on a decoder: R_i = Σ_d e[i, d] · ∂̃s/∂e[i, d], the token embedding
+    times the gradient under AttnLRP's rules (``attnlrp.py``: identity rule for activations and norm divisors, the
+    uniform rule for products and attention, exact Jacobians elsewhere), as lxt 2.1 computes it. seed="logit"
+    (lxt's: the map sums to about the logit) or "onehot" (sums to about 1). Signed; the same map at every row.
+    [B, N]."""
+    p = attnlrp_relevance(trace, seed)
+    _record(trace, "attnlrp", p, {"seed": seed})
+    return repeat_rows(p.input.to(trace.capture.A.device), trace.num_blocks)
+
+
 #: A map whose relevance, at some stage of the pass, sums to more than this many times the seeded value (or changes
 #: sign by the input) is flagged: its values are not shares of the logit.
 CONSERVATION_LIMIT = 10.0
 
 
-def conservation(p: RelevancePass) -> dict:
+def conservation(p: RelevancePass | AttnLRPPass) -> dict:
     """How well one pass kept the relevance it started with: the seeded total s on the logit (1 for onehot; 0 for a
     contrastive pair) against the total at the head's input, at each block's output and at the input.
 
@@ -109,7 +134,7 @@ def conservation(p: RelevancePass) -> dict:
     return {"seed": seed, "stages": stages, "worst": worst, "trusted": trusted, "note": note}
 
 
-def _record(trace: Trace, method: str, p: RelevancePass, options: dict) -> None:
+def _record(trace: Trace, method: str, p: RelevancePass | AttnLRPPass, options: dict) -> None:
     """Keep ``conservation(p)`` per (method, target) in the explanation's diagnostics; warn once when flagged."""
     report = conservation(p)
     keep_note(trace, method, report, options)
