@@ -87,3 +87,36 @@ def test_an_input_without_context_is_skipped_with_its_reason(gpt2):
         result = evaluate.faithfulness(gpt2, ["a", TEXTS[0]], ["rollout"], preset="achtibat2024",
                                        progress=False, bootstrap=0)
     assert sorted(result.per_instance.instance.unique()) == [1]
+
+
+def test_agreement_on_a_decoder_reads_the_explained_token(gpt2):
+    """Jain & Wallace's agreement on a language model: the gradient importance of σ_t alone (attention detached)
+    and leave-one-out over the context before the explained position, written out here."""
+    from attnviz.engine.capture import embedding_leaf
+    from attnviz.engine.intervention import Intervention
+    from attnviz.evaluate.stats import kendall
+
+    text = TEXTS[0]
+    result = evaluate.agreement(gpt2, [text], ["rollout"], progress=False, bootstrap=0)
+    e = gpt2.explain(text)
+    p, goal = e.position, e.explained_target
+    store: list = []
+    with torch.enable_grad():
+        logits = gpt2.forward(e.model_inputs, Intervention(detach=True, embeddings=embedding_leaf(store)), grad=True)
+        prob = torch.softmax(logits[0, p].double(), -1)[goal.index]
+        (grad,) = torch.autograd.grad(prob, store[-1])
+    g = (grad[0] * store[-1][0]).sum(-1).abs().double().detach().numpy()
+    g = g / g.sum()
+    ids = e.model_inputs["input_ids"][0, :p + 1]
+
+    def p_t(kept):
+        with torch.no_grad():
+            out = gpt2.model(input_ids=kept[None], use_cache=False).logits[0, -1].double()
+        return float(torch.softmax(out, -1)[goal.index])
+
+    base = p_t(ids)
+    loo = np.array([abs(p_t(torch.cat([ids[:j], ids[j + 1:]])) - base) for j in range(p)])
+    a = e.map("rollout")[:p]
+    rows = result.per_instance.set_index("metric").value
+    assert rows["tau_gradient"] == pytest.approx(kendall(a, g[:p]), abs=1e-9)
+    assert rows["tau_loo"] == pytest.approx(kendall(a, loo), abs=1e-9)

@@ -219,14 +219,12 @@ def test_9_head_view_layer_names_a_block_of_the_original_stack():
     assert attnviz.model_view(attention, tokens, include_layers=[3, 0]).block_labels == [3, 0]
 
 
-@pytest.mark.parametrize("call", ["faithfulness", "eraser", "agreement", "permutation", "adversarial",
-                                  "class_specificity"])
+@pytest.mark.parametrize("call", ["faithfulness", "eraser", "permutation", "adversarial", "class_specificity"])
 def test_10_classifier_protocols_on_a_language_model_say_so(decoders, call):
     ex = decoders[0]
     texts = ["the movie was wonderful and great fun", "a b c d e f g h"]
     calls = {"faithfulness": lambda: ev.faithfulness(ex, texts, ["rollout"], progress=False),
              "eraser": lambda: ev.faithfulness(ex, texts, ["rollout"], preset="eraser", progress=False),
-             "agreement": lambda: ev.agreement(ex, texts, progress=False),
              "permutation": lambda: ev.permutation(ex, texts, n_permutations=2, progress=False),
              "adversarial": lambda: ev.adversarial(ex, texts, steps=1, progress=False),
              "class_specificity": lambda: ev.class_specificity(ex, texts, [0, 1], progress=False)}

@@ -31,7 +31,7 @@ from ..engine.capture import embedding_leaf
 from ..engine.divergence import jensen_shannon
 from ..engine.intervention import Intervention
 from ..engine.progress import run_each, warn_skipped
-from .perturb import Variant, probabilities, token_variant, wide
+from .perturb import Variant, probabilities, target_log_probs, token_variant, wide
 from .protocol import (
     check_inputs,
     check_int,
@@ -49,8 +49,9 @@ from .stats import kendall, topk_kendall_distance, total_variation
 ROWS = ("cls", "all")
 
 
-def _check_text(explainer, what: str) -> None:
-    require_classifier(explainer, what)
+def _check_text(explainer, what: str, language_models: bool = False) -> None:
+    if not language_models:
+        require_classifier(explainer, what)
     if explainer.modality != "text":
         raise ValueError(f"{what} deletes and permutes tokens: it measures text models, and this explainer is for "
                          f"{explainer.modality}")
@@ -71,15 +72,21 @@ def _rows(rows: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------- agreement
-def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.ndarray:
+def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor], goal: Any = None) -> np.ndarray:
     """Jain & Wallace's gradient importance for one input (a batch of one): g_j = Σ_c |Σ_d ∂σ_c/∂e_{j,d} · e_{j,d}|
-    with every block's attention detached (a constant in the backward pass), normalised to sum 1. [N]."""
+    with every block's attention detached (a constant in the backward pass), normalised to sum 1. [N].
+
+    goal: a ``Target`` read at a position (a language model's next token): the sum runs over its own probability
+    only, σ_t at that row (Σ over a vocabulary of tens of thousands would measure every other token)."""
 
     embedded: list[torch.Tensor] = []
     intervention = Intervention(detach=True, embeddings=embedding_leaf(embedded))
     with torch.enable_grad():
         logits = wide(explainer.forward(model_inputs, intervention, grad=True))
-        probs = explainer.probabilities(logits)
+        if goal is not None and goal.position is not None:
+            probs = explainer.probabilities(logits[:, goal.position])[:, [goal.index]]  # [1, 1]: σ_t at its row
+        else:
+            probs = explainer.probabilities(logits)
         emb = embedded[-1]
         total = torch.zeros(emb.shape[1], dtype=torch.float64, device=emb.device)
         for c in range(probs.shape[-1]):
@@ -91,8 +98,18 @@ def gradient_importance(explainer, model_inputs: dict[str, torch.Tensor]) -> np.
 
 def loo_importance(explainer, e: Any, forward_batch: int = 64) -> np.ndarray:
     """Leave-one-out importance [N]: mean over classes |σ(ŷ(x)) − σ(ŷ(x without j))|, token j deleted; 0 at the
-    first and last positions (never deleted)."""
+    first and last positions (never deleted). A language model's (a target at a position p): |p_t(x) − p_t(x
+    without j)| for the context j < p, the text cut after p and p_t read at the last token; 0 elsewhere."""
     N = e.num_tokens
+    goal = e.explained_target
+    if goal.position is not None:
+        kept = {k: v[:, :goal.position + 1] for k, v in e.model_inputs.items()}
+        variants = [Variant({k: v[0] for k, v in kept.items()})]
+        variants += [token_variant(kept, [j], "delete", {}) for j in range(goal.position)]
+        logp = target_log_probs(explainer, variants, [goal.at(None)] * len(variants), forward_batch)
+        out = np.zeros(N)
+        out[:goal.position] = np.abs(np.exp(logp[1:]) - np.exp(logp[0]))
+        return out
     variants = [Variant({k: v[0] for k, v in e.model_inputs.items()})]
     variants += [token_variant(e.model_inputs, [j], "delete", {}) for j in range(1, N - 1)]
     probs = probabilities(explainer, variants, forward_batch)
@@ -107,8 +124,9 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
               bootstrap: int = 1000, seed: int = 0) -> AgreementResult:
     """Per instance and method: ``tau_gradient``, ``tau_loo`` (Kendall τ over positions 1..L−2) and
     ``topk_gradient``, ``topk_loo`` (top-k Kendall distance, k = max(10, 10% of the mean length) unless given).
-    Text models."""
-    _check_text(explainer, "agreement")
+    Text models. A language model's (next-token targets): the gradient importance of the explained token's
+    probability alone, leave-one-out over the context before the explained position, and τ over that context."""
+    _check_text(explainer, "agreement", language_models=True)
     items = check_inputs(explainer, inputs)
     names = check_methods(explainer, methods)
     options = check_options(names, options)
@@ -124,9 +142,10 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
         N = e.num_tokens
         lengths.append(N)
         kk = k or max(10, int(round(0.1 * float(np.mean(lengths)))))
-        g = gradient_importance(explainer, e.model_inputs)
+        g = gradient_importance(explainer, e.model_inputs, e.explained_target)
         loo = loo_importance(explainer, e, forward_batch)
-        inner = slice(1, N - 1)
+        p = e.explained_target.position
+        inner = slice(1, N - 1) if p is None else slice(0, p)  # a decoder: the context before its position
         for m in names:
             a = e.map(m, target=e.target, **options.get(m, {}))
             for ref_name, ref in (("gradient", g), ("loo", loo)):
@@ -138,8 +157,10 @@ def agreement(explainer, inputs: Sequence[Any], methods: Sequence[str] = ("last_
     skipped: list[dict] = []
     partial = run_each(len(items), one, show_progress(len(items), progress), skipped=skipped)
     params = {"experiment": "agreement", "methods": names, "target": target if isinstance(target, str) else "given",
-              "k": k or "max(10, 10% of the mean length)", "excluded": "first and last tokens",
-              "gradient": "Σ_c |Σ_d ∂σ_c/∂e · e|, attention detached in every block", "loo": "token deleted",
+              "k": k or "max(10, 10% of the mean length)",
+              "excluded": "first and last tokens (a classifier); the explained position and after (a language model)",
+              "gradient": "Σ_c |Σ_d ∂σ_c/∂e · e|, attention detached in every block (a language model: c = the "
+                          "explained token)", "loo": "token deleted",
               "bootstrap": bootstrap, "seed": seed, "instances": len(items), "skipped": skipped}
     warn_skipped(skipped, len(items), "agreement()")
     return AgreementResult(per_instance=pd.DataFrame(rows), params=params, partial=partial)
