@@ -10,7 +10,7 @@ from traitlets import Bool, Dict, Enum, Int, List, TraitError, Unicode, observe,
 from .base import ExplainedView, Fraction, Index, bundle, check_explanation
 from .serialize import Tensor, TensorList, encode
 
-DEFAULT_METHODS = ("rollout", "gae", "chefer", "attcat")
+DEFAULT_METHODS = ("rollout", "gae", "attnlrp", "chefer", "attcat")  # the first three that apply (a decoder: AttnLRP)
 
 
 class CompareView(ExplainedView):
