@@ -54,7 +54,7 @@ def test_head_scores_find_previous_token_and_induction_heads(smol):
 
 def test_explainer_explains_the_indirect_object_against_the_subject(smol):
     """SmolLM2 (Llama family, grouped-query attention) through the Explainer: the next token and a contrastive
-    target, every non-LRP method at the last position, the LRP methods a clear error."""
+    target, every method at the last position, the LRP methods through AttnLRP's rules (issue 20)."""
     model, tok = smol
     explainer = attnviz.Explainer(model, tok)
     e = explainer.explain("When Mary and John went to the store, John gave a drink to", target=(" Mary", " John"))
@@ -64,11 +64,13 @@ def test_explainer_explains_the_indirect_object_against_the_subject(smol):
     mary, john = e.target
     assert logits[mary] - logits[john] > 0  # the model prefers the indirect object
     names = e.method_names()
-    assert "chefer" not in names and {"rollout", "gae", "attcat", "grad_input"} <= set(names)
-    for name in ("rollout", "gae", "attcat", "grad_input"):
+    assert {"rollout", "gae", "attcat", "grad_input", "chefer", "lrp_full", "lrp_partial", "attnlrp"} <= set(names)
+    for name in ("rollout", "gae", "attcat", "grad_input", "chefer", "lrp_full", "lrp_partial", "attnlrp"):
         m = e.map(name)
         assert m.shape == (e.num_tokens,) and np.isfinite(m).all(), name
-    with pytest.raises(NotImplementedError, match="Llama family"):
-        e.map("chefer")
+    # AttnLRP starts at the logit difference; the head's input holds it exactly (no bias in lm_head)
+    report = e.diagnostic("attnlrp")
+    assert report["stages"]["head input"] == pytest.approx(float(logits[mary] - logits[john]), rel=1e-3)
+    assert np.allclose(e.map("lrp_full") * report["seed"], e.map("attnlrp"), rtol=1e-3, atol=1e-5)
     # the contrast differs from explaining " Mary" alone
     assert not np.allclose(e.map("grad_input"), e.map("grad_input", target=" Mary"))
