@@ -152,6 +152,9 @@ def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.T
         out = _run(model, model_inputs, upcast)
         attentions = list(out.attentions)
         score = target.score(out.logits[0])
+        if seed == "onehot" and not abs(float(score)) > 1e-6:
+            raise ValueError(f"seed='onehot' starts the relevance at 1 by dividing by the explained score, and the "
+                             f"score is {float(score):.3g}: the map would be undefined. Use seed='logit'")
         grad_out = torch.ones_like(score) if seed == "logit" else 1.0 / score.detach()
         emb = embedded[-1]
         kept = [o for o in outputs if o is not None]
@@ -159,9 +162,10 @@ def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.T
                                     allow_unused=True)
     B = len(attentions)
     g_emb, g_att, g_out, g_head = grads[0], grads[1:1 + B], grads[1 + B:1 + B + len(kept)], grads[-1]
-    relevance_in = (emb[0] * g_emb[0]).detach().sum(-1).float()
+    work = torch.float64 if emb.dtype == torch.float64 else torch.float32  # a float64 model keeps float64
+    relevance_in = (emb[0] * g_emb[0]).detach().sum(-1).to(work)
     R_A = torch.stack([0.5 * a[0].detach() * (g[0] if g is not None else torch.zeros_like(a[0]))
-                       for a, g in zip(attentions, g_att)]).float()
+                       for a, g in zip(attentions, g_att)]).to(work)
     totals = {
         "logits": float(score.detach() * grad_out),
         "head_input": float((head_in[-1][0].detach() * g_head[0]).sum()) if g_head is not None else 0.0,
