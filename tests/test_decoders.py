@@ -47,7 +47,7 @@ def test_every_method_gives_a_finite_layered_map_at_the_last_position(arch):
     assert e.probs.shape == (e.explainer.vocab_size,) and math.isclose(float(e.probs.sum()), 1.0, rel_tol=1e-5)
     assert e.predicted == int(np.argmax(e.probs)) and e.target == e.predicted
     names = e.method_names()
-    assert ("chefer" in names) == (arch == "gpt2")  # the Llama family has no LRP rules
+    assert {"chefer", "lrp_full", "lrp_partial", "attnlrp"} <= set(names)  # the Llama family's through AttnLRP
     for name in names:
         kwargs = {"n_steps": 8} if name == "integrated_gradients" else {}
         maps = e.maps(name, **kwargs)
@@ -151,10 +151,13 @@ def test_bad_targets_and_positions_are_clear_errors():
         classifier.explain(TEXT, position=2)
 
 
-def test_llama_lrp_is_a_clear_error_naming_what_works():
+def test_llama_lrp_reads_attnlrp_and_refuses_chefers_options():
+    """The Llama family's LRP methods read AttnLRP's pass (issue 20); Chefer's pass options do not apply there."""
     e = Explainer(*lm("llama")).explain(TEXT)
-    with pytest.raises(NotImplementedError, match="Llama family.*RMSNorm.*rollout.*gae"):
-        e.map("chefer")
+    assert np.isfinite(e.map("chefer")).all()
+    assert e.diagnostic("chefer")["rules"] == "attnlrp"
+    with pytest.raises(ValueError, match="division.*Chefer's LRP pass.*AttnLRP"):
+        e.map("lrp_full", division="clamp")
 
 
 @pytest.mark.parametrize("arch", DECODERS)

@@ -152,9 +152,10 @@ def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.T
         out = _run(model, model_inputs, upcast)
         attentions = list(out.attentions)
         score = target.score(out.logits[0])
-        if seed == "onehot" and not abs(float(score)) > 1e-6:
+        value = float(score.detach())
+        if seed == "onehot" and not abs(value) > 1e-6:
             raise ValueError(f"seed='onehot' starts the relevance at 1 by dividing by the explained score, and the "
-                             f"score is {float(score):.3g}: the map would be undefined. Use seed='logit'")
+                             f"score is {value:.3g}: the map would be undefined. Use seed='logit'")
         grad_out = torch.ones_like(score) if seed == "logit" else 1.0 / score.detach()
         emb = embedded[-1]
         kept = [o for o in outputs if o is not None]

@@ -65,6 +65,9 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     if trace.causal:
         key = (*key, "position", trace.position)
     if ctx.adapter.lrp_rules == "attnlrp":  # the Llama family: Chefer's R(A) and the input from AttnLRP's pass
+        if division != "authors":
+            raise ValueError(f"division={division!r} chooses the stabiliser of Chefer's LRP pass; the "
+                             f"{ctx.adapter.family} family's LRP methods read AttnLRP's pass, which has none")
         return attnlrp_relevance(trace, seed)
     hit = cache.get(key)
     if hit is None or (to_input and hit.input is None):
@@ -96,7 +99,9 @@ def attnlrp(trace: Trace, heads: torch.Tensor, seed: str = "logit") -> torch.Ten
     times the gradient under AttnLRP's rules (``attnlrp.py``: identity rule for activations and norm divisors, the
     uniform rule for products and attention, exact Jacobians elsewhere), as lxt 2.1 computes it. seed="logit"
     (lxt's: the map sums to about the logit) or "onehot" (sums to about 1). Signed; the same map at every row.
-    [B, N]."""
+    [B, N].
+
+    See docs/METHODS.md for the definition and where attnviz follows the reference library."""
     p = attnlrp_relevance(trace, seed)
     _record(trace, "attnlrp", p, {"seed": seed})
     return repeat_rows(p.input.to(trace.capture.A.device), trace.num_blocks)
@@ -112,7 +117,8 @@ def conservation(p: RelevancePass | AttnLRPPass) -> dict:
     contrastive pair) against the total at the head's input, at each block's output and at the input.
 
     Returns {"seed", "stages": {name: total}, "worst": max_stage |total| / scale (scale = |s|, or 2 for a pair),
-    "trusted": worst <= CONSERVATION_LIMIT and the input's sign is the seed's, "note": "" or what is wrong}."""
+    "trusted": worst <= CONSERVATION_LIMIT and the input's sign is the seed's, "note": "" or what is wrong, "rules"}.
+    An AttnLRP pass (``rules == "attnlrp"``) does not conserve by design: only the runaway total is flagged."""
     t = p.totals
     seed = float(t["logits"])
     pair = isinstance(p.target, tuple)
@@ -123,6 +129,12 @@ def conservation(p: RelevancePass | AttnLRPPass) -> dict:
         stages["input"] = float(t["input"])
     worst = max(abs(v) for v in stages.values()) / scale
     last_name, last = list(stages.items())[-1] if "input" not in stages else ("input", stages["input"])
+    if p.rules == "attnlrp":  # not conserved by design (softmax, biases): only a runaway total is flagged
+        trusted = worst <= CONSERVATION_LIMIT
+        note = "" if trusted else (f"AttnLRP's relevance started at {seed:.3g} on the logit and grew to {worst:.3g}x "
+                                   f"inside the pass (the {last_name} holds {last:.4g}): these values are not shares "
+                                   "of the logit")
+        return {"seed": seed, "stages": stages, "worst": worst, "trusted": trusted, "note": note, "rules": p.rules}
     flipped = not pair and seed != 0 and last * seed < 0
     trusted = worst <= CONSERVATION_LIMIT and not flipped
     note = ""
@@ -131,7 +143,7 @@ def conservation(p: RelevancePass | AttnLRPPass) -> dict:
                 f"{' (its sign flipped)' if flipped else ''}, up to {worst:.3g}x the seed inside the pass: the "
                 f"{p.rules!r} rules do not conserve it (the plain z-rule on the residual sums divides by near-zero "
                 "sums), so these values are not shares of the logit; rules='chefer' conserves it")
-    return {"seed": seed, "stages": stages, "worst": worst, "trusted": trusted, "note": note}
+    return {"seed": seed, "stages": stages, "worst": worst, "trusted": trusted, "note": note, "rules": p.rules}
 
 
 def _record(trace: Trace, method: str, p: RelevancePass | AttnLRPPass, options: dict) -> None:
