@@ -151,6 +151,16 @@ class Explainer:
         """A readable target: the class name, or the token text (a pair: "' Mary' vs ' John'")."""
         return self.targets.describe(target)
 
+    def method_names(self) -> list[str]:
+        """The registered methods that apply to this model: its modality, and the architecture's rules (Chefer's LRP
+        where ``lrp_unsupported`` is empty, AttnLRP on decoders whose rules attnviz has)."""
+        from .methods import methods as registry
+
+        no_lrp = bool(self.adapter.lrp_unsupported)
+        return [name for name, info in registry().items()
+                if self.modality in info.modalities and not (no_lrp and info.family == "lrp")
+                and (not info.needs or bool(getattr(self.adapter, info.needs, False)))]
+
     @property
     def multi_label(self) -> bool:
         return self.adapter.multi_label(self.model)

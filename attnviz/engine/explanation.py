@@ -185,11 +185,9 @@ class Explanation:
     # ------------------------------------------------------------------ maps
     def method_names(self) -> list[str]:
         """The methods valid for this explanation's modality (and architecture: no LRP for the Llama family)."""
-        adapter = getattr(self.explainer, "adapter", None) if self.is_live else None
-        no_lrp = bool(getattr(adapter, "lrp_unsupported", ""))
-        return [name for name, info in all_methods().items()
-                if self.kind in info.modalities and not (no_lrp and info.family == "lrp")
-                and (not info.needs or bool(getattr(adapter, info.needs, False)))]
+        if self.is_live:
+            return [n for n in self.explainer.method_names() if self.kind in all_methods()[n].modalities]
+        return [name for name, info in all_methods().items() if self.kind in info.modalities and not info.needs]
 
     def resolve_heads(self, heads: Any) -> torch.Tensor:
         """The kept heads, bool [B, H] on the capture's device, from any form ``HeadMask.parse`` reads: None (all),

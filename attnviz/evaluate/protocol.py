@@ -14,11 +14,9 @@ DEFAULT_EXCLUDED = ("integrated_gradients",)  # n_steps passes per input: ask fo
 
 
 def default_methods(explainer) -> list[str]:
-    """Every method for the explainer's modality, integrated gradients aside (it costs n_steps passes)."""
-    from ..engine import methods
-
-    return [name for name, info in methods().items()
-            if explainer.modality in info.modalities and name not in DEFAULT_EXCLUDED]
+    """Every method that applies to the explainer's model (``Explainer.method_names``), integrated gradients aside
+    (it costs n_steps passes)."""
+    return [name for name in explainer.method_names() if name not in DEFAULT_EXCLUDED]
 
 
 def check_inputs(explainer, inputs: Any) -> list[Any]:
@@ -110,6 +108,9 @@ def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
             raise ValueError(f"unknown method {name!r}; known methods: {', '.join(known)}")
         if explainer.modality not in known[name].modalities:
             raise ValueError(f"method {name!r} does not apply to {explainer.modality} models")
+        if name not in explainer.method_names():
+            raise ValueError(f"method {name!r} does not apply to {type(explainer.model).__name__}; the methods that "
+                             f"do: {', '.join(explainer.method_names())}")
     if not names:
         raise ValueError("no methods to evaluate")
     return names
