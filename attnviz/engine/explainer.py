@@ -24,9 +24,24 @@ from .targets import Key, Target, targets_for
 
 
 def _model_device(model: nn.Module) -> torch.device:
+    """Where the model's inputs go: its first parameter's device, or for a model whose weights accelerate offloads
+    (``device_map`` with CPU or disk offload; the weights on "meta" between calls) its hooks' execution device."""
     for p in model.parameters():
+        if p.device.type == "meta":
+            return _execution_device(model) or p.device
         return p.device
     return torch.device("cpu")
+
+
+def _execution_device(model: nn.Module) -> torch.device | None:
+    """The execution device accelerate's hooks load offloaded weights to (the first module's), or None."""
+    for module in model.modules():
+        hook = getattr(module, "_hf_hook", None)
+        for h in getattr(hook, "hooks", None) or [hook]:
+            device = getattr(h, "execution_device", None)
+            if device is not None:
+                return torch.device(f"cuda:{device}" if isinstance(device, int) else device)
+    return None
 
 
 def _uncompiled(model: nn.Module) -> nn.Module:
@@ -422,20 +437,21 @@ def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, k
     """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]
     (under grouped-query attention each query head h gets its key/value head h // (H / H_kv), as the model's
     ``repeat_kv``). logits: this input's explained logits [C or V] (a language model's at its row); kv_heads: H_kv."""
-    A = compute_dtype(torch.stack([a[i, :, :n, :n] for a in forward.attentions]).detach())
+    here = forward.embeddings.device  # a model split over devices (device_map): every block's tensors here
+    A = compute_dtype(torch.stack([a[i, :, :n, :n].to(here) for a in forward.attentions]).detach())
     H = A.shape[1]
-    V = compute_dtype(torch.stack([v[i, :n] for v in forward.values]).detach())  # [B, N, H_kv·Dh]
+    V = compute_dtype(torch.stack([v[i, :n].to(here) for v in forward.values]).detach())  # [B, N, H_kv·Dh]
     kv = kv_heads or H
     V = V.view(V.shape[0], n, kv, -1).transpose(1, 2)
     if kv != H:
         V = V.repeat_interleave(H // kv, dim=1)
     V = V.contiguous()
-    hidden = compute_dtype(torch.stack([h[i, :n] for h in forward.hidden]).detach())
-    emb = compute_dtype(forward.embeddings[i].detach())
+    hidden = compute_dtype(torch.stack([h[i, :n].to(here) for h in forward.hidden]).detach())
+    emb = compute_dtype(forward.embeddings[i].detach().to(here))
     if prefix:
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
     # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
-    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach()).clone())
+    return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach().to(here)).clone())
 
 
 def explain(model: nn.Module, processor: Any, inputs: Any, target: Any = None, **kwargs):

@@ -49,13 +49,16 @@ def model_lock(model: nn.Module) -> Iterator[None]:
         yield
 
 
-Fingerprint = tuple[tuple[int, int, str, str, int], ...]
+Fingerprint = tuple[tuple[int | str, int, str, str, int], ...]
 
 
 def fingerprint(model: nn.Module) -> Fingerprint:
-    """(id, version counter, dtype, device, data pointer) of every parameter, in order. Cheap: no data is read."""
-    return tuple((id(p), int(p._version), str(p.dtype), str(p.device), int(p.data_ptr()))
-                 for p in model.parameters())
+    """(id, version counter, dtype, device, data pointer) of every parameter, in order. Cheap: no data is read.
+    A parameter that accelerate offloads (on "meta" between calls, a new tensor loaded for each forward) is known by
+    its name, dtype and shape."""
+    return tuple((id(p), int(p._version), str(p.dtype), str(p.device), int(p.data_ptr())) if p.device.type != "meta"
+                 else (name, 0, str(p.dtype), str(tuple(p.shape)), 0)
+                 for name, p in model.named_parameters())
 
 
 def describe_change(before: Fingerprint, after: Fingerprint) -> str:

@@ -28,6 +28,7 @@ bfloat16 model's pass runs in float32 on upcast copies of its weights (``torch.f
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -92,7 +93,10 @@ def _norm_rule(kind: str):
     """The norm recomputed with its divisor detached (value kept bit for bit)."""
 
     def hook(module: nn.Module, inputs: tuple, output: torch.Tensor) -> torch.Tensor:
-        x = inputs[0]
+        with _weights_of(module, output.device):  # accelerate's offload puts them back on "meta" after the forward
+            return _rule(module, inputs[0], output)
+
+    def _rule(module: nn.Module, x: torch.Tensor, output: torch.Tensor) -> torch.Tensor:
         weight = getattr(module, "weight", None)
         if kind == "layernorm":
             eps = float(getattr(module, "eps", 1e-5))
@@ -113,6 +117,17 @@ def _norm_rule(kind: str):
         return _keep_value(y.to(output.dtype), output)
 
     return hook
+
+
+def _weights_of(module: nn.Module, device: torch.device):
+    """A context in which an offloaded module's weights are real tensors on ``device`` (accelerate's
+    ``align_module_device``); nothing for a module whose weights are loaded."""
+    weight = getattr(module, "weight", None)
+    if weight is None or weight.device.type != "meta" or getattr(module, "_hf_hook", None) is None:
+        return contextlib.nullcontext()
+    from accelerate.utils import align_module_device
+
+    return align_module_device(module, device)
 
 
 def _output_tensor(output: Any) -> torch.Tensor:
@@ -165,8 +180,8 @@ def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.T
     g_emb, g_att, g_out, g_head = grads[0], grads[1:1 + B], grads[1 + B:1 + B + len(kept)], grads[-1]
     work = torch.float64 if emb.dtype == torch.float64 else torch.float32  # a float64 model keeps float64
     relevance_in = (emb[0] * g_emb[0]).detach().sum(-1).to(work)
-    R_A = torch.stack([0.5 * a[0].detach() * (g[0] if g is not None else torch.zeros_like(a[0]))
-                       for a, g in zip(attentions, g_att)]).to(work)
+    R_A = torch.stack([(0.5 * a[0].detach() * (g[0] if g is not None else torch.zeros_like(a[0]))).to(emb.device)
+                       for a, g in zip(attentions, g_att)]).to(work)  # a model split over devices: gathered here
     totals = {
         "logits": float(score.detach() * grad_out),
         "head_input": float((head_in[-1][0].detach() * g_head[0]).sum()) if g_head is not None else 0.0,

@@ -43,11 +43,12 @@ class Grads:
     @classmethod
     def from_capture(cls, grads: GradientCapture, index: int, n: int, prefix: int) -> Grads:
         emb = compute_dtype(grads.embeddings[index])
+        here = emb.device  # a model split over devices (device_map): every block's gradient gathered here
         if prefix:
             emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
         return cls(
-            A=compute_dtype(torch.stack([g[index, :, :n, :n] for g in grads.attentions])),
-            hidden=compute_dtype(torch.stack([g[index, :n] for g in grads.hidden])),
+            A=compute_dtype(torch.stack([g[index, :, :n, :n].to(here) for g in grads.attentions])),
+            hidden=compute_dtype(torch.stack([g[index, :n].to(here) for g in grads.hidden])),
             emb=emb[:n].clone(),  # not a view of the padded batch's gradient
         )
 

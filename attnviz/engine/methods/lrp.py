@@ -74,6 +74,11 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
         A = trace.capture.A
         if ctx.adapter.lrp_unsupported:
             raise NotImplementedError(ctx.adapter.lrp_unsupported)
+        if any(p.device.type == "meta" for p in ctx.model.parameters()):
+            raise NotImplementedError("Chefer's LRP pass reads the model's weights after its forward, and accelerate's "
+                                      "offload (device_map with CPU or disk offload) has put them back on 'meta' by "
+                                      "then: load this model without offload for chefer, lrp_full and lrp_partial, "
+                                      "or use attnlrp, which works under offload")
         rec = record(ctx.model, ctx.adapter, ctx.model_inputs, ctx.prepared, A.dtype,
                      with_pixels=to_input and trace.modality == "image",
                      position=trace.position if trace.causal else None)
