@@ -312,6 +312,28 @@ def test_attention_view_sends_the_shown_block_first_and_the_others_on_request(pa
     assert state["attention_blocks"] == list(range(B)) and state["attention"]["shape"] == list(A.shape)
 
 
+def test_attention_view_of_a_long_context_sends_no_block_first_and_the_shown_one_on_request(pair, monkeypatch):
+    """Issue 20, item 6: when one block alone is over FIRST_MESSAGE_BLOCK_BYTES (GPT-2 small at 1,024 tokens: 24 MiB),
+    the first message holds the thumbnails and no block, so it stays within DESIGN.md's 8 MB at any length; the
+    browser asks for the block shown as it opens."""
+    from attnviz.widgets import attention as attention_module
+
+    A = pair.attention()
+    block_bytes = 2 * A[0].size
+    monkeypatch.setattr(attention_module, "FIRST_MESSAGE_BYTES", 0)
+    monkeypatch.setattr(attention_module, "FIRST_MESSAGE_BLOCK_BYTES", block_bytes)
+    assert AttentionView(pair, layer=1).attention_blocks == [1]  # a block at the limit still goes first
+    monkeypatch.setattr(attention_module, "FIRST_MESSAGE_BLOCK_BYTES", block_bytes - 1)
+    v = AttentionView(pair, layer=1)
+    assert v.attention_blocks == [] and v.attention["shape"] == [0, *A.shape[1:]]
+    assert v.thumbnails["shape"][:2] == list(A.shape[:2])
+    answers = []
+    v.send = lambda content, buffers=None: answers.append((content, buffers))
+    v._on_browser_message(v, {"event": "attention_blocks", "layers": [1]}, [])
+    block = np.frombuffer(answers[0][1][0], "<f2").reshape(1, *A.shape[1:]).astype(np.float32)
+    np.testing.assert_allclose(block[0], A[1], atol=1e-3)
+
+
 def test_attention_view_sends_head_type_scores(pair):
     from attnviz.engine.head_scores import head_scores
 

@@ -104,7 +104,9 @@ def _prepared(model: nn.Module, eager: bool, attn_implementation: str) -> Iterat
 class ForwardCapture:
     """Forward-pass tensors of one batch of b inputs (still attached to the autograd graph).
 
-    logits [b, C] (a classifier) or [b, N, V] (a language model: next-token logits at every position);
+    logits [b, C] (a classifier) or [b, N, V] (a language model: next-token logits at every position), or [b, K, V]
+    at the positions ``logit_rows`` only (the explained rows: a language model's logits over the whole context are
+    N x V floats, 206 MB for GPT-2 at 1,024 tokens, and their gradient as much again);
     attentions: B tensors [b, H, N, N] (post-softmax, the very tensors used in A·V; a decoder's are causal);
     values: B tensors [b, N, H_kv·Dh] (output of W_V, before W_O; H_kv < H under grouped-query attention); hidden: B+1
     tensors [b, N, D] (hidden[l] = input of block l, hidden[B] = output of the last block); embeddings [b, N_e, D]
@@ -115,6 +117,17 @@ class ForwardCapture:
     values: list[torch.Tensor]
     hidden: list[torch.Tensor]
     embeddings: torch.Tensor
+    logit_rows: list[int] | None = None
+
+    def score(self, index: int, target: Target) -> torch.Tensor:
+        """Input ``index``'s target score s from the kept logits (a language model's at its row)."""
+        if self.logit_rows is None or target.position is None:
+            return target.score(self.logits[index])
+        return target.score_row(self.logits[index, self.logit_rows.index(target.position)])
+
+    def explained_rows(self, rows: list[int]) -> list[int]:
+        """The rows ``rows`` of the model's output as indices into the kept ``logits``."""
+        return rows if self.logit_rows is None else [self.logit_rows.index(r) for r in rows]
 
 
 LOW_PRECISION = (torch.float16, torch.bfloat16)
@@ -149,8 +162,12 @@ def embedding_leaf(store: list[torch.Tensor]):
     return leaf
 
 
-def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor]) -> ForwardCapture:
-    """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``."""
+def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor],
+                    grad: bool = True, logit_rows: list[int] | None = None) -> ForwardCapture:
+    """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``.
+    grad=False: no autograd graph (the lean capture of methods that read no gradient: nothing is saved for a
+    backward, so the pass keeps only the returned tensors). logit_rows: a language model's positions whose logits
+    are needed (the explained rows), computed alone where the model takes ``logits_to_keep``."""
     blocks = adapter.get_blocks(model)
     values: list[torch.Tensor | None] = [None] * len(blocks)
     embedded: list[torch.Tensor] = []
@@ -161,13 +178,16 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
 
         return hook
 
-    leaf = embedding_leaf(embedded)
+    leaf = embedding_leaf(embedded) if grad else embedded.append
+    extra: dict = {"use_cache": False} if adapter.causal else {}
+    rows = sorted(set(logit_rows)) if logit_rows is not None and _takes_logits_to_keep(model) else None
+    if rows is not None:
+        extra["logits_to_keep"] = torch.tensor(rows, device=model_inputs["input_ids"].device)
     model_inputs = cast_inputs(model, model_inputs)
     handles = [adapter.get_value(block).register_forward_hook(keep_value(i)) for i, block in enumerate(blocks)]
     handles.append(adapter.get_input_embedding(model).register_forward_hook(lambda _m, _i, output: leaf(output)))
     try:
-        with torch.enable_grad():
-            extra = {"use_cache": False} if adapter.causal else {}
+        with torch.set_grad_enabled(grad):
             out = model(**model_inputs, output_attentions=True, output_hidden_states=True, return_dict=True, **extra)
     finally:
         for handle in handles:
@@ -178,7 +198,7 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
             f"{type(model).__name__} returned no attention probabilities even with eager attention: its attention "
             "module has no eager path. Load it with attn_implementation='eager' or use a supported architecture."
         )
-    if not attentions[0].requires_grad:
+    if grad and not attentions[0].requires_grad:
         raise AttentionUnavailableError("the attention probabilities are detached from the graph: no gradients")
     embeddings = embedded[-1]
     if embeddings.dim() == 4:  # a [b, D, h, w] patch map (older releases): flatten to [b, P, D]
@@ -189,38 +209,56 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
         values=[v for v in values if v is not None],
         hidden=list(out.hidden_states),
         embeddings=embeddings,
+        logit_rows=rows,
     )
+
+
+def _takes_logits_to_keep(model: nn.Module) -> bool:
+    import inspect
+
+    try:
+        return "logits_to_keep" in inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return False
 
 
 @dataclass
 class GradientCapture:
-    """d y_t / d (captured tensors) for one target per input; shapes as in ForwardCapture."""
+    """d y_t / d (captured tensors) for one target per input; shapes as in ForwardCapture. attentions is None when
+    the backward was asked for the hidden states and input embeddings only (``attention=False``)."""
 
-    attentions: list[torch.Tensor]
+    attentions: list[torch.Tensor] | None
     hidden: list[torch.Tensor]
     embeddings: torch.Tensor
 
 
-def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_graph: bool) -> GradientCapture:
+def capture_gradients(forward: ForwardCapture, targets: list[Target], retain_graph: bool,
+                      attention: bool = True) -> GradientCapture:
     """One backward pass of Σ_i s_i(x_i), s_i = ``targets[i].score`` of input i's pre-softmax logits (at its row).
-    Inputs are independent, so each input's gradient is that of its own score."""
+    Inputs are independent, so each input's gradient is that of its own score. attention=False: no gradient is
+    returned for the attention probabilities (B tensors [b, H, N, N] the methods of the "hidden" level never read)."""
     with torch.enable_grad():
-        total = torch.stack([t.score(forward.logits[i]) for i, t in enumerate(targets)]).sum()
-    return gradients_of(total, forward, retain_graph)
+        total = torch.stack([forward.score(i, t) for i, t in enumerate(targets)]).sum()
+    return gradients_of(total, forward, retain_graph, attention)
 
 
 class DisconnectedGradientError(RuntimeError):
     """A captured tensor does not reach the target's logit in the autograd graph (its gradient would be missing)."""
 
 
-def gradients_of(score: torch.Tensor, forward: ForwardCapture, retain_graph: bool) -> GradientCapture:
-    """d score / d (attentions, hidden states, input embeddings) of ``forward``.
+def gradients_of(score: torch.Tensor, forward: ForwardCapture, retain_graph: bool,
+                 attention: bool = True) -> GradientCapture:
+    """d score / d (attentions, hidden states, input embeddings) of ``forward`` (attention=False: the hidden states
+    and input embeddings only).
 
     Every captured tensor must be connected to the score: a missing gradient is an error, never silently zero
     (a compiled or detached graph would otherwise give all-zero gradient maps that look like an answer)."""
-    names = ([f"attention of block {b}" for b in range(len(forward.attentions))]
+    if not forward.embeddings.requires_grad:
+        raise RuntimeError("this capture was taken without an autograd graph (grad=False): capture again")
+    attentions = forward.attentions if attention else []
+    names = ([f"attention of block {b}" for b in range(len(attentions))]
              + [f"hidden state {l}" for l in range(len(forward.hidden))] + ["input embeddings"])
-    inputs = [*forward.attentions, *forward.hidden, forward.embeddings]
+    inputs = [*attentions, *forward.hidden, forward.embeddings]
     with torch.enable_grad():
         raw = torch.autograd.grad(score, inputs, retain_graph=retain_graph, allow_unused=True)
     missing = [name for name, g in zip(names, raw) if g is None]
@@ -231,9 +269,9 @@ def gradients_of(score: torch.Tensor, forward: ForwardCapture, retain_graph: boo
             "gradients do not exist. This happens with compiled models (explain the uncompiled module: "
             "model._orig_mod) or when the model detaches tensors in its forward."
         )
-    num_blocks = len(forward.attentions)
+    num_blocks = len(attentions)
     return GradientCapture(
-        attentions=list(raw[:num_blocks]),
+        attentions=list(raw[:num_blocks]) if attention else None,
         hidden=list(raw[num_blocks:-1]),
         embeddings=raw[-1],
     )

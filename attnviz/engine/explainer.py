@@ -12,13 +12,14 @@ from torch import nn
 
 from .adapters import adapter_for, task_of
 from .capture import LOW_PRECISION, capture_forward, capture_gradients, model_float_dtype, prepared
+from .capture_plan import CapturePlan
 from .explanation import Explanation
 from .guard import fingerprint, model_lock
 from .inputs import Encoded, encode_images, encode_text
 from .inputs import _max_length as max_length
 from .live import Graph
 from .memory import ModelShape, default_budget, plan_batches
-from .methods.common import Capture, compute_dtype
+from .methods.common import Capture, compute_dtype, stack_blocks
 from .progress import progress_bar
 from .targets import Key, Target, targets_for
 
@@ -265,7 +266,7 @@ class Explainer:
                              self.adapter.num_prefix_tokens(self.model))
 
     def explain(self, inputs: Any, target: Any = None, *, position: Any = None, keep_graph: bool | None = None,
-                progress: bool | None = None):
+                progress: bool | None = None, methods: Any = None, attention_dtype: Any = None):
         """Capture one forward and one backward (for ``target``) and return an ``Explanation``.
 
         inputs: a sentence, a (text_a, text_b) pair, an image (PIL, array, path, or processed tensor), or a list of
@@ -281,6 +282,12 @@ class Explainer:
         graph holds the activations of the whole batch it came from (about 1.5 GiB for BERT-base at 512 tokens).
         progress: a progress bar over batches (default: when there is more than one batch). Ctrl-C (or the
         notebook's interrupt) between batches returns the explanations captured so far, with a warning.
+        methods: the methods you will read (e.g. ["rollout", "attcat"]) for a lean capture that keeps only what they
+        read (``engine/capture_plan.py``): no backward for attention-only methods, no attention gradients for
+        attcat; any other method still works later, at the cost of the backward it needs then. Default None: the
+        full capture. Without a gradient to take, keep_graph defaults to False (no graph is built at all).
+        attention_dtype: how the attention is stored ("float16", "bfloat16", "float32"; default: float32, the
+        model's dtype for a half-precision model, float16 for methods=["raw"]); methods read it in float32.
         """
         self._check_dtype()
         single = not isinstance(inputs, list)
@@ -291,7 +298,9 @@ class Explainer:
             raise ValueError("no inputs to explain: the list is empty")
         items, split = self._split_batch_tensors(items)
         single = single and not split
-        keep = single if keep_graph is None else bool(_strict_bool("keep_graph", keep_graph))
+        plan = CapturePlan.choose(methods, attention_dtype, self.dtype)
+        keep = (single and plan.gradients != "none") if keep_graph is None else bool(
+            _strict_bool("keep_graph", keep_graph))
         progress = _strict_bool("progress", progress, allow_none=True)
         if isinstance(target, list):
             if len(target) != len(items):
@@ -315,7 +324,7 @@ class Explainer:
             for size in sizes:
                 chunk = items[start:start + size]
                 out.extend(self._explain_batch(chunk, targets[start:start + size], keep,
-                                               positions[start:start + size]))
+                                               positions[start:start + size], plan))
                 start += size
                 bar.update(size)
         except KeyboardInterrupt:
@@ -385,7 +394,7 @@ class Explainer:
         return counts
 
     def _explain_batch(self, items: list[Any], targets: list[Any], keep_graph: bool,
-                       positions: list[Any]) -> list[Explanation]:
+                       positions: list[Any], plan: CapturePlan) -> list[Explanation]:
         encoded = self.encode(items)
         lengths = [s.length for s in encoded.samples]
         where = self.targets.rows(positions, lengths)  # the row each input is explained at
@@ -393,12 +402,15 @@ class Explainer:
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
         with model_lock(self.model):  # the capture and the model's fingerprint belong together
             with self.prepared():
-                forward = capture_forward(self.model, self.adapter, model_inputs)
-            logits = self.targets.explained_logits(forward.logits.detach(), where).float()  # [b, C or V]
+                forward = capture_forward(self.model, self.adapter, model_inputs,
+                                          grad=keep_graph or plan.gradients != "none",
+                                          logit_rows=where if self.targets.per_position else None)
+            logits = self.targets.explained_logits(forward.logits.detach(), forward.explained_rows(where)).float()
             probs = self.probabilities(logits)
             predicted = logits.argmax(-1).tolist()
             resolved = [self.targets.make(p if t is None else t, row) for t, p, row in zip(targets, predicted, where)]
-            grads = capture_gradients(forward, resolved, keep_graph)
+            grads = None if plan.gradients == "none" else capture_gradients(
+                forward, resolved, keep_graph, attention=plan.gradients == "attention")
             stamp = fingerprint(self.model)
         graph = Graph(forward) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
@@ -409,22 +421,26 @@ class Explainer:
                 warnings.warn(f"input {i}: the model's logits hold NaN or inf ({logits[i].tolist()}): its "
                               "probabilities and every map of this explanation are not meaningful", stacklevel=4)
             n = sample.length
-            capture = _slice_capture(forward, i, n, prefix, logits[i], self.adapter.num_kv_heads(self.model))
+            capture = _slice_capture(forward, i, n, prefix, logits[i], self.adapter.num_kv_heads(self.model),
+                                     plan.attention_dtype)
             sample_inputs = {k: (v[i:i + 1, :n] if v.dim() == 2 else v[i:i + 1]).clone()
                              for k, v in model_inputs.items()}
             explanations.append(Explanation(
                 explainer=self, sample=sample, capture=capture, model_inputs=sample_inputs,
                 probs=probs[i].cpu().numpy(), predicted=predicted[i], target=resolved[i],
                 grads=grads, graph=graph, batch_index=i, fingerprint=stamp, position=where[i],
+                gradients=plan.gradients,
             ))
         return explanations
 
-    def recapture(self, explanation: Explanation, target: Target):
-        """Forward + backward for one explanation's input and another target (used when the graph was not kept)."""
+    def recapture(self, explanation: Explanation, target: Target, attention: bool = True):
+        """Forward + backward for one explanation's input and another target (used when the graph was not kept);
+        attention=False: no attention gradients."""
         with model_lock(self.model):
             with self.prepared():
-                forward = capture_forward(self.model, self.adapter, explanation.model_inputs)
-            return capture_gradients(forward, [target], False)
+                forward = capture_forward(self.model, self.adapter, explanation.model_inputs,
+                                          logit_rows=[explanation.position] if self.targets.per_position else None)
+            return capture_gradients(forward, [target], False, attention=attention)
 
 
 def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShape:
@@ -432,14 +448,20 @@ def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShap
                       dtype)
 
 
-def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, kv_heads: int | None = None
-                   ) -> Capture:
+def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, kv_heads: int | None = None,
+                   attention_dtype: torch.dtype | None = None) -> Capture:
     """One input's tensors from a padded batch, in the compute dtype, detached. Values become per-head [B, H, N, Dh]
     (under grouped-query attention each query head h gets its key/value head h // (H / H_kv), as the model's
-    ``repeat_kv``). logits: this input's explained logits [C or V] (a language model's at its row); kv_heads: H_kv."""
+    ``repeat_kv``). logits: this input's explained logits [C or V] (a language model's at its row); kv_heads: H_kv;
+    attention_dtype: the attention's storage (None: the compute dtype)."""
     here = forward.embeddings.device  # a model split over devices (device_map): every block's tensors here
-    A = compute_dtype(torch.stack([a[i, :, :n, :n].to(here) for a in forward.attentions]).detach())
-    H = A.shape[1]
+    blocks = [a[i, :, :n, :n].detach() for a in forward.attentions]
+    A: torch.Tensor | list[torch.Tensor]
+    if _shareable(forward.attentions, n, here, attention_dtype):
+        A = blocks  # the model's own tensors: no copy beside a kept graph, which holds them anyway
+    else:
+        A = stack_blocks(blocks, here, attention_dtype)
+    H = blocks[0].shape[0]
     V = compute_dtype(torch.stack([v[i, :n].to(here) for v in forward.values]).detach())  # [B, N, H_kv·Dh]
     kv = kv_heads or H
     V = V.view(V.shape[0], n, kv, -1).transpose(1, 2)
@@ -452,6 +474,15 @@ def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, k
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
     # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
     return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach().to(here)).clone())
+
+
+def _shareable(attentions: list[torch.Tensor], n: int, device: torch.device, dtype: torch.dtype | None) -> bool:
+    """The capture can keep the model's attention tensors themselves: one input without padding (no view that
+    would hold a padded batch), on one device, already in the stored dtype."""
+    first = attentions[0]
+    wanted = dtype or compute_dtype(first[:0]).dtype
+    return (first.shape[0] == 1 and first.shape[-1] == n
+            and all(a.device == device and a.dtype == wanted for a in attentions))
 
 
 def explain(model: nn.Module, processor: Any, inputs: Any, target: Any = None, **kwargs):

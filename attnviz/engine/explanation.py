@@ -33,8 +33,9 @@ class Explanation:
     """
 
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
-                 probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture, graph: Graph | None,
-                 batch_index: int, fingerprint: Fingerprint = (), position: int = 0):
+                 probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture | None,
+                 graph: Graph | None, batch_index: int, fingerprint: Fingerprint = (), position: int = 0,
+                 gradients: str = "attention"):
         self.explainer = explainer
         self.sample = sample
         self.capture = capture
@@ -48,7 +49,10 @@ class Explanation:
         self.diagnostics: dict[str, Any] = {}
         self.warned: set[tuple] = set()  # the notes a method warned about once
         n, prefix = sample.length, sample.num_prefix_tokens
-        self._grads: dict[Key, Grads] = {target.key: Grads.from_capture(grads, batch_index, n, prefix)}
+        self.gradient_level = gradients  # what the capture's backward took ("none", "hidden", "attention"): the lean
+        # capture's level, and how far a later backward for another target goes (the level a method reads, or all)
+        self._grads: dict[Key, Grads] = {} if grads is None else {
+            target.key: Grads.from_capture(grads, batch_index, n, prefix)}
         self._graph = graph
         self._batch_index = batch_index
         self._cache: dict[tuple, np.ndarray] = {}
@@ -160,15 +164,15 @@ class Explanation:
 
     @property
     def num_layers(self) -> int:
-        return int(self.capture.A.shape[0])
+        return int(self.capture.attention_shape[0])
 
     @property
     def num_heads(self) -> int:
-        return int(self.capture.A.shape[1])
+        return int(self.capture.attention_shape[1])
 
     @property
     def num_tokens(self) -> int:
-        return int(self.capture.A.shape[-1])
+        return int(self.capture.attention_shape[-1])
 
     @property
     def logits(self) -> np.ndarray:
@@ -192,24 +196,29 @@ class Explanation:
     def resolve_heads(self, heads: Any) -> torch.Tensor:
         """The kept heads, bool [B, H] on the capture's device, from any form ``HeadMask.parse`` reads: None (all),
         a bool mask [H] or [B, H], head indices, {block: [heads]} or (block, head) pairs."""
-        return HeadMask.parse(heads, self.num_layers, self.num_heads).tensor(self.capture.A.device)
+        return HeadMask.parse(heads, self.num_layers, self.num_heads).tensor(self.capture.attention_device)
 
-    def _gradients(self, target: Target | Key) -> Grads:
+    def _gradients(self, target: Target | Key, level: str = "attention") -> Grads:
+        """The target's gradients with at least ``level`` ("hidden": hidden states and input embeddings;
+        "attention": also the attention's): cached, or one more backward on the kept graph (a forward and a
+        backward without one). A full capture (``gradients="attention"``) takes every gradient in that backward."""
         target = target if isinstance(target, Target) else self.resolve(target)
-        if target.key not in self._grads:
+        known = self._grads.get(target.key)
+        if known is None or (level == "attention" and known.A is None):
             self._live()
+            attention = level == "attention" or self.gradient_level == "attention"
             if self._graph is not None:
-                raw = self._graph.gradients(self._batch_index, target)
+                raw = self._graph.gradients(self._batch_index, target, attention)
                 index = self._batch_index
             else:
-                raw = self.explainer.recapture(self, target)
+                raw = self.explainer.recapture(self, target, attention)
                 index = 0
             self._grads[target.key] = Grads.from_capture(raw, index, self.num_tokens, self.num_prefix_tokens)
         return self._grads[target.key]
 
     def _trace(self, target: Target | Key) -> Trace:
         target = target if isinstance(target, Target) else self.resolve(target)
-        return Trace(self.capture, target, lambda: self._gradients(target), ModelContext(self), self.kind,
+        return Trace(self.capture, target, lambda level: self._gradients(target, level), ModelContext(self), self.kind,
                      self.num_prefix_tokens, position=self.position, causal=self.causal)
 
     def _prepare(self, method: str, target: Any, heads: Any, options: dict):

@@ -19,10 +19,11 @@ class Graph:
     def __init__(self, forward: ForwardCapture):
         self.forward = forward
 
-    def gradients(self, index: int, target: Target) -> GradientCapture:
+    def gradients(self, index: int, target: Target, attention: bool = True) -> GradientCapture:
+        """One more backward of input ``index``'s score (attention=False: no attention gradients)."""
         with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
-            score = target.score(self.forward.logits[index])
-        return gradients_of(score, self.forward, retain_graph=True)
+            score = self.forward.score(index, target)
+        return gradients_of(score, self.forward, retain_graph=True, attention=attention)
 
 
 class Detached:

@@ -214,14 +214,14 @@ def permutation(explainer, inputs: Sequence[Any], n_permutations: int = 100, *, 
     def one(i: int) -> None:
         e = explain_input(explainer, items, i, keep_graph=False)
         N = e.num_tokens
-        A = e.capture.A[b].mean(0)  # [N, N], head mean
+        A = e.capture.block(b).mean(0)  # [N, N], head mean
         row = A[0] if rows == "cls" else A
         max_att = float(row[..., 1:N - 1].max()) if N > 2 else float("nan")
         base = _intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0]
         perms = torch.as_tensor(random_permutations(n_permutations, N, rng))
         tvd, delta = [], []
         for start in range(0, n_permutations, forward_batch):
-            chunk = perms[start:start + forward_batch].to(e.capture.A.device)
+            chunk = perms[start:start + forward_batch].to(e.capture.attention_device)
             probs = _intervened_probs(explainer, e.model_inputs, b,
                                       lambda A_, p=chunk: permute_rows(A_, p, rows), len(chunk))
             tvd.extend(total_variation(probs, base[None]).tolist())
@@ -282,8 +282,8 @@ def _adversarial_one(explainer, e, i, b, k, steps, lr, epsilon, select, init_std
 
     model = explainer.model
     N = e.num_tokens
-    device = e.capture.A.device
-    alpha = e.capture.A[b].mean(0)[0].double()  # [N] original row, head mean
+    device = e.capture.attention_device
+    alpha = e.capture.block(b).mean(0)[0].double()  # [N] original row, head mean
     alpha = alpha / alpha.sum()
     base = torch.as_tensor(_intervened_probs(explainer, e.model_inputs, b, lambda A_: A_, 1)[0], device=device)
     theta = (torch.log(torch.full((k, N), 1.0 / N, dtype=torch.float64))

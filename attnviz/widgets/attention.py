@@ -19,6 +19,10 @@ from .serialize import HeadMask, Tensor, encode, head_mask
 FIRST_BLOCKS_AROUND = 0
 #: Below this size (float16 bytes of [B, H, N, N]) every block goes in the first message.
 FIRST_MESSAGE_BYTES = 4 * 2**20
+#: A block larger than this (float16 bytes of [H, N, N]; 6 MiB is 512 tokens x 12 heads) is not in the first
+#: message at all: the view opens with the thumbnails and a "loading block" note and asks for it at once, so the
+#: first message stays under DESIGN.md's 8 MB at any length (GPT-2 small at 1,024 tokens: 24 MiB a block).
+FIRST_MESSAGE_BLOCK_BYTES = 6 * 2**20
 #: Side of the model view's thumbnails (the kernel pools each head's N x N map to at most this many cells).
 THUMBNAIL_CELLS = 56
 
@@ -132,9 +136,12 @@ class AttentionView(View):
             self._send_first_blocks()
 
     def _send_first_blocks(self) -> None:
-        """The first message: every block when small, else the block shown (and FIRST_BLOCKS_AROUND neighbours)."""
+        """The first message: every block when small, else the block shown (and FIRST_BLOCKS_AROUND neighbours),
+        or none when one block alone is over FIRST_MESSAGE_BLOCK_BYTES (the browser asks for it as it opens)."""
         if self._half_bytes <= FIRST_MESSAGE_BYTES:
             blocks = list(range(self._B))
+        elif self._half_bytes // self._B > FIRST_MESSAGE_BLOCK_BYTES:
+            blocks = []
         else:
             lo, hi = max(0, self.layer - FIRST_BLOCKS_AROUND), min(self._B, self.layer + FIRST_BLOCKS_AROUND + 1)
             blocks = list(range(lo, hi))

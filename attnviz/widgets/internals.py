@@ -283,7 +283,7 @@ class HeadMathView(View):
         }
         self.facts = {"scaling": hm.scaling, "kv_head": hm.kv_head, "write_norm": hm.write_norm,
                       "direct": hm.direct, "causal": bool(e.causal), "head_dim": int(hm.q.shape[0])}
-        self.pattern = encode(e.capture.A[self.block, self.head].float().cpu().numpy(), "float16", scale=1.0)
+        self.pattern = encode(e.capture.block(self.block)[self.head].float().cpu().numpy(), "float16", scale=1.0)
 
 
 class DirectAttributionView(ipywidgets.VBox):

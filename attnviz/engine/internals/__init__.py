@@ -58,7 +58,7 @@ def explanation_head_math(e: Any, block: int, head: int, query: int | None = Non
     head = check_index("head", head, e.num_heads)
     query = e.position if query is None else check_index("query position", query, e.num_tokens)
     rec = recorded(e, "inside one head", qkv_block=block)
-    model_row = e.capture.A[block, head, query].float().cpu().numpy()
+    model_row = e.capture.block(block)[head, query].float().cpu().numpy()
     return head_math(e._live(), rec, model_row, block, head, query, _target(e, target), e.causal)
 
 

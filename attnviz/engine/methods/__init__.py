@@ -39,6 +39,8 @@ class MethodInfo:
     title: str = ""  # the readable name figures and tables show, e.g. "Chefer et al. 2021 (LRP)"
     span: str = "upto"
     needs: str = ""  # an adapter property that must be true for the method to apply (e.g. "attnlrp_supported")
+    gradients: str = "none"  # what it reads of the capture's backward: "none", "hidden" (hidden states, input
+    # embeddings) or "attention" (also the attention's gradients); the lean capture keeps only that
 
     @property
     def display_name(self) -> str:
@@ -135,19 +137,21 @@ for _info in (
                redistribution.redistribution, class_specific=False,
                title="Token relevance redistribution (Sawaki & Murata 2025)"),
     MethodInfo("attn_gradcam", "gradient", "Grad-CAM on the attention of each block (Chefer's baseline)",
-               gradient.attn_gradcam, title="Attention Grad-CAM", span="own"),
+               gradient.attn_gradcam, title="Attention Grad-CAM", span="own", gradients="attention"),
     MethodInfo("gae", "gradient", "generic attention explainability (Chefer et al. ICCV 2021): Σ (∇A ⊙ A)⁺ rollout",
-               gradient.gae, title="GAE (Chefer, Gur & Wolf, ICCV 2021)"),
+               gradient.gae, title="GAE (Chefer, Gur & Wolf, ICCV 2021)", gradients="attention"),
     MethodInfo("attcat", "gradient", "AttCAT (Qiang et al. 2022): hidden state x gradient, weighted by attention",
-               gradient.attcat, signed=True, title="AttCAT (Qiang et al. 2022)"),
+               gradient.attcat, signed=True, title="AttCAT (Qiang et al. 2022)", gradients="hidden"),
     MethodInfo("grad_input", "gradient", "gradient x input on the input embeddings (same map at every layer)",
-               gradient.grad_input, signed=True, uses_heads=False, title="Gradient × input", span="none"),
+               gradient.grad_input, signed=True, uses_heads=False, title="Gradient × input", span="none",
+               gradients="hidden"),
     MethodInfo("integrated_gradients", "gradient",
                "integrated gradients on the input embeddings via captum (n_steps forward+backward passes)",
                gradient.integrated_gradients, signed=True, uses_heads=False,
                title="Integrated gradients (Sundararajan et al. 2017)", span="none"),
     MethodInfo("chefer", "lrp", "transformer attribution (Chefer et al. CVPR 2021): LRP relevance of the attention "
-               "x its gradient, rolled out; option start_layer", lrp.chefer, title="Chefer et al. 2021 (LRP)"),
+               "x its gradient, rolled out; option start_layer", lrp.chefer, title="Chefer et al. 2021 (LRP)",
+               gradients="attention"),
     MethodInfo("lrp_full", "lrp", "LRP carried to the input embeddings / pixels (the 'LRP' baseline of Chefer's "
                "tables); option rules='chefer' for the conservative variant", lrp.lrp_full, signed=True,
                uses_heads=False, title="Full LRP (Bach et al. 2015)", span="none"),

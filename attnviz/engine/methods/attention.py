@@ -15,7 +15,7 @@ def raw(trace: Trace, heads: torch.Tensor, query: int | None = None) -> torch.Te
     query = trace.position if query is None else query
     if isinstance(query, bool) or not isinstance(query, int) or not 0 <= query < N:
         raise ValueError(f"query must be a token index in [0, {N - 1}], got {query}")
-    return head_mean(trace.capture.A[:, :, query, :], heads)
+    return head_mean(trace.capture.query_rows(query), heads)
 
 
 def augmented(A: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:

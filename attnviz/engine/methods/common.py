@@ -17,26 +17,77 @@ def compute_dtype(x: torch.Tensor) -> torch.Tensor:
     return x.double() if x.dtype == torch.float64 else x.float()
 
 
-@dataclass
 class Capture:
     """One input's forward tensors on the compute device (float32, or float64 for a float64 model), no padding.
 
     A [B, H, N, N] attention (row = query); V [B, H, N, Dh] per-head values W_V^h x; hidden [B+1, N, D]
     (hidden[l] = input of block l); emb [N, D] input embeddings (zeros at ViT prefix tokens); logits [C].
+
+    ``attention`` is what is stored: a tensor [B, H, N, N], possibly in float16 or bfloat16 (the lean capture's
+    choice, ``Explainer.explain(attention_dtype=...)``), or a list of B blocks [H, N, N] that share the model's own
+    attention tensors (one unpadded input: no copy next to the kept autograd graph, which holds them anyway). ``A``
+    is always one [B, H, N, N] tensor in the compute dtype, stacked or converted on each read, so a method computes
+    as on a float32 capture; ``block(l)`` and ``query_rows(q)`` read a part without building the whole.
     """
 
-    A: torch.Tensor
-    V: torch.Tensor
-    hidden: torch.Tensor
-    emb: torch.Tensor
-    logits: torch.Tensor
+    def __init__(self, A: torch.Tensor | list[torch.Tensor], V: torch.Tensor, hidden: torch.Tensor,
+                 emb: torch.Tensor, logits: torch.Tensor):
+        self.attention = A
+        self.V = V
+        self.hidden = hidden
+        self.emb = emb
+        self.logits = logits
+
+    def _compute(self, x: torch.Tensor) -> torch.Tensor:
+        return x if x.dtype == self.V.dtype else x.to(self.V.dtype)
+
+    @property
+    def A(self) -> torch.Tensor:
+        if isinstance(self.attention, list):
+            return self._compute(torch.stack(self.attention))
+        return self._compute(self.attention)
+
+    def block(self, index: int) -> torch.Tensor:
+        """Block ``index``'s attention [H, N, N] in the compute dtype."""
+        return self._compute(self.attention[index])
+
+    def query_rows(self, query: int) -> torch.Tensor:
+        """Every block's attention row of query ``query``: [B, H, N] in the compute dtype."""
+        if isinstance(self.attention, list):
+            return self._compute(torch.stack([a[:, query, :] for a in self.attention]))
+        return self._compute(self.attention[:, :, query, :])
+
+    @property
+    def attention_shape(self) -> tuple[int, int, int, int]:
+        """(B, H, N, N) without building ``A``."""
+        if isinstance(self.attention, list):
+            return (len(self.attention), *self.attention[0].shape)  # type: ignore[return-value]
+        return tuple(self.attention.shape)  # type: ignore[return-value]
+
+    @property
+    def attention_device(self) -> torch.device:
+        return self.V.device
+
+
+def stack_blocks(blocks: list[torch.Tensor], device: torch.device, dtype: torch.dtype | None = None) -> torch.Tensor:
+    """torch.stack of per-block tensors (each [H, N, N] or [N, D]) on ``device`` in ``dtype`` (None: the compute
+    dtype), detached, written block by block into one buffer: no second full-size copy while converting or
+    gathering a model split over devices."""
+    first = blocks[0]
+    dtype = dtype or compute_dtype(first[:0]).dtype
+    out = torch.empty((len(blocks), *first.shape), dtype=dtype, device=device)
+    with torch.no_grad():
+        for slot, block in zip(out, blocks):
+            slot.copy_(block)
+    return out
 
 
 @dataclass
 class Grads:
-    """d y_t / d (A, hidden, emb) for one target; shapes as in Capture."""
+    """d y_t / d (A, hidden, emb) for one target; shapes as in Capture. A is None when the backward took the hidden
+    states and input embeddings only (the lean capture's "hidden" level)."""
 
-    A: torch.Tensor
+    A: torch.Tensor | None
     hidden: torch.Tensor
     emb: torch.Tensor
 
@@ -47,16 +98,48 @@ class Grads:
         if prefix:
             emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
         return cls(
-            A=compute_dtype(torch.stack([g[index, :, :n, :n].to(here) for g in grads.attentions])),
+            A=None if grads.attentions is None else stack_blocks([g[index, :, :n, :n] for g in grads.attentions], here),
             hidden=compute_dtype(torch.stack([g[index, :n].to(here) for g in grads.hidden])),
             emb=emb[:n].clone(),  # not a view of the padded batch's gradient
         )
 
 
+GRADIENT_LEVELS = ("none", "hidden", "attention")  # what a capture's backward returns, in increasing cost
+
+
+def deepest_level(levels: Any) -> str:
+    """The level of ``GRADIENT_LEVELS`` that covers every one given ("none" for none)."""
+    return GRADIENT_LEVELS[max((GRADIENT_LEVELS.index(level) for level in levels), default=0)]
+
+
+class LazyGrads:
+    """A target's gradients fetched as far as a method reads them: fetch(level) -> ``Grads`` with at least that
+    level (the explanation's cache, or one more backward)."""
+
+    def __init__(self, fetch: Callable[[str], Grads]):
+        self._fetch = fetch
+
+    @property
+    def A(self) -> torch.Tensor:
+        A = self._fetch("attention").A
+        assert A is not None
+        return A
+
+    @property
+    def hidden(self) -> torch.Tensor:
+        return self._fetch("hidden").hidden
+
+    @property
+    def emb(self) -> torch.Tensor:
+        return self._fetch("hidden").emb
+
+
 class Trace:
     """What a method reads: the capture of one input, and lazily the gradients for one target.
 
-    ``grads`` triggers the backward pass only when a method needs it, so class-agnostic methods cost no backward.
+    ``grads`` triggers the backward pass only when a method reads it, and only as far as it reads: ``grads.hidden``
+    and ``grads.emb`` need the "hidden" level, ``grads.A`` the "attention" level (``GRADIENT_LEVELS``), so
+    class-agnostic methods cost no backward and AttCAT no attention gradient.
     ``context`` gives methods that re-run the model (integrated gradients, LRP) what they need: the explainer,
     the sample and its model inputs. ``position`` is the row the explained output reads: 0 ([CLS]) for an encoder
     classifier, the last token for a decoder classifier, the explained position for a language model; every
@@ -64,7 +147,7 @@ class Trace:
     to it. ``causal``: a decoder's trace (token i attends to j <= i only).
     """
 
-    def __init__(self, capture: Capture, target: Any, grads: Callable[[], Grads], context: Any, modality: str,
+    def __init__(self, capture: Capture, target: Any, grads: Callable[[str], Grads], context: Any, modality: str,
                  num_prefix_tokens: int, position: int = 0, causal: bool = False):
         self.capture = capture
         self.target = target  # a Target (engine/targets.py): key, row, score(logits)
@@ -76,16 +159,16 @@ class Trace:
         self.num_prefix_tokens = num_prefix_tokens
 
     @cached_property
-    def grads(self) -> Grads:
-        return self._grads()
+    def grads(self) -> LazyGrads:
+        return LazyGrads(self._grads)
 
     @property
     def num_blocks(self) -> int:
-        return self.capture.A.shape[0]
+        return self.capture.attention_shape[0]
 
     @property
     def num_tokens(self) -> int:
-        return self.capture.A.shape[-1]
+        return self.capture.attention_shape[-1]
 
 
 def head_mean(x: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:

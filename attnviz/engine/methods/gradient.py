@@ -79,7 +79,7 @@ def _masked_special_pass(trace: Trace) -> tuple[torch.Tensor, torch.Tensor, torc
     mask[0, torch.as_tensor(ctx.sample.special, device=mask.device)] = 0
     with ctx.prepared():
         forward = capture_forward(ctx.model, ctx.adapter, {**inputs, "attention_mask": mask})
-    grads = capture_gradients(forward, [trace.target], False)
+    grads = capture_gradients(forward, [trace.target], False, attention=False)
     stack = lambda xs: compute_dtype(torch.stack([x[0] for x in xs]).detach())  # noqa: E731
     return stack(forward.attentions), stack(forward.hidden), stack(grads.hidden)
 
@@ -161,4 +161,4 @@ def integrated_gradients(trace: Trace, heads: torch.Tensor, n_steps: int = 50,
         scores = torch.cat([scores.new_zeros(trace.num_prefix_tokens), scores])
     keep_note(trace, "integrated_gradients", {"convergence_delta": float(delta.abs().max()), "n_steps": n_steps,
                                               "trusted": True, "note": ""}, {"n_steps": n_steps})
-    return repeat_rows(scores.to(trace.capture.A.device), trace.num_blocks)
+    return repeat_rows(scores.to(trace.capture.attention_device), trace.num_blocks)

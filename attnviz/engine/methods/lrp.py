@@ -109,7 +109,7 @@ def attnlrp(trace: Trace, heads: torch.Tensor, seed: str = "logit") -> torch.Ten
     See docs/METHODS.md for the definition and where attnviz follows the reference library."""
     p = attnlrp_relevance(trace, seed)
     _record(trace, "attnlrp", p, {"seed": seed})
-    return repeat_rows(p.input.to(trace.capture.A.device), trace.num_blocks)
+    return repeat_rows(p.input.to(trace.capture.attention_device), trace.num_blocks)
 
 
 #: A map whose relevance, at some stage of the pass, sums to more than this many times the seeded value (or changes

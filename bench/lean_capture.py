@@ -1,0 +1,205 @@
+"""The lean capture (issue 20, item 4) against today's capture and a plain forward+backward, GPT-2 small's shape.
+
+Time: medians of interleaved rounds in one process, after a warm-up. "before" is the capture of commit ``--before``
+(default b103897, the last commit before the lean capture), imported side by side from a copy of that commit's
+``attnviz`` package renamed ``attnviz_before``. Peak memory: each mode in a fresh process, its high-water mark
+(``ru_maxrss``) above the resident set after the model is loaded, the capture alone (``explain``) and with the
+methods' maps.
+
+    python bench/lean_capture.py [--tokens 256 1024] [--repeats 3]
+    python bench/lean_capture.py --smollm2 2048        # SmolLM2-135M (real weights): rollout, gae, attnlrp
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import importlib
+import json
+import resource
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+from io import BytesIO
+from pathlib import Path
+
+import torch
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from bench.common import interleaved_medians  # noqa: E402
+from bench.widgets import table  # noqa: E402
+
+LEAN = {  # mode -> (methods= of the capture, the maps read after it)
+    "before: capture of --before (full)": (None, ()),
+    "full capture (methods=None)": (None, ()),
+    "lean: methods=['raw', 'rollout']": (["raw", "rollout"], ()),
+    "lean: methods=['attcat']": (["attcat"], ()),
+    "lean: methods=['raw', 'rollout', 'attcat']": (["raw", "rollout", "attcat"], ()),
+    "lean: methods=['gae'] (the full level: gae, chefer)": (["gae"], ()),
+    "  + raw, rollout, attcat maps": (["raw", "rollout", "attcat"], ("raw", "rollout", "attcat")),
+    "  + gae afterwards (one more backward)": (["attcat"], ("attcat", "gae")),
+}
+
+
+def before_package(rev: str) -> str | None:
+    """Extract ``attnviz/`` of commit ``rev`` as the package ``attnviz_before`` in a temporary folder; its path."""
+    try:
+        archive = subprocess.run(["git", "-C", str(REPO), "archive", rev, "attnviz"], check=True,
+                                 capture_output=True).stdout
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    root = Path(tempfile.mkdtemp(prefix="attnviz-before-"))
+    with tarfile.open(fileobj=BytesIO(archive)) as tar:
+        tar.extractall(root, filter="data")
+    (root / "attnviz").rename(root / "attnviz_before")
+    return str(root)
+
+
+def explainer_class(before: bool, before_root: str | None):
+    if before:
+        if before_root not in sys.path:
+            sys.path.insert(0, before_root)
+        return importlib.import_module("attnviz_before").Explainer
+    from attnviz import Explainer
+
+    return Explainer
+
+
+def times(tokens: int, repeats: int, before_root: str | None) -> list[tuple[str, str]]:
+    from bench.language import gpt2_small
+
+    model, tok, text = gpt2_small(tokens)
+    new = explainer_class(False, None)(model, tok)
+    old = explainer_class(True, before_root)(model, tok) if before_root else None
+    inputs = new.explain(text, methods=["raw"]).model_inputs
+    position = tokens - 1
+
+    def plain():
+        model.zero_grad(set_to_none=True)
+        model(**inputs, use_cache=False).logits[0, position, 5].backward()
+
+    embed = model.transformer.wte
+
+    def plain_inputs():
+        x = embed(inputs["input_ids"]).detach().requires_grad_(True)
+        out = model(inputs_embeds=x, attention_mask=inputs["attention_mask"], use_cache=False)
+        torch.autograd.grad(out.logits[0, position, 5], x)
+
+    fns = {"plain forward+backward (the model's attention, parameter gradients)": plain,
+           "plain forward+backward, gradients to the input embeddings only": plain_inputs}
+    for mode, (methods, maps) in LEAN.items():
+        if mode.startswith("before"):
+            if old is not None:
+                fns[mode] = lambda: old.explain(text)
+            continue
+
+        def run(methods=methods, maps=maps):
+            e = new.explain(text, methods=methods)
+            for name in maps:
+                e.maps(name)
+        fns[mode] = run
+    medians = interleaved_medians(fns, repeats)
+    model.zero_grad(set_to_none=True)
+    base = medians[next(iter(fns))]
+    return [(name, f"{t * 1000:,.0f} ms  ({t / base:.2f}x plain)") for name, t in medians.items()]
+
+
+def _rss() -> float:
+    with open("/proc/self/statm", encoding="ascii") as f:
+        return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+
+
+def peak_child(mode: str, tokens: int, before_root: str | None) -> None:
+    """In a fresh process: the peak above the loaded model of one mode; prints JSON."""
+    from bench.language import gpt2_small
+
+    methods, maps = LEAN[mode]
+    model, tok, text = gpt2_small(tokens)
+    ex = explainer_class(mode.startswith("before"), before_root)(model, tok)
+    gc.collect()
+    base = _rss()
+    e = ex.explain(text) if methods is None else ex.explain(text, methods=methods)
+    capture = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    for name in maps:
+        e.maps(name)
+    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    print(json.dumps({"capture": capture, "total": total}))
+
+
+def peaks(tokens: int, before_root: str | None) -> list[tuple[str, str]]:
+    rows, reference = [], None
+    for mode in LEAN:
+        if mode.startswith("before") and before_root is None:
+            continue
+        out = subprocess.run([sys.executable, __file__, "--peak-child", mode, "--tokens", str(tokens),
+                              "--before-root", before_root or ""], capture_output=True, text=True, check=True)
+        figures = json.loads(out.stdout.strip().splitlines()[-1])
+        reference = reference or figures["capture"]
+        rows.append((mode, f"capture {figures['capture']:,.0f} MiB ({figures['capture'] / reference:.2f}x the "
+                           f"first row); with its maps {figures['total']:,.0f} MiB"))
+    return rows
+
+
+def smollm2(tokens: int) -> list[tuple[str, str]]:
+    """SmolLM2-135M (30 blocks, 9 query / 3 key-value heads, real weights) at ``tokens`` tokens: a lean capture for
+    rollout, then gae (its attention gradients on demand) and attnlrp; time and the process's peak memory after
+    each step (one run: a step takes minutes on 2 cores)."""
+    import attnviz
+
+    model, tok = attnviz.demo.smollm2()
+    words = "When Mary and John went to the store , John gave a drink to her because she was thirsty .".split()
+    text = " ".join(words[i % len(words)] for i in range(tokens))
+    ids = tok(text, truncation=True, max_length=tokens)["input_ids"]
+    text = tok.decode(ids[:tokens], skip_special_tokens=True)
+    ex = attnviz.Explainer(model, tok)
+    gc.collect()
+    base = _rss()
+    rows = [("model", f"SmolLM2-135M, {len(model.model.layers)} blocks, {torch.get_num_threads()} threads; "
+                      f"resident after loading {base:,.0f} MiB")]
+    steps = [("explain(methods=['rollout'], keep_graph=True): a forward with its graph, no backward", None),
+             ("  + rollout", "rollout"), ("  + gae (its attention gradients: one more backward)", "gae"),
+             ("  + attnlrp (its own relevance pass)", "attnlrp")]
+    e = None
+    for label, name in steps:
+        start = time.perf_counter()
+        if name is None:
+            e = ex.explain(text, methods=["rollout"], keep_graph=True)
+        else:
+            e.maps(name)
+        seconds = time.perf_counter() - start
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+        rows.append((label, f"{seconds:,.1f} s; peak so far {peak:,.0f} MiB above the model"
+                            + (f"; {e.num_tokens} tokens" if name is None else "")))
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--tokens", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--before", default="b103897")
+    parser.add_argument("--smollm2", type=int, default=0, help="SmolLM2-135M at this many tokens")
+    parser.add_argument("--peak-child", help=argparse.SUPPRESS)
+    parser.add_argument("--before-root", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_child:
+        peak_child(args.peak_child, args.tokens[0], args.before_root or None)
+        return
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads")
+    if args.smollm2:
+        table(f"SmolLM2-135M at {args.smollm2} tokens", smollm2(args.smollm2))
+        return
+    root = before_package(args.before)
+    print(f"before: {args.before}" + ("" if root else " (not found: its rows are left out)"))
+    for tokens in args.tokens:
+        table(f"time, GPT-2 small shape, {tokens} tokens (median of {args.repeats} interleaved rounds)",
+              times(tokens, args.repeats, root))
+        table(f"peak memory above the model, {tokens} tokens (each mode in a fresh process)", peaks(tokens, root))
+
+
+if __name__ == "__main__":
+    main()
