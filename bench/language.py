@@ -15,12 +15,15 @@
     python bench/language.py            # engine + payload (a few minutes on 2 cores)
     python bench/language.py --lab      # also JupyterLab display -> first draw
     python bench/language.py --lab-only
+    python bench/language.py --lean         # also the lean capture against today's (bench/lean_capture.py)
+    python bench/language.py --attnlrp      # also AttnLRP against lxt 2.1 (bench/attnlrp_lxt.py, needs lxt)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
+import subprocess
 import sys
 import time
 from pathlib import Path
@@ -163,6 +166,8 @@ def main() -> None:
     parser.add_argument("--lab", action="store_true", help="also time display -> first draw in JupyterLab")
     parser.add_argument("--lab-only", action="store_true", help="only the JupyterLab timings")
     parser.add_argument("--tokens", type=int, nargs="+", default=[256, 1024])
+    parser.add_argument("--lean", action="store_true", help="also the lean capture against today's capture")
+    parser.add_argument("--attnlrp", action="store_true", help="also AttnLRP against lxt 2.1 (needs lxt)")
     args = parser.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} CPU threads; GPT-2 small config (12 x 12, d 768), "
           "random weights; medians of interleaved rounds")
@@ -174,6 +179,13 @@ def main() -> None:
         table(f"payload, {tokens} tokens", rows)
     if args.lab or args.lab_only:
         table("JupyterLab (headless Chromium, a real kernel and websocket)", lab(tuple(args.tokens), 3))
+    here = Path(__file__).resolve().parent
+    tokens = [str(t) for t in args.tokens]
+    if args.lean:  # its own script: the peaks need fresh processes and "before" imports an older attnviz
+        subprocess.run([sys.executable, str(here / "lean_capture.py"), "--tokens", *tokens, "--repeats",
+                        str(max(1, args.repeats // 2))], check=True)
+    if args.attnlrp:
+        subprocess.run([sys.executable, str(here / "attnlrp_lxt.py"), "--timing-only"], check=True)
 
 
 if __name__ == "__main__":

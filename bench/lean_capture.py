@@ -3,7 +3,7 @@
 Time: medians of interleaved rounds in one process, after a warm-up. "before" is the capture of commit ``--before``
 (default b103897, the last commit before the lean capture), imported side by side from a copy of that commit's
 ``attnviz`` package renamed ``attnviz_before``. Peak memory: each mode in a fresh process, its high-water mark
-(``ru_maxrss``) above the resident set after the model is loaded, the capture alone (``explain``) and with the
+(VmHWM, reset after the model is loaded) above the resident set then, the capture alone (``explain``) and with the
 methods' maps.
 
     python bench/lean_capture.py [--tokens 256 1024] [--repeats 3]
@@ -113,8 +113,24 @@ def _rss() -> float:
         return int(f.read().split()[1]) * resource.getpagesize() / 2**20
 
 
+def _reset_peak() -> None:
+    """Start the high-water mark (VmHWM) again from the current resident set (Linux: /proc/self/clear_refs)."""
+    with open("/proc/self/clear_refs", "w", encoding="ascii") as f:
+        f.write("5")
+
+
+def _peak() -> float:
+    """The resident set's high-water mark since the last ``_reset_peak``, MiB."""
+    with open("/proc/self/status", encoding="ascii") as f:
+        for line in f:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
 def peak_child(mode: str, tokens: int, before_root: str | None) -> None:
-    """In a fresh process: the peak above the loaded model of one mode; prints JSON."""
+    """In a fresh process: the peak above the loaded model of one mode (the high-water mark reset after loading,
+    so building the model does not count); prints JSON."""
     from bench.language import gpt2_small
 
     methods, maps = LEAN[mode]
@@ -122,11 +138,12 @@ def peak_child(mode: str, tokens: int, before_root: str | None) -> None:
     ex = explainer_class(mode.startswith("before"), before_root)(model, tok)
     gc.collect()
     base = _rss()
+    _reset_peak()
     e = ex.explain(text) if methods is None else ex.explain(text, methods=methods)
-    capture = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    capture = _peak() - base
     for name in maps:
         e.maps(name)
-    total = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
+    total = _peak() - base
     print(json.dumps({"capture": capture, "total": total}))
 
 
@@ -160,20 +177,19 @@ def smollm2(tokens: int) -> list[tuple[str, str]]:
     base = _rss()
     rows = [("model", f"SmolLM2-135M, {len(model.model.layers)} blocks, {torch.get_num_threads()} threads; "
                       f"resident after loading {base:,.0f} MiB")]
-    steps = [("explain(methods=['rollout'], keep_graph=True): a forward with its graph, no backward", None),
-             ("  + rollout", "rollout"), ("  + gae (its attention gradients: one more backward)", "gae"),
-             ("  + attnlrp (its own relevance pass)", "attnlrp")]
-    e = None
-    for label, name in steps:
+    for methods in (["rollout"], ["attnlrp"], ["gae"]):  # one explanation at a time: each step's own peak
+        gc.collect()
+        base = _rss()
+        _reset_peak()
         start = time.perf_counter()
-        if name is None:
-            e = ex.explain(text, methods=["rollout"], keep_graph=True)
-        else:
-            e.maps(name)
-        seconds = time.perf_counter() - start
-        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024 - base
-        rows.append((label, f"{seconds:,.1f} s; peak so far {peak:,.0f} MiB above the model"
-                            + (f"; {e.num_tokens} tokens" if name is None else "")))
+        e = ex.explain(text, methods=methods)
+        capture = time.perf_counter() - start
+        start = time.perf_counter()
+        e.maps(methods[0])
+        rows.append((f"explain(methods={methods}) + its map", f"capture {capture:,.1f} s, map "
+                     f"{time.perf_counter() - start:,.1f} s; peak {_peak() - base:,.0f} MiB above the model; "
+                     f"{e.num_tokens} tokens"))
+        del e
     return rows
 
 
@@ -183,6 +199,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--before", default="b103897")
     parser.add_argument("--smollm2", type=int, default=0, help="SmolLM2-135M at this many tokens")
+    parser.add_argument("--peaks-only", action="store_true", help="the memory tables only")
     parser.add_argument("--peak-child", help=argparse.SUPPRESS)
     parser.add_argument("--before-root", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -196,8 +213,9 @@ def main() -> None:
     root = before_package(args.before)
     print(f"before: {args.before}" + ("" if root else " (not found: its rows are left out)"))
     for tokens in args.tokens:
-        table(f"time, GPT-2 small shape, {tokens} tokens (median of {args.repeats} interleaved rounds)",
-              times(tokens, args.repeats, root))
+        if not args.peaks_only:
+            table(f"time, GPT-2 small shape, {tokens} tokens (median of {args.repeats} interleaved rounds)",
+                  times(tokens, args.repeats, root))
         table(f"peak memory above the model, {tokens} tokens (each mode in a fresh process)", peaks(tokens, root))
 
 

@@ -27,6 +27,7 @@ words = "the cat sat on the mat near the door".split()
 long_text = " ".join(words[i % len(words)] for i in range(2000))
 e1024 = explainer.explain(long_text)
 assert len(e1024.tokens) == 1024, len(e1024.tokens)
+assert AttentionView(e1024, layer=1).attention_blocks == []  # an 8 MiB block: the browser asks for it as it opens
 '''
 CELLS = [SETUP, 'tv = TextView(e, method="gae")\ntv', 'AttentionView(e, mode="model")', "AttentionView(e1024, layer=1)",
          'TextView(e1024, method="rollout")']
@@ -86,7 +87,8 @@ def test_lab_language_model_views(page, jupyter_server):
     assert "grey upper triangle" in model_view.inner_text()
     nb.shot(model_view, "causal-model-view")
 
-    # 1,024 tokens: the block shown arrives first, lines are drawn, the labels stay legible
+    # 1,024 tokens: the first message holds no block (one is 8 MiB); the browser asks for the block shown as it
+    # opens, then lines are drawn and the labels stay legible
     att = nb.widget("attention", 1)
     until(lambda: "loading" not in nb.attrs(att) and nb.attrs(att).get("num-tokens") == "1024", timeout=90)
     a = nb.attrs(att)
