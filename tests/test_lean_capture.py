@@ -219,3 +219,33 @@ def test_the_lean_capture_leaves_the_model_as_it_was():
     e.maps("gae")
     ex.explain(TEXT, methods=["attcat"]).maps("chefer")
     assert_same_state(before, model_state(ex.model))
+
+
+def test_the_attnlrp_map_takes_no_attention_relevance_and_chefer_takes_it_later():
+    """At long contexts the attention relevance (B x H x N x N, and the attention gradient it needs) is most of an
+    AttnLRP pass's memory: the ``attnlrp`` map's pass skips it; chefer on the Llama family runs the pass again with it."""
+    from attnviz.engine.methods.attnlrp import attnlrp_pass
+
+    ex = explainer("llama")
+    e = ex.explain(TEXT, methods=["attnlrp"])
+    lean = e.maps("attnlrp")
+    (only,) = e.diagnostics["lrp"].values()
+    assert only.attention is None and "attention" not in only.totals
+    full = attnlrp_pass(ex.model, ex.adapter, e.model_inputs, e.explained_target)
+    np.testing.assert_allclose(lean[-1], full.input.numpy(), rtol=1e-12, atol=1e-14)
+    e.maps("chefer", seed="logit")  # the same pass's key: now with the attention relevance
+    (again,) = e.diagnostics["lrp"].values()
+    torch.testing.assert_close(again.attention, full.attention, rtol=1e-12, atol=1e-14)
+    assert again.totals == full.totals
+
+
+def test_gae_reads_the_gradients_block_by_block_as_the_whole_product():
+    ex = explainer("gpt2")
+    e = ex.explain(TEXT)
+    assert isinstance(e._gradients(e.target).A, list)  # one input: the backward's own tensors, no copy
+    A, dA = e.capture.A, torch.stack(e._gradients(e.target).A)
+    from attnviz.engine.methods.common import cls_rows_of_product, head_mean
+
+    heads = torch.ones(A.shape[:2], dtype=torch.bool)
+    M = head_mean((dA * A).clamp(min=0), heads) + torch.eye(A.shape[-1], dtype=A.dtype)
+    np.testing.assert_array_equal(e.maps("gae"), cls_rows_of_product(M, 0, e.position).numpy())

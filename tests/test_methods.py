@@ -96,7 +96,8 @@ def test_attn_gradcam_all_zero_returns_zeros_and_says_so(monkeypatch):
     import warnings
 
     e = Explainer(*tiny_model("bert")).explain(SENTENCE)
-    e._gradients(e.target).A.zero_()
+    for block in e._gradients(e.target).A:  # a list of blocks (one input shares the backward's tensors)
+        block.zero_()
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no warning box with an install path in a class's notebook
         out = e.map("attn_gradcam")

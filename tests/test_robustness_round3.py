@@ -277,7 +277,8 @@ def test_21_diagnostics_are_kept_per_target(bert):
     e.map("attn_gradcam", target=0)
     e.map("attn_gradcam", target=1)
     grads = e._gradients(0)
-    grads.A.zero_()  # target 0's map now clamps to zero everywhere; target 1's stays a normal map
+    for block in grads.A:  # target 0's map now clamps to zero everywhere; target 1's stays a normal map
+        block.zero_()
     e._cache.clear()
     e.map("attn_gradcam", target=0)
     e.map("attn_gradcam", target=1)

@@ -19,7 +19,7 @@ from .inputs import Encoded, encode_images, encode_text
 from .inputs import _max_length as max_length
 from .live import Graph
 from .memory import ModelShape, default_budget, plan_batches
-from .methods.common import Capture, compute_dtype, stack_blocks
+from .methods.common import Capture, compute_dtype, kept_blocks
 from .progress import progress_bar
 from .targets import Key, Target, targets_for
 
@@ -455,13 +455,8 @@ def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, k
     ``repeat_kv``). logits: this input's explained logits [C or V] (a language model's at its row); kv_heads: H_kv;
     attention_dtype: the attention's storage (None: the compute dtype)."""
     here = forward.embeddings.device  # a model split over devices (device_map): every block's tensors here
-    blocks = [a[i, :, :n, :n].detach() for a in forward.attentions]
-    A: torch.Tensor | list[torch.Tensor]
-    if _shareable(forward.attentions, n, here, attention_dtype):
-        A = blocks  # the model's own tensors: no copy beside a kept graph, which holds them anyway
-    else:
-        A = stack_blocks(blocks, here, attention_dtype)
-    H = blocks[0].shape[0]
+    A = kept_blocks(forward.attentions, i, n, here, attention_dtype)  # no copy beside a kept graph for one input
+    H = forward.attentions[0].shape[1]
     V = compute_dtype(torch.stack([v[i, :n].to(here) for v in forward.values]).detach())  # [B, N, H_kv·Dh]
     kv = kv_heads or H
     V = V.view(V.shape[0], n, kv, -1).transpose(1, 2)
@@ -474,15 +469,6 @@ def _slice_capture(forward, i: int, n: int, prefix: int, logits: torch.Tensor, k
         emb = torch.cat([emb.new_zeros(prefix, emb.shape[-1]), emb])
     # clone(): a view would keep the whole padded batch's storage alive for as long as this explanation lives
     return Capture(A=A, V=V, hidden=hidden, emb=emb[:n].clone(), logits=compute_dtype(logits.detach().to(here)).clone())
-
-
-def _shareable(attentions: list[torch.Tensor], n: int, device: torch.device, dtype: torch.dtype | None) -> bool:
-    """The capture can keep the model's attention tensors themselves: one input without padding (no view that
-    would hold a padded batch), on one device, already in the stored dtype."""
-    first = attentions[0]
-    wanted = dtype or compute_dtype(first[:0]).dtype
-    return (first.shape[0] == 1 and first.shape[-1] == n
-            and all(a.device == device and a.dtype == wanted for a in attentions))
 
 
 def explain(model: nn.Module, processor: Any, inputs: Any, target: Any = None, **kwargs):

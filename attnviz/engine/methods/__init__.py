@@ -87,7 +87,7 @@ def _flow(trace: Trace, heads: torch.Tensor, source: int | None = None, row: int
     from .flow import flow_maps, flow_maps_max
 
     source = _flow_source(trace, source, row)
-    M = attention.augmented(trace.capture.A, heads)
+    M = attention.augmented(trace.capture, heads)
     values = flow_maps_max(M) if row == "max" else flow_maps(M, source)
     return torch.as_tensor(values, dtype=M.dtype, device=M.device)
 
@@ -97,7 +97,7 @@ def _flow_last(trace: Trace, heads: torch.Tensor, source: int | None = None,
     from .flow import flow_map, flow_maps_max
 
     source = _flow_source(trace, source, row)
-    M = attention.augmented(trace.capture.A, heads)
+    M = attention.augmented(trace.capture, heads)
     values = flow_maps_max(M)[-1] if row == "max" else flow_map(M, source)
     return torch.as_tensor(values, dtype=M.dtype, device=M.device)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .common import Trace, cls_rows_of_product, full_products, head_mean
+from .common import Capture, Trace, cls_rows_of_product, full_products, head_mean
 
 
 def raw(trace: Trace, heads: torch.Tensor, query: int | None = None) -> torch.Tensor:
@@ -18,10 +18,16 @@ def raw(trace: Trace, heads: torch.Tensor, query: int | None = None) -> torch.Te
     return head_mean(trace.capture.query_rows(query), heads)
 
 
-def augmented(A: torch.Tensor, heads: torch.Tensor) -> torch.Tensor:
-    """Â_b = (mean_h A^(b) + I) / rowsum: the residual-augmented attention of rollout and flow. [B, N, N]."""
-    N = A.shape[-1]
-    M = head_mean(A, heads) + torch.eye(N, dtype=A.dtype, device=A.device)
+def augmented(A: torch.Tensor | Capture, heads: torch.Tensor) -> torch.Tensor:
+    """Â_b = (mean_h A^(b) + I) / rowsum: the residual-augmented attention of rollout and flow. [B, N, N].
+    A: [B, H, N, N], or a ``Capture`` (its blocks head-averaged one at a time, never stacked whole)."""
+    if isinstance(A, Capture):
+        B, _, N, _ = A.attention_shape
+        mean = torch.stack([head_mean(A.block(b)[None], heads[b:b + 1])[0] for b in range(B)])
+    else:
+        N = A.shape[-1]
+        mean = head_mean(A, heads)
+    M = mean + torch.eye(N, dtype=mean.dtype, device=mean.device)
     return M / M.sum(-1, keepdim=True)
 
 
@@ -35,7 +41,7 @@ def rollout(trace: Trace, heads: torch.Tensor, start_layer: int = 0, row: int | 
     B = trace.num_blocks
     if not 0 <= start_layer < B:
         raise ValueError(f"start_layer must be in [0, {B - 1}], got {start_layer}")
-    M = augmented(trace.capture.A, heads)
+    M = augmented(trace.capture, heads)
     row = trace.position if row is None else row
     if row == "max":
         return full_products(M, start_layer).amax(dim=1)

@@ -51,13 +51,14 @@ class AttnLRPUnsupportedError(NotImplementedError):
 
 @dataclass
 class AttnLRPPass:
-    """One AttnLRP pass for one target: input [N], attention [B, H, N, N] (R(A) as above), totals per stage (the
-    seeded total at the logit, at the head's input, at each block's output, at the input)."""
+    """One AttnLRP pass for one target: input [N], attention [B, H, N, N] (R(A) as above; None for a pass that took
+    the input relevance only), totals per stage (the seeded total at the logit, at the head's input, at each block's
+    output, at the input)."""
 
     target: Any
     seed: str
     input: torch.Tensor
-    attention: torch.Tensor
+    attention: torch.Tensor | None
     rules: str = "attnlrp"
     pixels: None = None
     totals: dict[str, Any] = field(default_factory=dict)
@@ -135,8 +136,10 @@ def _output_tensor(output: Any) -> torch.Tensor:
 
 
 def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.Tensor], target: Any,
-                 seed: str = "logit") -> AttnLRPPass:
-    """One AttnLRP pass over ``model_inputs`` (a batch of one) for ``target`` (a ``Target`` at its position)."""
+                 seed: str = "logit", attention: bool = True) -> AttnLRPPass:
+    """One AttnLRP pass over ``model_inputs`` (a batch of one) for ``target`` (a ``Target`` at its position).
+    attention=False: the input relevance only (``.attention`` None): no attention gradient is taken, which at long
+    contexts is most of the pass's memory (B x H x N x N floats twice)."""
     check_supported(adapter, model)
     if seed not in SEEDS:
         raise ValueError(f"seed must be one of {SEEDS}, got {seed!r}")
@@ -174,21 +177,23 @@ def attnlrp_pass(model: nn.Module, adapter: Any, model_inputs: dict[str, torch.T
         grad_out = torch.ones_like(score) if seed == "logit" else 1.0 / score.detach()
         emb = embedded[-1]
         kept = [o for o in outputs if o is not None]
-        grads = torch.autograd.grad(score, [emb, *attentions, *kept, head_in[-1]], grad_outputs=grad_out,
+        wanted = attentions if attention else []
+        grads = torch.autograd.grad(score, [emb, *wanted, *kept, head_in[-1]], grad_outputs=grad_out,
                                     allow_unused=True)
-    B = len(attentions)
+    B = len(wanted)
     g_emb, g_att, g_out, g_head = grads[0], grads[1:1 + B], grads[1 + B:1 + B + len(kept)], grads[-1]
     work = torch.float64 if emb.dtype == torch.float64 else torch.float32  # a float64 model keeps float64
     relevance_in = (emb[0] * g_emb[0]).detach().sum(-1).to(work)
     R_A = torch.stack([(0.5 * a[0].detach() * (g[0] if g is not None else torch.zeros_like(a[0]))).to(emb.device)
-                       for a, g in zip(attentions, g_att)]).to(work)  # a model split over devices: gathered here
-    totals = {
+                       for a, g in zip(attentions, g_att)]).to(work) if attention else None  # gathered on one device
+    totals: dict[str, Any] = {
         "logits": float(score.detach() * grad_out),
         "head_input": float((head_in[-1][0].detach() * g_head[0]).sum()) if g_head is not None else 0.0,
         "block_output": [float((o[0].detach() * g[0]).sum()) if g is not None else 0.0 for o, g in zip(kept, g_out)],
-        "attention": R_A.sum(dim=(1, 2, 3)).tolist(),
         "input": float(relevance_in.sum()),
     }
+    if R_A is not None:
+        totals["attention"] = R_A.sum(dim=(1, 2, 3)).tolist()
     return AttnLRPPass(target.key, seed, relevance_in, R_A, totals=totals)
 
 

@@ -47,10 +47,11 @@ def gae(trace: Trace, heads: torch.Tensor) -> torch.Tensor:
     Ā_b = mean_h((∇A^(b) ⊙ A^(b))⁺). No row normalisation. Row l = R after block l, [CLS] row. [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the authors' code."""
-    A, dA = trace.capture.A, trace.grads.A
-    N = A.shape[-1]
-    Abar = head_mean((dA * A).clamp(min=0), heads)  # [B, N, N]
-    M = Abar + torch.eye(N, dtype=A.dtype, device=A.device)
+    B, _, N, _ = trace.capture.attention_shape
+    grads, capture = trace.grads, trace.capture
+    Abar = torch.stack([head_mean((grads.block(b) * capture.block(b)).clamp(min=0)[None], heads[b:b + 1])[0]
+                        for b in range(B)])  # [B, N, N], block by block (no [B, H, N, N] temporaries)
+    M = Abar + torch.eye(N, dtype=Abar.dtype, device=Abar.device)
     return cls_rows_of_product(M, 0, trace.position)  # a decoder: the explained position's row
 
 

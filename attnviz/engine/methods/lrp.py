@@ -88,14 +88,16 @@ def relevance(trace: Trace, rules: str = "chefer", seed: str = "onehot", to_inpu
     return hit
 
 
-def attnlrp_relevance(trace: Trace, seed: str = "logit") -> AttnLRPPass:
+def attnlrp_relevance(trace: Trace, seed: str = "logit", attention: bool = True) -> AttnLRPPass:
     """The AttnLRP pass for the trace's target (``attnlrp.attnlrp_pass``), run once per (target, seed) and cached
-    on the explanation beside the LRP passes."""
+    on the explanation beside the LRP passes. attention=False: a pass without the attention relevance will do
+    (the ``attnlrp`` map); a later reader of ``.attention`` (chefer, lrp_partial) runs the pass again with it."""
     ctx = trace.context
     cache = ctx.diagnostics.setdefault("lrp", PassCache())
     key = (trace.target.key, "attnlrp", seed, "position", trace.position)
-    if key not in cache:  # ctx.model checks that the model is live and unchanged
-        cache[key] = attnlrp_pass(ctx.model, ctx.adapter, ctx.model_inputs, trace.target, seed)
+    hit = cache.get(key)
+    if hit is None or (attention and hit.attention is None):  # ctx.model checks the model is live and unchanged
+        cache[key] = attnlrp_pass(ctx.model, ctx.adapter, ctx.model_inputs, trace.target, seed, attention)
     return cache[key]
 
 
@@ -107,7 +109,7 @@ def attnlrp(trace: Trace, heads: torch.Tensor, seed: str = "logit") -> torch.Ten
     [B, N].
 
     See docs/METHODS.md for the definition and where attnviz follows the reference library."""
-    p = attnlrp_relevance(trace, seed)
+    p = attnlrp_relevance(trace, seed, attention=False)
     _record(trace, "attnlrp", p, {"seed": seed})
     return repeat_rows(p.input.to(trace.capture.attention_device), trace.num_blocks)
 
@@ -204,6 +206,7 @@ def chefer(trace: Trace, heads: torch.Tensor, start_layer: int | str | None = No
     rel = relevance(trace, "chefer", seed, division=division)
     _record(trace, "chefer", rel, {"seed": seed, "division": division})
     R_A, dA = rel.attention, trace.grads.A
+    assert R_A is not None  # relevance() takes the attention relevance
     p = trace.position  # [CLS] = 0; a decoder: the explained position
     if not isinstance(start_layer, int):  # "last": each row needs only row p of its own block's M
         R_A, dA = R_A[:, :, p:p + 1], dA[:, :, p:p + 1]
@@ -251,6 +254,7 @@ def lrp_partial(trace: Trace, heads: torch.Tensor, rules: str = "lrp", seed: str
     p = relevance(trace, rules, seed, to_input=(rules == "lrp"), division=division)
     _record(trace, "lrp_partial", p, {"seed": seed, "division": division, "rules": rules})
     R_A = p.attention
+    assert R_A is not None  # relevance() takes the attention relevance
     rows = head_mean(R_A.clamp(min=0)[:, :, trace.position, :], heads)
     return _set_cls_entry(rows, cls_entry, _prefix(trace))
 
