@@ -223,7 +223,8 @@ def test_the_lean_capture_leaves_the_model_as_it_was():
 
 def test_the_attnlrp_map_takes_no_attention_relevance_and_chefer_takes_it_later():
     """At long contexts the attention relevance (B x H x N x N, and the attention gradient it needs) is most of an
-    AttnLRP pass's memory: the ``attnlrp`` map's pass skips it; chefer on the Llama family runs the pass again with it."""
+    AttnLRP pass's memory: the ``attnlrp`` map's pass skips it; chefer on the Llama family runs the pass again with
+    it."""
     from attnviz.engine.methods.attnlrp import attnlrp_pass
 
     ex = explainer("llama")
