@@ -505,3 +505,45 @@ def test_wheel_carries_the_bundles(tmp_path):
         assert f"attnviz/demo/weights/{name}" in names, name
     assert not any(n.startswith(("tests/", "notebooks/", "js/", "bench/")) for n in names)
     assert wheel.stat().st_size <= 20 * 2**20, wheel.stat().st_size  # measured: 15.0 MiB (15,745,914 bytes)
+
+
+def test_every_view_carries_a_static_picture_for_front_ends_without_widgets(pair):
+    """Issue 21, item 5: the display data holds the live view, a PNG of what it shows (<= 200 kB) and readable
+    text, so a saved notebook shows the picture in GitHub, nbviewer and VS Code's preview."""
+    import base64
+
+    from attnviz.widgets.base import STATIC_PNG_BYTES
+
+    for view in (TextView(pair, method="rollout"), AttentionView(pair, layer=0, heads={0: [1]}),
+                 TextView(pair, word_level=True)):
+        data, metadata = view._repr_mimebundle_()
+        assert "application/vnd.jupyter.widget-view+json" in data
+        png = base64.b64decode(data["image/png"])
+        assert png.startswith(b"\x89PNG") and 1000 < len(png) <= STATIC_PNG_BYTES
+        assert "needs a notebook front end with widgets" in data["text/plain"]
+    previous = attnviz.set_options(static_fallback=False)
+    try:
+        data, _ = TextView(pair)._repr_mimebundle_()
+        assert "image/png" not in data
+    finally:
+        attnviz.set_options(**{"static_fallback": previous["static_fallback"]})
+    with pytest.raises(TypeError, match="static_fallback must be True or False"):
+        attnviz.set_options(static_fallback="yes")
+
+
+def test_the_static_picture_draws_what_the_view_shows(pair, monkeypatch):
+    """The figure follows the view's state (method, class, block, heads), and a failure to draw it never stops the
+    live view (the text fallback stays)."""
+    from attnviz.widgets import base
+
+    view = TextView(pair, method="rollout", layer=0)
+    figure = view._static_figure()
+    title = figure.axes[0].get_title(loc="left")
+    assert "rollout" in title.lower() and "through block 0" in title
+    att = AttentionView(pair, layer=1, heads={1: [0]})
+    title = att._static_figure().axes[0].get_title()
+    assert "block 1" in title and "heads 0" in title
+    monkeypatch.setattr(TextView, "_static_figure", lambda self: 1 / 0)
+    data, _ = TextView(pair)._repr_mimebundle_()
+    assert "image/png" not in data and "application/vnd.jupyter.widget-view+json" in data
+    assert base.static_png(TextView(pair)) is None

@@ -8,6 +8,8 @@ controls (layer, method, target, heads, ...); the kernel answers kernel-bound ch
 
 from __future__ import annotations
 
+import base64
+import io
 import logging
 import math
 from pathlib import Path
@@ -63,15 +65,22 @@ class Target(Index):
 
 
 #: Settings every new view starts from (``attnviz.set_options``).
-OPTIONS: dict[str, Any] = {"scale": 1.0}
+OPTIONS: dict[str, Any] = {"scale": 1.0, "static_fallback": True}
 
 
-def set_options(*, scale: float | None = None) -> dict[str, Any]:
+def set_options(*, scale: float | None = None, static_fallback: bool | None = None) -> dict[str, Any]:
     """Settings for every view created afterwards; returns the previous settings.
 
     ``scale``: projector mode, how much larger text, controls, canvases and images are drawn (1 = normal, 1.5 for a
-    class, between 0.5 and 4). One view: ``TextView(e, scale=1.5)`` or ``view.scale = 1.5``."""
+    class, between 0.5 and 4). One view: ``TextView(e, scale=1.5)`` or ``view.scale = 1.5``.
+    ``static_fallback``: put a PNG of what a view shows in its output (default True), so a saved notebook shows the
+    picture where no widget runs (GitHub, nbviewer, VS Code's preview); False saves the matplotlib drawing's time
+    on each display."""
     previous = dict(OPTIONS)
+    if static_fallback is not None:
+        if not isinstance(static_fallback, bool):
+            raise TypeError(f"static_fallback must be True or False, got {static_fallback!r}")
+        OPTIONS["static_fallback"] = static_fallback
     if scale is not None:
         if isinstance(scale, bool) or not isinstance(scale, (int, float)) or not 0.5 <= float(scale) <= 4.0:
             raise ValueError(f"scale must be a number between 0.5 and 4, got {scale!r}")
@@ -147,6 +156,32 @@ class View(anywidget.AnyWidget):
         if isinstance(content, dict) and content.get("event") == "png" and buffers:
             self.last_png = bytes(buffers[0])
 
+    # ------------------------------------------------------------------ the picture without a kernel
+    def _static_figure(self) -> Any:
+        """A matplotlib Figure of what the view shows now, for front ends without widgets (subclasses); None: the
+        text fallback only."""
+        return None
+
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """anywidget's bundle (the live view, and Colab's display metadata) plus a static picture of what the view
+        shows at display time: an ``image/png`` (at most STATIC_PNG_BYTES) that a front end without widgets draws
+        instead (GitHub, nbviewer, VS Code's preview, a notebook opened before its kernel runs), and a readable
+        ``text/plain``. A front end with widgets draws the live view and ignores both."""
+        live = super()._repr_mimebundle_(**kwargs)
+        if live is None or not OPTIONS.get("static_fallback", True):
+            return live
+        data, metadata = live if isinstance(live, tuple) else (live, {})
+        data = dict(data)
+        data["text/plain"] = self._fallback_text()
+        png = static_png(self)
+        if png is not None:
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        return data, metadata
+
+    def _fallback_text(self) -> str:
+        return (f"{type(self).__name__}: an interactive attnviz view. It needs a notebook front end with widgets "
+                "and a running kernel; run the cell to see it live.")
+
     # ------------------------------------------------------------------ export
     def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
         """A self-contained offline HTML page of this view (bundle, styles and state inlined; no CDN, no network).
@@ -160,6 +195,26 @@ class View(anywidget.AnyWidget):
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html
+
+
+STATIC_PNG_BYTES = 200_000  # a saved notebook's fallback picture, per view (issue 21: <= 200 kB at 128 tokens)
+
+
+def static_png(view: View) -> bytes | None:
+    """The view's static figure as PNG bytes within STATIC_PNG_BYTES (drawn at a lower resolution when larger), or
+    None when the view has no figure or drawing it fails (the live view is unaffected; the failure is logged)."""
+    try:
+        figure = view._static_figure()
+        if figure is None:
+            return None
+        for dpi in (90, 60, 40):
+            buf = io.BytesIO()
+            figure.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+            if buf.tell() <= STATIC_PNG_BYTES:
+                return buf.getvalue()
+    except Exception:  # a fallback picture must never keep the live view from showing
+        log.exception("attnviz: drawing the static picture of %s failed", type(view).__name__)
+    return None
 
 
 def method_table(names: list[str]) -> dict[str, dict[str, Any]]:
@@ -378,6 +433,16 @@ class ExplainedView(View):
         off = {int(b): tuple(int(h) for h in np.flatnonzero(~row)) for b, row in enumerate(mask) if (~row).any()}
         probs = probs_with_ablation(self._e.explainer, self._e.model_inputs, off, position=self._e.position)[0]
         self.ablated_probs = _float32(probs[self.candidates])
+
+    def _static_figure(self) -> Any:
+        """``plots.plot`` of the method, class, block and heads shown (TextView, ImageView)."""
+        from ..plots import plot
+
+        options = dict(self.options)
+        if self._e.kind == "text":
+            options["words"] = bool(getattr(self, "word_level", False))
+        return plot(self._e, self.method, target=self._target_value(), layer=self.layer,
+                    heads=np.asarray(self.heads, dtype=bool), width=7.0, **options)
 
     def _method_maps(self, method: str) -> np.ndarray:
         """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""

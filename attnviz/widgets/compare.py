@@ -50,6 +50,10 @@ class CompareView(ExplainedView):
     opacity = Fraction(0.6, min=0.0, max=1.0).tag(sync=True)
     size = Index(224, min=64, max=2048).tag(sync=True)
 
+    def _static_figure(self) -> None:
+        """No static picture yet (several methods side by side): the text fallback only."""
+        return None
+
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "CompareView")
         super().__init__(**kwargs)

@@ -1,0 +1,60 @@
+"""A saved notebook shows the picture without a kernel (issue 21, item 5): a notebook of views executed with
+nbclient (no widget state saved, as JupyterLab saves by default), converted to HTML with nbconvert, opened in
+Chromium with every request off the machine refused: each view's static PNG draws, and the readable text stands in
+for the view that has none. Screenshots: ``test-artifacts/browser/saved-notebook-*``."""
+
+from __future__ import annotations
+
+import nbformat
+import pytest
+
+from .jupyter_page import ARTIFACTS
+
+pytestmark = pytest.mark.browser
+
+CELLS = [
+    "import attnviz\nfrom attnviz.testing import tiny_model\n"
+    "e = attnviz.Explainer(*tiny_model('bert', heads=4)).explain('the movie was wonderful and the actors were "
+    "brilliant')\nimport numpy as np\n"
+    "ei = attnviz.Explainer(*tiny_model('vit')).explain(np.random.default_rng(0).random((32, 32, 3)))",
+    "attnviz.TextView(e, method='rollout')",
+    "from IPython.display import display\ndisplay(attnviz.AttentionView(e, layer=1))",
+    "attnviz.ImageView(ei)",
+    "attnviz.CompareView(e, methods=['rollout', 'gae'])",
+]
+
+
+def test_saved_notebook_shows_every_views_picture_offline(browser, tmp_path):
+    import nbclient
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(code) for code in CELLS]
+    nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, store_widget_state=False).execute()
+    kinds = [sorted(o.get("data", {})) for cell in nb.cells[1:] for o in cell.outputs]
+    assert len(kinds) == 4 and all("application/vnd.jupyter.widget-view+json" in k for k in kinds)
+    assert [("image/png" in k) for k in kinds] == [True, True, True, False]  # CompareView: the text fallback
+    html, _ = HTMLExporter().from_notebook_node(nb)
+    path = tmp_path / "saved.html"
+    path.write_text(html, encoding="utf-8")
+
+    context = browser.new_context(viewport={"width": 1100, "height": 900})
+    refused: list[str] = []
+    context.route(lambda url: not url.startswith(("file:", "data:")),
+                  lambda route: (refused.append(route.request.url), route.abort()))
+    page = context.new_page()
+    try:
+        page.goto(path.as_uri())
+        page.wait_for_load_state("load")
+        images = page.locator(".jp-OutputArea-output img")
+        assert images.count() == 3
+        for i in range(3):
+            size = images.nth(i).evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
+            assert size[0] and size[1] > 200 and size[2] > 100, size
+            images.nth(i).screenshot(path=str(ARTIFACTS / f"saved-notebook-{i + 1:02d}-picture.png"))
+        text = page.locator(".jp-OutputArea-output").nth(3).inner_text()
+        assert "CompareView: an interactive attnviz view" in text
+        page.screenshot(path=str(ARTIFACTS / "saved-notebook-00-page.png"), full_page=True)
+    finally:
+        context.close()
+    assert all(not url.startswith("http://127.0.0.1") for url in refused)  # only remote scripts were refused
