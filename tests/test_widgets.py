@@ -514,21 +514,32 @@ def test_every_view_carries_a_static_picture_for_front_ends_without_widgets(pair
 
     from attnviz.widgets.base import STATIC_PNG_BYTES
 
-    for view in (TextView(pair, method="rollout"), AttentionView(pair, layer=0, heads={0: [1]}),
-                 TextView(pair, word_level=True)):
+    for view in (TextView(pair, method="rollout"), TextView(pair, word_level=True), AttentionView(pair, layer=0)):
         data, metadata = view._repr_mimebundle_()
         assert "application/vnd.jupyter.widget-view+json" in data
-        png = base64.b64decode(data["image/png"])
-        assert png.startswith(b"\x89PNG") and 1000 < len(png) <= STATIC_PNG_BYTES
         assert "needs a notebook front end with widgets" in data["text/plain"]
+        if isinstance(view, TextView):  # HTML: matplotlib takes seconds for hundreds of tokens
+            snapshot = data["text/html"]
+            assert len(snapshot.encode()) <= STATIC_PNG_BYTES and "image/png" not in data
+            units = pair.units(view.word_level).texts
+            assert snapshot.count("<span title=") == len(units)
+        else:
+            png = base64.b64decode(data["image/png"])
+            assert png.startswith(b"\x89PNG") and 1000 < len(png) <= STATIC_PNG_BYTES
     previous = attnviz.set_options(static_fallback=False)
     try:
         data, _ = TextView(pair)._repr_mimebundle_()
-        assert "image/png" not in data
+        assert "image/png" not in data and "text/html" not in data
     finally:
         attnviz.set_options(**{"static_fallback": previous["static_fallback"]})
     with pytest.raises(TypeError, match="static_fallback must be True or False"):
         attnviz.set_options(static_fallback="yes")
+
+
+def test_the_static_snapshot_escapes_token_text(monkeypatch):
+    e = attnviz.Explainer(*tiny_model("gpt2", heads=2)).explain("a <b>bold</b> & 'quoted' \"word\"")
+    snapshot = TextView(e)._static_html()
+    assert "<b>" not in snapshot and "&lt;" in snapshot and "&amp;" in snapshot
 
 
 def test_the_static_picture_draws_what_the_view_shows(pair, monkeypatch):
@@ -537,13 +548,17 @@ def test_the_static_picture_draws_what_the_view_shows(pair, monkeypatch):
     from attnviz.widgets import base
 
     view = TextView(pair, method="rollout", layer=0)
-    figure = view._static_figure()
-    title = figure.axes[0].get_title(loc="left")
-    assert "rollout" in title.lower() and "through block 0" in title
+    snapshot = view._static_html()
+    assert "rollout" in snapshot.lower() and "through block 0" in snapshot
+    values = pair.map("rollout", layer=0)
+    assert f'title="{values[1]:.4g}"' in snapshot
+    image = ImageView(attnviz.Explainer(*tiny_model("vit")).explain(np.zeros((32, 32, 3)) + 0.5), method="rollout")
+    assert "rollout" in image._static_figure().axes[0].get_title().lower()
     att = AttentionView(pair, layer=1, heads={1: [0]})
     title = att._static_figure().axes[0].get_title()
     assert "block 1" in title and "heads 0" in title
-    monkeypatch.setattr(TextView, "_static_figure", lambda self: 1 / 0)
+    monkeypatch.setattr(TextView, "_static_html", lambda self: 1 / 0)
     data, _ = TextView(pair)._repr_mimebundle_()
-    assert "image/png" not in data and "application/vnd.jupyter.widget-view+json" in data
-    assert base.static_png(TextView(pair)) is None
+    assert "text/html" not in data and "application/vnd.jupyter.widget-view+json" in data
+    monkeypatch.setattr(AttentionView, "_static_figure", lambda self: 1 / 0)
+    assert base.static_png(AttentionView(pair)) is None

@@ -19,7 +19,7 @@ from matplotlib.patches import Rectangle
 
 from .figure import InlineFigure
 
-__all__ = ["plot"]
+__all__ = ["colour_scale", "plot"]
 
 TEXT_CMAP, IMAGE_CMAP, SIGNED_CMAP = "Reds", "inferno", "RdBu_r"
 
@@ -56,7 +56,9 @@ def plot(e: Any, method: str, target: int | str | None = None, layer: int | None
                  ignore_special, width, fontsize)
 
 
-def _norm(values: np.ndarray, signed: bool, skip: np.ndarray | None = None) -> Normalize:
+def colour_scale(values: np.ndarray, signed: bool, skip: np.ndarray | None = None) -> Normalize:
+    """The colour range of a map: symmetric about zero for a signed method, [min(0, lo), hi] otherwise; entries in
+    ``skip`` (special tokens, a decoder's unseen tokens) and non-finite values left out."""
     v = values[~skip] if skip is not None and (~skip).any() else values
     v = v[np.isfinite(v)]
     if v.size == 0:
@@ -87,7 +89,7 @@ def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: s
     values = drawn.pool(values.astype(np.float32)).astype(np.float64)
     explained, unseen = drawn.explained(e)  # a decoder: the position outlined, what follows it hatched
     skip = (special & ignore_special) | unseen
-    norm = _norm(values, signed, skip if skip.any() else None)
+    norm = colour_scale(values, signed, skip if skip.any() else None)
     mapper = ScalarMappable(norm=norm, cmap=cmap)
 
     # Measure each token in inches with Agg, wrap into lines (a new segment starts a new line).
@@ -131,7 +133,7 @@ def _text(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: s
 def _image(e: Any, values: np.ndarray, title: str, signed: bool, ax: Any, cmap: str, alpha: float,
            width: float) -> Figure:
     grid = e.patch_map(values)
-    norm = _norm(grid.ravel(), signed)
+    norm = colour_scale(grid.ravel(), signed)
     image = e.image
     fig, ax = _figure(ax, min(width, 6.0), min(width, 6.0) * 0.9)
     if image is not None:

@@ -162,9 +162,14 @@ class View(anywidget.AnyWidget):
         text fallback only."""
         return None
 
+    def _static_html(self) -> str | None:
+        """Self-contained HTML of what the view shows now (subclasses: a text view's tokens), or None."""
+        return None
+
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """anywidget's bundle (the live view, and Colab's display metadata) plus a static picture of what the view
-        shows at display time: an ``image/png`` (at most STATIC_PNG_BYTES) that a front end without widgets draws
+        shows at display time: ``text/html`` for a text view (``static.text_snapshot``) or an ``image/png`` (at most
+        STATIC_PNG_BYTES) that a front end without widgets draws
         instead (GitHub, nbviewer, VS Code's preview, a notebook opened before its kernel runs), and a readable
         ``text/plain``. A front end with widgets draws the live view and ignores both."""
         live = super()._repr_mimebundle_(**kwargs)
@@ -173,6 +178,14 @@ class View(anywidget.AnyWidget):
         data, metadata = live if isinstance(live, tuple) else (live, {})
         data = dict(data)
         data["text/plain"] = self._fallback_text()
+        try:
+            snapshot = self._static_html()
+        except Exception:  # never keeps the live view from showing
+            log.exception("attnviz: the static snapshot of %s failed", type(self).__name__)
+            snapshot = None
+        if snapshot is not None:
+            data["text/html"] = snapshot
+            return data, metadata
         png = static_png(self)
         if png is not None:
             data["image/png"] = base64.b64encode(png).decode("ascii")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 from traitlets import Bool, Enum, Int, List, Unicode, observe
 
 from .base import ExplainedView, bundle, check_explanation
@@ -43,6 +44,17 @@ class TextView(ExplainedView):
             self._setup(e, DEFAULT_METHOD)
             self.tokens = [str(t) for t in e.tokens]
             self._apply({k: v for k, v in kwargs.items() if v is not None and k != "layout"})
+
+    def _static_figure(self) -> None:
+        return None  # the HTML snapshot instead: matplotlib takes seconds for hundreds of tokens
+
+    def _static_html(self) -> str:
+        """The tokens coloured by the map shown (``static.text_snapshot``)."""
+        from .static import text_snapshot
+
+        return text_snapshot(self._e, self.method, self._target_value(), self.layer,
+                             np.asarray(self.heads, dtype=bool), bool(self.word_level), bool(self.ignore_special),
+                             dict(self.options))
 
     @observe("word_level", "word_reduce")
     def _words_change(self, change):

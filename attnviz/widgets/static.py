@@ -1,0 +1,57 @@
+"""Static snapshots of what a view shows, for front ends without widgets (a saved notebook on GitHub, nbviewer,
+VS Code's preview, or before its kernel runs): a text view as self-contained HTML (inline styles, the token text
+escaped; drawing hundreds of tokens with matplotlib takes seconds), the others as a PNG of their matplotlib figure
+(``View._static_figure``). Every number comes from ``Explanation.map``."""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+import numpy as np
+from matplotlib import colormaps
+from matplotlib.colors import to_hex
+
+from ..plots import SIGNED_CMAP, TEXT_CMAP, colour_scale
+
+
+def text_snapshot(e: Any, method: str, target: Any, layer: int, heads: np.ndarray, words: bool,
+                  ignore_special: bool, options: dict[str, Any]) -> str:
+    """HTML of ``e.map(method, target, layer, heads, **options)`` over the tokens (or words), coloured as
+    ``plots.plot`` colours them (the same scale; special tokens and a decoder's unseen tokens white), each value in
+    the token's tooltip. Token text is escaped."""
+    from ..engine import methods
+
+    info = methods()[method]
+    values = np.asarray(e.map(method, target=target, layer=layer, heads=heads, **options), dtype=np.float64)
+    drawn = e.units(words)
+    special = np.asarray(drawn.special, dtype=bool)
+    values = drawn.pool(values.astype(np.float32)).astype(np.float64)
+    explained, unseen = drawn.explained(e)
+    skip = (special & ignore_special) | unseen
+    norm = colour_scale(values, bool(info.signed), skip if skip.any() else None)
+    cmap = colormaps[SIGNED_CMAP if info.signed else TEXT_CMAP]
+    t = e.resolve(target)
+    title = f"{info.display_name} · {e.targets.kind} {t.text} (p = {t.probability(e.probs):.3f})"
+    if layer % e.num_layers != e.num_layers - 1:
+        title += f" · through block {layer % e.num_layers}"
+    spans = []
+    for k, (unit, value) in enumerate(zip(drawn.texts, values)):
+        if k and drawn.segments[k] != drawn.segments[k - 1]:
+            spans.append("<br>")
+        neutral = bool(skip[k])
+        rgba = (1.0, 1.0, 1.0, 1.0) if neutral else cmap(norm(value))
+        luminance = 0.2126 * rgba[0] + 0.7152 * rgba[1] + 0.0722 * rgba[2]
+        colour = "#999999" if unseen[k] else ("#111111" if luminance > 0.45 else "#ffffff")
+        border = "2px solid #111111" if k == explained else f"1px {'dashed' if special[k] else 'solid'} #999999"
+        spans.append(f'<span title="{value:.4g}" style="background:{to_hex(rgba)};color:{colour};border:{border};'
+                     f'padding:1px 3px;margin:1px;border-radius:2px;white-space:pre">{html.escape(unit)}</span>')
+    scale = f"{cmap.name}, {norm.vmin:.3g} to {norm.vmax:.3g}"
+    note = "; outlined: the position explained, grey: after it" if explained >= 0 else ""
+    return ('<div class="attnviz-static" style="font-family:sans-serif;font-size:13px;line-height:2.1;'
+            f'max-width:960px"><div style="font-weight:600">{html.escape(title)}</div><div>{"".join(spans)}</div>'
+            f'<div style="font-size:11px;color:#555555">colour: {html.escape(scale)}{note}. A static snapshot of '
+            'the view (no kernel): run the notebook for the live view.</div></div>')
+
+
+__all__ = ["text_snapshot"]
