@@ -62,8 +62,21 @@ def _evaluation_figure(result, **kwargs):
     return matplotlib_figure(result, **kwargs)
 
 
+def _text_snapshot(*args, **kwargs):
+    from .plots.snapshot import text_snapshot
+
+    return text_snapshot(*args, **kwargs)
+
+
+def _attention_figure(*args, **kwargs):
+    from .plots.snapshot import attention_figure
+
+    return attention_figure(*args, **kwargs)
+
+
 for _name, _fn in (("show", _show), ("plot", _plot), ("compare_view", _compare_view),
-                   ("evaluation_plot", _evaluation_plot), ("evaluation_figure", _evaluation_figure)):
+                   ("evaluation_plot", _evaluation_plot), ("evaluation_figure", _evaluation_figure),
+                   ("text_snapshot", _text_snapshot), ("attention_figure", _attention_figure)):
     _facades.register(_name, _fn)
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",

@@ -4,7 +4,8 @@ register their entry points here when the package loads (``attnviz/__init__.py``
 nothing in ``attnviz.engine`` or ``attnviz.evaluate`` imports a view or a plot (docs/ARCHITECTURE.md, layers).
 
 Names: "show" (explanation, **view options), "plot" (explanation, method, ...), "compare_view" (explanation,
-methods=, scores=, ...), "evaluation_plot" (result, ...), "evaluation_figure" (result, ...).
+methods=, scores=, ...), "evaluation_plot" (result, ...), "evaluation_figure" (result, ...), and the views' static
+fallbacks "text_snapshot" and "attention_figure" (``plots/snapshot.py``).
 """
 
 from __future__ import annotations

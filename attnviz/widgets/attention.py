@@ -166,25 +166,11 @@ class AttentionView(View):
                 "attention_blocks": list(range(self._B))}
 
     def _static_figure(self) -> Any:
-        """The block shown, mean over its selected heads, as an N x N heatmap (row = query), with the tokens as tick
-        labels up to 48 tokens (a decoder's upper triangle is empty)."""
-        from ..plots.figure import InlineFigure
+        """The block shown, mean over its selected heads, as a heatmap (``plots.snapshot.attention_figure``)."""
+        from ..engine import facades
 
-        kept = np.asarray(self.heads, dtype=bool)[self.layer]
-        block = self._attention[self.layer].float().numpy()
-        shown = block[kept].mean(0) if kept.any() else np.zeros(block.shape[1:], np.float32)
-        N = shown.shape[-1]
-        side = min(7.0, 2.5 + 0.09 * N)
-        fig = InlineFigure(figsize=(side + 1.0, side))
-        ax = fig.add_subplot()
-        image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=max(float(shown.max()), 1e-12), interpolation="nearest")
-        heads = "all heads" if kept.all() else f"heads {', '.join(str(h) for h in np.flatnonzero(kept))}"
-        ax.set_title(f"attention of block {self.layer} ({heads}, mean); row = query, column = key", fontsize=9)
-        if N <= 48:
-            ax.set_xticks(range(N), self.tokens, rotation=90, fontsize=7)
-            ax.set_yticks(range(N), self.tokens, fontsize=7)
-        fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
-        return fig
+        return facades.call("attention_figure", self._attention[self.layer].float().numpy(),
+                            np.asarray(self.heads, dtype=bool)[self.layer], self.layer, list(self.tokens))
 
     def _blocks_half(self, blocks: list[int]) -> np.ndarray:
         """float16 [len(blocks), H, N, N] of the given blocks (converted now: a block is sent once)."""

@@ -448,14 +448,9 @@ class ExplainedView(View):
         self.ablated_probs = _float32(probs[self.candidates])
 
     def _static_figure(self) -> Any:
-        """``plots.plot`` of the method, class, block and heads shown (TextView, ImageView)."""
-        from ..plots import plot
-
-        options = dict(self.options)
-        if self._e.kind == "text":
-            options["words"] = bool(getattr(self, "word_level", False))
-        return plot(self._e, self.method, target=self._target_value(), layer=self.layer,
-                    heads=np.asarray(self.heads, dtype=bool), width=7.0, **options)
+        """``Explanation.plot`` of the method, class, block and heads shown (ImageView)."""
+        return self._e.plot(self.method, target=self._target_value(), layer=self.layer,
+                            heads=np.asarray(self.heads, dtype=bool), width=7.0, **dict(self.options))
 
     def _method_maps(self, method: str) -> np.ndarray:
         """[B, N] maps of ``method`` for the current class and heads (the engine does every number)."""

@@ -49,10 +49,10 @@ class TextView(ExplainedView):
         return None  # the HTML snapshot instead: matplotlib takes seconds for hundreds of tokens
 
     def _static_html(self) -> str:
-        """The tokens coloured by the map shown (``static.text_snapshot``)."""
-        from .static import text_snapshot
+        """The tokens coloured by the map shown (``plots.snapshot.text_snapshot``)."""
+        from ..engine import facades
 
-        return text_snapshot(self._e, self.method, self._target_value(), self.layer,
+        return facades.call("text_snapshot", self._e, self.method, self._target_value(), self.layer,
                              np.asarray(self.heads, dtype=bool), bool(self.word_level), bool(self.ignore_special),
                              dict(self.options))
 

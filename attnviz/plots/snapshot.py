@@ -1,7 +1,8 @@
 """Static snapshots of what a view shows, for front ends without widgets (a saved notebook on GitHub, nbviewer,
 VS Code's preview, or before its kernel runs): a text view as self-contained HTML (inline styles, the token text
-escaped; drawing hundreds of tokens with matplotlib takes seconds), the others as a PNG of their matplotlib figure
-(``View._static_figure``). Every number comes from ``Explanation.map``."""
+escaped; drawing hundreds of tokens with matplotlib takes seconds), an attention block as a heatmap figure; the views
+reach them through ``engine.facades`` ("text_snapshot", "attention_figure"). Every number comes from the
+explanation."""
 
 from __future__ import annotations
 
@@ -12,7 +13,8 @@ import numpy as np
 from matplotlib import colormaps
 from matplotlib.colors import to_hex
 
-from ..plots import SIGNED_CMAP, TEXT_CMAP, colour_scale
+from . import SIGNED_CMAP, TEXT_CMAP, colour_scale
+from .figure import InlineFigure
 
 
 def text_snapshot(e: Any, method: str, target: Any, layer: int, heads: np.ndarray, words: bool,
@@ -54,4 +56,22 @@ def text_snapshot(e: Any, method: str, target: Any, layer: int, heads: np.ndarra
             'the view (no kernel): run the notebook for the live view.</div></div>')
 
 
-__all__ = ["text_snapshot"]
+def attention_figure(block: np.ndarray, kept: np.ndarray, layer: int, tokens: list[str]) -> InlineFigure:
+    """Block ``layer``'s attention [H, N, N], mean over the kept heads (bool [H]), as an N x N heatmap (row = query),
+    the tokens as tick labels up to 48 tokens (a decoder's upper triangle is empty)."""
+    shown = block[kept].mean(0) if kept.any() else np.zeros(block.shape[1:], np.float32)
+    N = shown.shape[-1]
+    side = min(7.0, 2.5 + 0.09 * N)
+    fig = InlineFigure(figsize=(side + 1.0, side))
+    ax = fig.add_subplot()
+    image = ax.imshow(shown, cmap="Blues", vmin=0.0, vmax=max(float(shown.max()), 1e-12), interpolation="nearest")
+    heads = "all heads" if kept.all() else f"heads {', '.join(str(h) for h in np.flatnonzero(kept))}"
+    ax.set_title(f"attention of block {layer} ({heads}, mean); row = query, column = key", fontsize=9)
+    if N <= 48:
+        ax.set_xticks(range(N), tokens, rotation=90, fontsize=7)
+        ax.set_yticks(range(N), tokens, fontsize=7)
+    fig.colorbar(image, ax=ax, fraction=0.046, pad=0.04)
+    return fig
+
+
+__all__ = ["attention_figure", "text_snapshot"]
