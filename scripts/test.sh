@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Every test: lint and types, the JS unit tests, and pytest (engine, LRP, widgets, demo, notebooks, browser).
+# Every test: lint and types, the JS unit tests, pytest (engine, LRP, widgets, demo, notebooks, browser), and the
+# pip-only path (scripts/pip_only.py: the wheel installed with pip alone into a blank environment runs every tour).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -27,4 +28,9 @@ if [ $rc -eq 5 ]; then
   echo "pytest collected no tests: that is a failure" >&2
   exit 1
 fi
-exit $rc
+if [ $rc -ne 0 ] || [ $# -gt 0 ]; then  # a failed run, or a chosen subset of tests: no pip-only job
+  exit $rc
+fi
+
+echo "== pip-only path: the wheel in a blank virtual environment, every tour (about 7 minutes on 2 cores)"
+python3 scripts/pip_only.py
