@@ -536,6 +536,21 @@ def test_every_view_carries_a_static_picture_for_front_ends_without_widgets(pair
         attnviz.set_options(static_fallback="yes")
 
 
+def test_the_grid_views_carry_their_heatmap():
+    import base64
+    import warnings
+
+    e = attnviz.Explainer(*tiny_model("gpt2", heads=4)).explain("the movie was wonderful and the actors were brilliant")
+    view = attnviz.LogitLensView(e)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no glyph warnings from the tiny tokenizer's control characters
+        data, _ = view._repr_mimebundle_()
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
+    figure = view._static_figure()
+    assert figure.axes[0].get_title(loc="left").startswith(view.title)
+    assert figure.axes[0].images[0].get_array().shape == (len(view.row_labels), len(view.col_labels))
+
+
 def test_the_static_snapshot_escapes_token_text(monkeypatch):
     e = attnviz.Explainer(*tiny_model("gpt2", heads=2)).explain("a <b>bold</b> & 'quoted' \"word\"")
     snapshot = TextView(e)._static_html()

@@ -74,4 +74,40 @@ def attention_figure(block: np.ndarray, kept: np.ndarray, layer: int, tokens: li
     return fig
 
 
-__all__ = ["attention_figure", "text_snapshot"]
+def grid_figure(values: np.ndarray, row_labels: list[str], col_labels: list[str], title: str, value_label: str,
+                signed: bool, fixed_range: list[float], cell_text: list[list[str]], marked_col: int,
+                row_title: str = "", col_title: str = "") -> InlineFigure:
+    """A GridView's numbers [R, C] (logit lens, direct attribution, patching) as a heatmap: diverging around 0 when
+    signed, the view's fixed range when it has one, each cell's text when the grid is small, the marked column (the
+    explained position) outlined."""
+    from matplotlib.patches import Rectangle
+
+    values = np.asarray(values, dtype=np.float64)
+    R, C = values.shape
+    if fixed_range:
+        lo, hi = float(fixed_range[0]), float(fixed_range[1])
+    else:
+        norm = colour_scale(values.ravel(), signed)
+        lo, hi = float(norm.vmin), float(norm.vmax)
+    fig = InlineFigure(figsize=(min(9.0, 2.5 + 0.55 * C), min(7.0, 1.5 + 0.35 * R)), layout="constrained")
+    ax = fig.add_subplot()
+    image = ax.imshow(values, cmap=SIGNED_CMAP if signed else "viridis", vmin=lo, vmax=hi, aspect="auto",
+                      interpolation="nearest")
+    ax.set_title(title, fontsize=9, loc="left")
+    if C <= 40:
+        ax.set_xticks(range(C), col_labels, rotation=90, fontsize=7)
+    if R <= 40:
+        ax.set_yticks(range(R), row_labels, fontsize=7)
+    ax.set_xlabel(col_title, fontsize=8)
+    ax.set_ylabel(row_title, fontsize=8)
+    if cell_text and R * C <= 400:
+        for r in range(R):
+            for c in range(C):
+                ax.text(c, r, cell_text[r][c], ha="center", va="center", fontsize=6, color="white")
+    if 0 <= marked_col < C:
+        ax.add_patch(Rectangle((marked_col - 0.5, -0.5), 1, R, fill=False, edgecolor="#111111", linewidth=1.5))
+    fig.colorbar(image, ax=ax, label=value_label, fraction=0.05)
+    return fig
+
+
+__all__ = ["attention_figure", "grid_figure", "text_snapshot"]

@@ -12,6 +12,7 @@ import base64
 import io
 import logging
 import math
+import warnings
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -222,7 +223,9 @@ def static_png(view: View) -> bytes | None:
             return None
         for dpi in (90, 60, 40):
             buf = io.BytesIO()
-            figure.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+            with warnings.catch_warnings():  # a token's control character has no glyph: drawn as a box, no warning
+                warnings.filterwarnings("ignore", message="Glyph .* missing from font")
+                figure.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
             if buf.tell() <= STATIC_PNG_BYTES:
                 return buf.getvalue()
     except Exception:  # a fallback picture must never keep the live view from showing

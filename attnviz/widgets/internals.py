@@ -62,6 +62,19 @@ class GridView(View):
     choices = Dict(help="the browser's picks {name: value}").tag(sync=True)
     selected = List(Int(), help="[row, col] of the last clicked cell, [] for none").tag(sync=True)
 
+    def _static_figure(self) -> Any:
+        """The grid as a heatmap (``plots.snapshot.grid_figure``), or None before it has numbers."""
+        from ..engine import facades
+        from .serialize import decode
+
+        values = decode(self.values) if self.values else np.zeros(0)
+        if values.ndim != 2 or values.size == 0:
+            return None
+        title = self.title + (f"\n{self.summary}" if self.summary else "")
+        return facades.call("grid_figure", values, list(self.row_labels), list(self.col_labels), title,
+                            self.value_label, bool(self.signed), list(self.fixed_range),
+                            [list(r) for r in self.cell_text], int(self.marked_col), self.row_title, self.col_title)
+
     def _set_grid(self, values: np.ndarray) -> None:
         from .serialize import encode
 
