@@ -536,6 +536,19 @@ def test_every_view_carries_a_static_picture_for_front_ends_without_widgets(pair
         attnviz.set_options(static_fallback="yes")
 
 
+def test_compare_view_carries_one_snapshot_per_method(pair):
+    import base64
+
+    data, _ = CompareView(pair, methods=["rollout", "gae", "attcat"])._repr_mimebundle_()
+    assert data["text/html"].count('class="attnviz-static"') == 3 and "image/png" not in data
+    e = attnviz.Explainer(*tiny_model("vit")).explain(np.zeros((32, 32, 3)) + 0.5)
+    view = CompareView(e, methods=["rollout", "gae"])
+    data, _ = view._repr_mimebundle_()
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
+    titles = [ax.get_title() for ax in view._static_figure().axes if ax.images]
+    assert titles == ["Attention rollout (Abnar & Zuidema 2020)", "GAE (Chefer, Gur & Wolf, ICCV 2021)"]
+
+
 def test_the_grid_views_carry_their_heatmap():
     import base64
     import warnings

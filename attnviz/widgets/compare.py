@@ -50,9 +50,35 @@ class CompareView(ExplainedView):
     opacity = Fraction(0.6, min=0.0, max=1.0).tag(sync=True)
     size = Index(224, min=64, max=2048).tag(sync=True)
 
-    def _static_figure(self) -> None:
-        """No static picture yet (several methods side by side): the text fallback only."""
-        return None
+    def _static_html(self) -> str | None:
+        """A text input: each method's tokens as HTML (``plots.snapshot.text_snapshot``), one under another."""
+        if self._e.kind != "text":
+            return None
+        from ..engine import facades
+
+        heads = np.asarray(self.heads, dtype=bool)
+        return "".join(facades.call("text_snapshot", self._e, m, self._target_value(), self.layer, heads,
+                                    bool(self.word_level), bool(self.ignore_special), dict(self.options.get(m, {})))
+                       for m in self.methods)
+
+    def _static_figure(self) -> Any:
+        """An image input: one ``Explanation.plot`` panel per method, side by side."""
+        from matplotlib.figure import Figure
+
+        from ..engine import methods
+
+        n = len(self.methods)
+        figure = Figure(figsize=(3.6 * n, 3.8), layout="constrained")
+        heads = np.asarray(self.heads, dtype=bool)
+        for ax, m in zip(figure.subplots(1, n, squeeze=False)[0], self.methods):
+            self._e.plot(m, target=self._target_value(), layer=self.layer, heads=heads, ax=ax,
+                         **self.options.get(m, {}))
+            for loc in ("left", "center", "right"):
+                ax.set_title("", loc=loc)
+            ax.set_title(methods()[m].display_name, fontsize=8)
+        t = self._e.resolve(self._target_value())
+        figure.suptitle(f"{self._e.targets.kind} {t.text} (p = {t.probability(self._e.probs):.3f})", fontsize=9)
+        return figure
 
     def __init__(self, explanation: Any, **kwargs: Any):
         e = check_explanation(explanation, None, "CompareView")

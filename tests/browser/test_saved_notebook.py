@@ -1,7 +1,8 @@
 """A saved notebook shows the picture without a kernel (issue 21, item 5): a notebook of views executed with
 nbclient (no widget state saved, as JupyterLab saves by default), converted to HTML with nbconvert, opened in
 Chromium with every request off the machine refused: a text view's HTML snapshot and the other views' static PNGs
-draw, and the readable text stands in for the view that has none.
+draw (CompareView: one snapshot per method), and the readable text stands in for the view that has none
+(FlowView).
 Screenshots: ``test-artifacts/browser/saved-notebook-*``."""
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ CELLS = [
     "from IPython.display import display\ndisplay(attnviz.AttentionView(e, layer=1))",
     "attnviz.ImageView(ei)",
     "attnviz.CompareView(e, methods=['rollout', 'gae'])",
+    "attnviz.FlowView(e)",
 ]
 
 
@@ -33,9 +35,9 @@ def test_saved_notebook_shows_every_views_picture_offline(browser, tmp_path):
     nb.cells = [nbformat.v4.new_code_cell(code) for code in CELLS]
     nbclient.NotebookClient(nb, kernel_name="python3", timeout=300, store_widget_state=False).execute()
     kinds = [sorted(o.get("data", {})) for cell in nb.cells[1:] for o in cell.outputs]
-    assert len(kinds) == 4 and all("application/vnd.jupyter.widget-view+json" in k for k in kinds)
-    assert [("image/png" in k) for k in kinds] == [False, True, True, False]
-    assert [("text/html" in k) for k in kinds] == [True, False, False, False]  # TextView: HTML; CompareView: text
+    assert len(kinds) == 5 and all("application/vnd.jupyter.widget-view+json" in k for k in kinds)
+    assert [("image/png" in k) for k in kinds] == [False, True, True, False, False]
+    assert [("text/html" in k) for k in kinds] == [True, False, False, True, False]  # FlowView: text only
     html, _ = HTMLExporter().from_notebook_node(nb)
     path = tmp_path / "saved.html"
     path.write_text(html, encoding="utf-8")
@@ -49,17 +51,19 @@ def test_saved_notebook_shows_every_views_picture_offline(browser, tmp_path):
         page.goto(path.as_uri())
         page.wait_for_load_state("load")
         snapshot = page.locator(".attnviz-static")
-        assert snapshot.count() == 1 and snapshot.locator("span[title]").count() >= 10
-        assert snapshot.locator("span[title]").all_inner_texts()[:4] == ["[CLS]", "the", "movie", "was"]
-        snapshot.screenshot(path=str(ARTIFACTS / "saved-notebook-01-text.png"))
+        assert snapshot.count() == 3  # TextView, and CompareView's two methods
+        for k in range(3):
+            spans = snapshot.nth(k).locator("span[title]")
+            assert spans.all_inner_texts()[:4] == ["[CLS]", "the", "movie", "was"]
+        snapshot.first.screenshot(path=str(ARTIFACTS / "saved-notebook-01-text.png"))
         images = page.locator(".jp-OutputArea-output img")
         assert images.count() == 2
         for i in range(2):
             size = images.nth(i).evaluate("img => [img.complete, img.naturalWidth, img.naturalHeight]")
             assert size[0] and size[1] > 200 and size[2] > 100, size
             images.nth(i).screenshot(path=str(ARTIFACTS / f"saved-notebook-{i + 2:02d}-picture.png"))
-        text = page.locator(".jp-OutputArea-output").nth(3).inner_text()
-        assert "CompareView: an interactive attnviz view" in text
+        text = page.locator(".jp-OutputArea-output").nth(4).inner_text()
+        assert "FlowView: an interactive attnviz view" in text
         page.screenshot(path=str(ARTIFACTS / "saved-notebook-00-page.png"), full_page=True)
     finally:
         context.close()
