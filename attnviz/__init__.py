@@ -74,6 +74,12 @@ def _attention_figure(*args, **kwargs):
     return attention_figure(*args, **kwargs)
 
 
+def _flow_figure(*args, **kwargs):
+    from .plots.snapshot import flow_figure
+
+    return flow_figure(*args, **kwargs)
+
+
 def _grid_figure(*args, **kwargs):
     from .plots.snapshot import grid_figure
 
@@ -83,7 +89,7 @@ def _grid_figure(*args, **kwargs):
 for _name, _fn in (("show", _show), ("plot", _plot), ("compare_view", _compare_view),
                    ("evaluation_plot", _evaluation_plot), ("evaluation_figure", _evaluation_figure),
                    ("text_snapshot", _text_snapshot), ("attention_figure", _attention_figure),
-                   ("grid_figure", _grid_figure)):
+                   ("grid_figure", _grid_figure), ("flow_figure", _flow_figure)):
     _facades.register(_name, _fn)
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",

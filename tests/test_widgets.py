@@ -549,6 +549,19 @@ def test_compare_view_carries_one_snapshot_per_method(pair):
     assert titles == ["Attention rollout (Abnar & Zuidema 2020)", "GAE (Chefer, Gur & Wolf, ICCV 2021)"]
 
 
+def test_flow_view_carries_its_graph_and_head_math_its_text():
+    import base64
+
+    e = attnviz.Explainer(*tiny_model("gpt2", heads=4)).explain("the movie was wonderful and the actors were brilliant")
+    flow = attnviz.FlowView(e)
+    data, _ = flow._repr_mimebundle_()
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
+    assert "attention flow" in flow._static_figure().axes[0].get_title(loc="left")
+    data, _ = attnviz.HeadMathView(e, block=1, head=0)._repr_mimebundle_()
+    assert "image/png" not in data and "text/html" not in data
+    assert data["text/plain"].startswith("HeadMathView: an interactive attnviz view")
+
+
 def test_the_grid_views_carry_their_heatmap():
     import base64
     import warnings

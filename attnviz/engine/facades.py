@@ -5,7 +5,7 @@ nothing in ``attnviz.engine`` or ``attnviz.evaluate`` imports a view or a plot (
 
 Names: "show" (explanation, **view options), "plot" (explanation, method, ...), "compare_view" (explanation,
 methods=, scores=, ...), "evaluation_plot" (result, ...), "evaluation_figure" (result, ...), and the views' static
-fallbacks "text_snapshot", "attention_figure" and "grid_figure" (``plots/snapshot.py``).
+fallbacks "text_snapshot", "attention_figure", "grid_figure" and "flow_figure" (``plots/snapshot.py``).
 """
 
 from __future__ import annotations

@@ -110,4 +110,40 @@ def grid_figure(values: np.ndarray, row_labels: list[str], col_labels: list[str]
     return fig
 
 
-__all__ = ["attention_figure", "grid_figure", "text_snapshot"]
+def flow_figure(nodes: np.ndarray, edges: np.ndarray, tokens: list[str], threshold: float, top_k: int,
+                name: str = "") -> InlineFigure:
+    """One model's attention-flow graph (FlowView's picture): node (l, j) is token j after l blocks (l = 0: the
+    input, drawn at the bottom), sized by R_l[j] (nodes [B + 1, N]); the edge from (l + 1, i) to (l, j) drawn when
+    its weight edges[l, i, j] ([B, N, N]) reaches ``threshold``, at most the ``top_k`` strongest (at most 1,500 in the
+    picture), its width and opacity by weight."""
+    from matplotlib.collections import LineCollection
+
+    B, N = edges.shape[0], edges.shape[-1]
+    weights = np.asarray(edges, dtype=np.float64)
+    l_idx, i_idx, j_idx = np.nonzero(weights >= max(threshold, 1e-12))
+    w = weights[l_idx, i_idx, j_idx]
+    keep = np.argsort(-w, kind="stable")[:min(int(top_k), 1500)]
+    l_idx, i_idx, j_idx, w = l_idx[keep], i_idx[keep], j_idx[keep], w[keep]
+    fig = InlineFigure(figsize=(min(10.0, 2.0 + 0.45 * N), min(6.5, 1.5 + 0.45 * (B + 1))), layout="constrained")
+    ax = fig.add_subplot()
+    top = max(float(w.max()) if w.size else 1.0, 1e-12)
+    segments = [((j, l), (i, l + 1)) for l, i, j in zip(l_idx, i_idx, j_idx)]
+    colours = [(0.12, 0.35, 0.75, float(0.15 + 0.85 * x / top)) for x in w]
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=0.4 + 2.6 * w / top))
+    R = np.asarray(nodes, dtype=np.float64)
+    size = 8 + 120 * R / max(float(R.max()), 1e-12)
+    ys, xs = np.meshgrid(np.arange(B + 1), np.arange(N), indexing="ij")
+    ax.scatter(xs.ravel(), ys.ravel(), s=size.ravel(), color="#e07020", zorder=3)
+    ax.set_xlim(-0.7, N - 0.3)
+    ax.set_ylim(-0.5, B + 0.5)
+    ax.set_yticks(range(B + 1), ["input", *[f"after {l}" for l in range(B)]], fontsize=7)
+    if N <= 60:
+        ax.set_xticks(range(N), tokens, rotation=90, fontsize=7)
+    ax.set_title(f"attention flow{f' ({name})' if name else ''}: {len(w)} edges >= {threshold:g}, node size = "
+                 "relevance carried", fontsize=9, loc="left")
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
+    return fig
+
+
+__all__ = ["attention_figure", "flow_figure", "grid_figure", "text_snapshot"]

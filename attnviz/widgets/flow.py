@@ -127,6 +127,17 @@ class FlowView(View):
     def _query_change(self, change):
         self._answer(self._send_query)
 
+    def _static_figure(self) -> Any:
+        """The first model's flow graph as drawn now (``plots.snapshot.flow_figure``), or None before it has one."""
+        from ..engine import facades
+        from .serialize import decode
+
+        if not self.nodes or not self.nodes.get("shape") or not self.nodes["shape"][0]:
+            return None
+        nodes, edges = decode(self.nodes), decode(self.edges)
+        return facades.call("flow_figure", nodes[0], edges[0], list(self.tokens), float(self.threshold),
+                            int(self.top_k), self.names[0] if self.names else "")
+
     def _refresh(self) -> None:
         def work():
             mask = torch.as_tensor(np.asarray(self.heads, dtype=bool))
