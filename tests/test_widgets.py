@@ -557,6 +557,9 @@ def test_flow_view_carries_its_graph_and_head_math_its_text():
     data, _ = flow._repr_mimebundle_()
     assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
     assert "attention flow" in flow._static_figure().axes[0].get_title(loc="left")
+    data, _ = attnviz.DirectAttributionView(e)._repr_mimebundle_()  # a box: the grid's picture
+    assert base64.b64decode(data["image/png"]).startswith(b"\x89PNG")
+    assert "application/vnd.jupyter.widget-view+json" in data and "DirectAttributionView" in data["text/plain"]
     data, _ = attnviz.HeadMathView(e, block=1, head=0)._repr_mimebundle_()
     assert "image/png" not in data and "text/html" not in data
     assert data["text/plain"].startswith("HeadMathView: an interactive attnviz view")

@@ -319,6 +319,23 @@ class DirectAttributionView(ipywidgets.VBox):
     def attribution(self):
         return self.grid.attribution
 
+    def _repr_mimebundle_(self, **kwargs: Any) -> Any:
+        """ipywidgets' bundle for the box, plus the grid's static picture (``View._repr_mimebundle_``)."""
+        from .base import OPTIONS, static_png
+
+        live = super()._repr_mimebundle_(**kwargs)
+        if live is None or not OPTIONS.get("static_fallback", True):
+            return live
+        data, metadata = live if isinstance(live, tuple) else (live, {})
+        data = {**data, "text/plain": self.grid._fallback_text().replace("DirectAttributionGrid",
+                                                                          "DirectAttributionView")}
+        png = static_png(self.grid)
+        if png is not None:
+            import base64
+
+            data["image/png"] = base64.b64encode(png).decode("ascii")
+        return data, metadata
+
     def _on_select(self, change: dict) -> None:
         cell = list(change["new"] or [])
         if len(cell) != 2 or not 0 <= cell[1] < self.grid.e.num_heads:
