@@ -74,9 +74,9 @@ def set_options(*, scale: float | None = None, static_fallback: bool | None = No
 
     ``scale``: projector mode, how much larger text, controls, canvases and images are drawn (1 = normal, 1.5 for a
     class, between 0.5 and 4). One view: ``TextView(e, scale=1.5)`` or ``view.scale = 1.5``.
-    ``static_fallback``: put a PNG of what a view shows in its output (default True), so a saved notebook shows the
-    picture where no widget runs (GitHub, nbviewer, VS Code's preview); False saves the matplotlib drawing's time
-    on each display."""
+    ``static_fallback``: put a static picture of what a view shows in its output (default True: HTML for text views,
+    a PNG for the others), so a saved notebook shows it where no widget runs (GitHub, nbviewer, VS Code's preview);
+    False saves its drawing time on each display."""
     previous = dict(OPTIONS)
     if static_fallback is not None:
         if not isinstance(static_fallback, bool):
@@ -168,33 +168,10 @@ class View(anywidget.AnyWidget):
         return None
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """anywidget's bundle (the live view, and Colab's display metadata) plus a static picture of what the view
-        shows at display time: ``text/html`` for a text view (``static.text_snapshot``) or an ``image/png`` (at most
-        STATIC_PNG_BYTES) that a front end without widgets draws
-        instead (GitHub, nbviewer, VS Code's preview, a notebook opened before its kernel runs), and a readable
-        ``text/plain``. A front end with widgets draws the live view and ignores both."""
-        live = super()._repr_mimebundle_(**kwargs)
-        if live is None or not OPTIONS.get("static_fallback", True):
-            return live
-        data, metadata = live if isinstance(live, tuple) else (live, {})
-        data = dict(data)
-        data["text/plain"] = self._fallback_text()
-        try:
-            snapshot = self._static_html()
-        except Exception:  # never keeps the live view from showing
-            log.exception("attnviz: the static snapshot of %s failed", type(self).__name__)
-            snapshot = None
-        if snapshot is not None:
-            data["text/html"] = snapshot
-            return data, metadata
-        png = static_png(self)
-        if png is not None:
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-        return data, metadata
+        """anywidget's bundle (the live view, and Colab's display metadata) plus the static fallback
+        (``with_static_fallback``). A front end with widgets draws the live view and ignores the fallback."""
+        return with_static_fallback(super()._repr_mimebundle_(**kwargs), self, type(self).__name__)
 
-    def _fallback_text(self) -> str:
-        return (f"{type(self).__name__}: an interactive attnviz view. It needs a notebook front end with widgets "
-                "and a running kernel; run the cell to see it live.")
 
     # ------------------------------------------------------------------ export
     def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:
@@ -209,6 +186,31 @@ class View(anywidget.AnyWidget):
         if path is not None:
             Path(path).write_text(html, encoding="utf-8")
         return html
+
+
+def with_static_fallback(live: Any, view: View, name: str) -> Any:
+    """A live widget bundle (data, or (data, metadata)) plus a static picture of what ``view`` shows at display
+    time, for front ends without widgets (GitHub, nbviewer, VS Code's preview, a notebook opened before its kernel
+    runs): ``text/html`` when the view has a snapshot (a text view's tokens), else an ``image/png`` of its figure
+    (at most STATIC_PNG_BYTES), and a readable ``text/plain`` naming ``name``. Neither ever keeps the live view from
+    showing: a failure is logged and left out."""
+    if live is None or not OPTIONS.get("static_fallback", True):
+        return live
+    data, metadata = live if isinstance(live, tuple) else (live, {})
+    data = {**data, "text/plain": f"{name}: an interactive attnviz view. It needs a notebook front end with widgets "
+                                  "and a running kernel; run the cell to see it live."}
+    try:
+        snapshot = view._static_html()
+    except Exception:
+        log.exception("attnviz: the static snapshot of %s failed", name)
+        snapshot = None
+    if snapshot is not None:
+        data["text/html"] = snapshot
+        return data, metadata
+    png = static_png(view)
+    if png is not None:
+        data["image/png"] = base64.b64encode(png).decode("ascii")
+    return data, metadata
 
 
 STATIC_PNG_BYTES = 200_000  # a saved notebook's fallback picture, per view (issue 21: <= 200 kB at 128 tokens)

@@ -320,21 +320,10 @@ class DirectAttributionView(ipywidgets.VBox):
         return self.grid.attribution
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
-        """ipywidgets' bundle for the box, plus the grid's static picture (``View._repr_mimebundle_``)."""
-        from .base import OPTIONS, static_png
+        """ipywidgets' bundle for the box, plus its grid's static picture (``base.with_static_fallback``)."""
+        from .base import with_static_fallback
 
-        live = super()._repr_mimebundle_(**kwargs)
-        if live is None or not OPTIONS.get("static_fallback", True):
-            return live
-        data, metadata = live if isinstance(live, tuple) else (live, {})
-        data = {**data, "text/plain": self.grid._fallback_text().replace("DirectAttributionGrid",
-                                                                          "DirectAttributionView")}
-        png = static_png(self.grid)
-        if png is not None:
-            import base64
-
-            data["image/png"] = base64.b64encode(png).decode("ascii")
-        return data, metadata
+        return with_static_fallback(super()._repr_mimebundle_(**kwargs), self.grid, type(self).__name__)
 
     def _on_select(self, change: dict) -> None:
         cell = list(change["new"] or [])
