@@ -86,10 +86,17 @@ def _grid_figure(*args, **kwargs):
     return grid_figure(*args, **kwargs)
 
 
+def _head_math_figure(*args, **kwargs):
+    from .plots.snapshot import head_math_figure
+
+    return head_math_figure(*args, **kwargs)
+
+
 for _name, _fn in (("show", _show), ("plot", _plot), ("compare_view", _compare_view),
                    ("evaluation_plot", _evaluation_plot), ("evaluation_figure", _evaluation_figure),
                    ("text_snapshot", _text_snapshot), ("attention_figure", _attention_figure),
-                   ("grid_figure", _grid_figure), ("flow_figure", _flow_figure)):
+                   ("grid_figure", _grid_figure), ("flow_figure", _flow_figure),
+                   ("head_math_figure", _head_math_figure)):
     _facades.register(_name, _fn)
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",

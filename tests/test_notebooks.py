@@ -6,6 +6,7 @@ HF_HUB_OFFLINE=1, so a notebook that reaches for the network fails here, as it w
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import shutil
@@ -16,7 +17,10 @@ import pytest
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
-NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
+NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + [ROOT / "docs" / "gallery.ipynb"]
+_spec = importlib.util.spec_from_file_location("execute_tours", ROOT / "scripts" / "execute_tours.py")
+execute_tours = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(execute_tours)
 
 pytestmark = pytest.mark.notebook
 
@@ -97,3 +101,28 @@ def test_notebook_runs_offline_and_sends_binary_widget_state(path, tmp_path, off
         bad = list(numeric_lists(model["state"]))
         assert not bad, f"numbers sent as JSON lists at {bad}"
     assert "network access" not in json.dumps([c.get("outputs") for c in nb.cells])
+    committed = nbformat.read(path, as_version=4)
+    assert execute_tours.fingerprint(execute_tours.normalise(nb)) == execute_tours.fingerprint(committed), (
+        f"{path.name}: the committed outputs are stale: run python scripts/execute_tours.py {path.stem}")
+
+
+def test_the_committed_notebooks_carry_their_outputs_within_budget():
+    """Committed executed (issue 21): GitHub, nbviewer and the docs site show the pictures without a kernel. The
+    widget state and the views' references to it are not saved (nbconvert would prefer the widget, drawn by a manager
+    from a CDN; JupyterLab would say "model not found"), BokehJS is not inlined, and the notebooks stay within the
+    stated repository budget."""
+    assert sorted(execute_tours.NOTEBOOKS) == sorted(NOTEBOOKS)
+    assert execute_tours.unexecuted(NOTEBOOKS) == []
+    assert execute_tours.check_sizes(NOTEBOOKS) == []
+    for path in NOTEBOOKS:
+        nb = nbformat.read(path, as_version=4)
+        assert "widgets" not in nb.metadata, f"{path.name} saves widget state"
+        views = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs
+                 if "an interactive attnviz view" in o.get("data", {}).get("text/plain", "")]
+        assert views, f"{path.name} shows no view"
+        for view in views:  # every view carries its picture (the DirectAttributionView box its grid's)
+            assert execute_tours.WIDGET_VIEW not in view.data, "a widget reference without its state"
+            name = view.data["text/plain"].split(":")[0]
+            assert {"image/png", "text/html"} & set(view.data), f"{path.name}: {name} has no static picture"
+        assert not any(execute_tours.BOKEH_LOAD in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
+                       for o in c.outputs)

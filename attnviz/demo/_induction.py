@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from ._quiet import quiet_loading
+from ._setup import to_device
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 MODEL_DIR = WEIGHTS / "induction"
@@ -73,7 +74,7 @@ def build_tokenizer() -> Any:
                                    model_max_length=N_POSITIONS)
 
 
-def induction() -> tuple[Any, Any]:
+def induction(device: Any = "cpu") -> tuple[Any, Any]:
     """The demo induction model and its tokenizer, loaded from the package (never from a hub).
 
     Returns ``(model, tokenizer)``: a fresh ``GPT2LMHeadModel`` (2 blocks x 4 heads, 64-dim, 64 positions, 108k
@@ -85,6 +86,9 @@ def induction() -> tuple[Any, Any]:
     back each other up: ablating one costs little, ablating all of them destroys the copying). Which heads, their
     scores on held-out sequences and the losses with heads zero-ablated: ``attnviz.demo.metrics("induction")``
     (``weights/induction_metrics.json``). Each call builds new objects.
+
+    ``device``: where the model goes: "cpu" (the default), "auto" (the GPU when torch sees one, as in Colab
+    with a GPU runtime) or a name such as "cuda:1".
     """
     import torch
     from transformers import GPT2LMHeadModel, PreTrainedTokenizerFast
@@ -94,7 +98,7 @@ def induction() -> tuple[Any, Any]:
                                                 local_files_only=True)
         tokenizer = PreTrainedTokenizerFast.from_pretrained(MODEL_DIR, local_files_only=True)
     model.eval()
-    return model, tokenizer
+    return to_device(model, device), tokenizer
 
 
 __all__ = ["HELD_OUT_SEED", "MAX_HALF", "N_POSITIONS", "SPECIALS", "WORDS", "build_tokenizer", "induction",

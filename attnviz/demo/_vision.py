@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ._quiet import quiet_loading
+from ._setup import to_device
 from .canvas import CLASS_NAMES
 
 WEIGHTS = Path(__file__).resolve().parent / "weights"
@@ -27,9 +29,11 @@ class CanvasSample:
 
     @property
     def label_names(self) -> tuple[str, str]:
+        """The names of the two items on the canvas."""
         return CLASS_NAMES[self.labels[0]], CLASS_NAMES[self.labels[1]]
 
     def to_pil(self):
+        """The canvas as an RGB ``PIL.Image``."""
         from PIL import Image
 
         return Image.fromarray(self.image, "RGB")
@@ -49,13 +53,16 @@ def _image_processor_class():
     return cls
 
 
-def fashion_pairs():
+def fashion_pairs(device: Any = "cpu"):
     """The demo two-item image classifier and its image processor, loaded from the package (never from a hub).
 
     Returns ``(model, image_processor)``: a fresh ``ViTForImageClassification`` (float32, eval mode, eager
     attention; multi-label over the 10 Fashion-MNIST classes, ``config.id2label`` names them) and the
     ``ViTImageProcessor`` it was trained with (64x64 canvases, the training canvases' pixel mean and std). Each
     call builds new objects. Held-out metrics and training time: ``weights/fashion_pairs_metrics.json``.
+
+    ``device``: where the model goes: "cpu" (the default), "auto" (the GPU when torch sees one, as in Colab
+    with a GPU runtime) or a name such as "cuda:1".
     """
     import torch
     from transformers import ViTForImageClassification
@@ -65,7 +72,7 @@ def fashion_pairs():
                                                           dtype=torch.float32, local_files_only=True)
         processor = _image_processor_class().from_pretrained(MODEL_DIR, local_files_only=True)
     model.eval()
-    return model, processor
+    return to_device(model, device), processor
 
 
 def fashion_pairs_samples() -> list[CanvasSample]:

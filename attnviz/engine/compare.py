@@ -129,10 +129,12 @@ class ModelComparison:
 
     @property
     def num_layers(self) -> int:
+        """The number of blocks compared."""
         return int(self.jsd.shape[0])
 
     @property
     def num_heads(self) -> int:
+        """The number of heads per block compared."""
         return int(self.jsd.shape[1])
 
     @property
@@ -246,14 +248,18 @@ class ModelsComparison:
 
     @property
     def jsd_mean(self) -> np.ndarray:
+        """[L, H]: the Jensen-Shannon divergence of each head's attention, averaged over the inputs."""
         return self.jsd.mean(0)
 
     @property
     def jsd_std(self) -> np.ndarray:
+        """[L, H]: its standard deviation over the inputs (ddof=1; zeros for one input)."""
         return self.jsd.std(0, ddof=1) if len(self.jsd) > 1 else np.zeros_like(self.jsd[0])
 
     @property
     def pearson_mean(self) -> np.ndarray:
+        """[L, H]: the Pearson correlation of each head's attention in the two models, averaged over the inputs
+        (NaN-safe)."""
         return np.nanmean(self.pearson, 0)
 
     def unchanged_blocks(self, tol: float = 0.0) -> list[int]:

@@ -152,10 +152,12 @@ class Explainer:
 
     @property
     def vocab_size(self) -> int:
+        """The size of a language model's vocabulary (the number of next-token logits)."""
         return self.adapter.vocab_size(self.model)
 
     @property
     def modality(self) -> str:
+        """"text" or "image": what the model reads."""
         return self.adapter.modality
 
     @property
@@ -179,6 +181,7 @@ class Explainer:
 
     @property
     def multi_label(self) -> bool:
+        """True for a multi-label classifier (independent sigmoids per class, as the demo ViT), else False."""
         return self.adapter.multi_label(self.model)
 
     def probabilities(self, logits: torch.Tensor) -> torch.Tensor:
@@ -260,6 +263,8 @@ class Explainer:
         return ablation_effect(self, inputs, heads, labels, mode, reference)
 
     def encode(self, inputs: list[Any]) -> Encoded:
+        """Tokenise texts (or preprocess images) into the model's inputs, padded into one batch, with each input's
+        tokens, segments and special-token mask; too long a text or an odd image is a clear error."""
         if self.modality == "text":
             return encode_text(self.processor, self.adapter.max_positions(self.model), inputs)
         return encode_images(self.processor, self.adapter.image_geometry(self.model), inputs,

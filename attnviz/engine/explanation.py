@@ -95,34 +95,43 @@ class Explanation:
     # ------------------------------------------------------------------ description of the input
     @property
     def kind(self) -> str:
+        """"text" or "image"."""
         return self.sample.kind
 
     @property
     def tokens(self) -> list[str]:
+        """The input's tokens as text [N] (an image's: the class token(s), then one name per patch)."""
         return list(self.sample.tokens)
 
     @property
     def segments(self) -> np.ndarray:
+        """int [N]: the segment of each token (0, or 1 for the second text of a pair)."""
         return self.sample.segments.copy()
 
     @property
     def special(self) -> np.ndarray:
+        """bool [N]: True at special tokens ([CLS], [SEP], <bos>, ...)."""
         return self.sample.special.copy()
 
     @property
     def image(self) -> np.ndarray | None:
+        """The image as the model saw it, uint8 [H, W, 3] (None for text)."""
         return self.sample.image
 
     @property
     def patch_grid(self) -> tuple[int, int] | None:
+        """(rows, columns) of an image's patches (None for text)."""
         return self.sample.patch_grid
 
     @property
     def num_prefix_tokens(self) -> int:
+        """Tokens before an image's patches (1 for ViT's [CLS], 2 for DeiT's [CLS] and distillation token; 0 for
+        text)."""
         return self.sample.num_prefix_tokens
 
     @property
     def label_names(self) -> list[str]:
+        """The class names; empty for a language model."""
         return self.explainer.label_names
 
     @property
@@ -164,18 +173,22 @@ class Explanation:
 
     @property
     def num_layers(self) -> int:
+        """The number of blocks L."""
         return int(self.capture.attention_shape[0])
 
     @property
     def num_heads(self) -> int:
+        """The number of attention heads per block H."""
         return int(self.capture.attention_shape[1])
 
     @property
     def num_tokens(self) -> int:
+        """The number of tokens N."""
         return int(self.capture.attention_shape[-1])
 
     @property
     def logits(self) -> np.ndarray:
+        """The model's output logits, float [C] (a language model: at the explained position, [V])."""
         return self.capture.logits.cpu().numpy()
 
     def __repr__(self) -> str:

@@ -31,6 +31,7 @@ class MaskHitRates:
     trials: int
 
     def table(self) -> str:
+        """A readable table: each method's hit rate and the number of trials."""
         lines = [f"{'method':24} {'hit rate':>9}   ({self.trials} trials: 2 targets x {self.trials // 2} canvases)"]
         lines += [f"{name:24} {rate:9.3f}" for name, rate in self.rates.items()]
         return "\n".join(lines)

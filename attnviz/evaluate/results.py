@@ -44,10 +44,12 @@ class EvaluationResult:
 
     @property
     def methods(self) -> list[str]:
+        """The methods evaluated, in order."""
         return list(dict.fromkeys(self.per_instance["method"]))
 
     @property
     def metrics(self) -> list[str]:
+        """The metrics computed, in order."""
         return list(dict.fromkeys(self.per_instance["metric"]))
 
     def scores(self, instance: int = 0) -> dict[str, dict[str, float]]:

@@ -1,12 +1,13 @@
 """Static snapshots of what a view shows, for front ends without widgets (a saved notebook on GitHub, nbviewer,
 VS Code's preview, or before its kernel runs): a text view as self-contained HTML (inline styles, the token text
 escaped; drawing hundreds of tokens with matplotlib takes seconds), an attention block as a heatmap figure; the views
-reach them through ``engine.facades`` ("text_snapshot", "attention_figure"). Every number comes from the
-explanation."""
+reach them through ``engine.facades`` ("text_snapshot", "attention_figure", "grid_figure", "flow_figure",
+"head_math_figure"). Every number comes from the explanation."""
 
 from __future__ import annotations
 
 import html
+import textwrap
 from typing import Any
 
 import numpy as np
@@ -106,7 +107,8 @@ def grid_figure(values: np.ndarray, row_labels: list[str], col_labels: list[str]
                 ax.text(c, r, cell_text[r][c], ha="center", va="center", fontsize=6, color="white")
     if 0 <= marked_col < C:
         ax.add_patch(Rectangle((marked_col - 0.5, -0.5), 1, R, fill=False, edgecolor="#111111", linewidth=1.5))
-    fig.colorbar(image, ax=ax, label=value_label, fraction=0.05)
+    # a short grid (2 blocks) is shorter than a long label: wrapped, it stays beside the colour bar, off the title
+    fig.colorbar(image, ax=ax, label="\n".join(textwrap.wrap(value_label, 22)), fraction=0.05)
     return fig
 
 
@@ -146,4 +148,97 @@ def flow_figure(nodes: np.ndarray, edges: np.ndarray, tokens: list[str], thresho
     return fig
 
 
-__all__ = ["attention_figure", "flow_figure", "grid_figure", "text_snapshot"]
+#: Keys drawn by ``head_math_figure`` at most (besides the query's own position).
+HEAD_MATH_KEYS = 40
+
+
+def _plain(token: str, width: int = 14) -> str:
+    """A token as a one-line tick label: newlines and tabs written as escapes, a blank token quoted, cut to
+    ``width`` characters."""
+    text = repr(token) if not token.strip() else token.replace("\r", "\\r").replace("\n", "\\n").replace("\t", "\\t")
+    return text if len(text) <= width else text[:width - 1] + "\u2026"
+
+
+def head_math_figure(tokens: list[str], scores: np.ndarray, weights: np.ndarray, model_weights: np.ndarray,
+                     query: int, title: str, subtitle: str, max_keys: int = HEAD_MATH_KEYS) -> InlineFigure:
+    """One head's arithmetic for one query token (HeadMathView's picture): for each key token j, above the scaled
+    score s·q·k_j and below the softmax weight A_qj as bars, the model's captured attention as a tick on each weight
+    bar; the query's own column in orange.
+
+    tokens [N]; scores [N] float (NaN where the causal mask hides the key); weights [N] and model_weights [N] in
+    [0, 1]; query: the query position. At most ``max_keys`` visible keys are drawn (those with the largest weight, in
+    position order) plus the query's own position; masked keys are drawn as hatched grey columns when they fit within
+    ``max_keys`` columns in all, else left out, and the note under the axes says how many keys are not drawn. Text is
+    drawn as plain text (no mathtext: a token's ``$`` stays a dollar sign); ``title`` and ``subtitle`` head the
+    figure. The figure is 6 to 10 inches wide, 5.2 high."""
+    from matplotlib.lines import Line2D
+    from matplotlib.patches import Patch
+
+    scores = np.asarray(scores, dtype=np.float64)
+    weights = np.asarray(weights, dtype=np.float64)
+    model_weights = np.asarray(model_weights, dtype=np.float64)
+    N = scores.shape[0]
+    visible = np.flatnonzero(np.isfinite(scores))
+    masked = np.flatnonzero(~np.isfinite(scores))
+    shown = visible
+    if visible.size > max_keys:
+        shown = np.sort(visible[np.argsort(-weights[visible], kind="stable")[:max_keys]])
+    if 0 <= query < N and query not in shown and np.isfinite(scores[query]):
+        shown = np.sort(np.append(shown, query))
+    draw_masked = masked.size > 0 and shown.size + masked.size <= max_keys
+    columns = np.sort(np.concatenate([shown, masked])) if draw_masked else shown
+    C = int(columns.size)
+    x = np.arange(C)
+    is_masked = ~np.isfinite(scores[columns])
+    width = min(10.0, max(6.0, 2.5 + 0.17 * C))
+    fig = InlineFigure(figsize=(width, 5.2), layout="constrained")
+    top, bottom = fig.subplots(2, 1, sharex=True)
+    fig.suptitle("\n".join(textwrap.wrap(title, int(width * 13))), fontsize=9, x=0.01, ha="left", parse_math=False)
+    top.set_title("\n".join(textwrap.wrap(subtitle, int(width * 15))), fontsize=8, loc="left", color="#333333",
+                  parse_math=False)
+    score = np.where(is_masked, 0.0, scores[columns])
+    colours = np.where(score >= 0, "#3b6fb6", "#c0504d")
+    colours[columns == query] = "#e6a100"
+    top.bar(x, score, color=colours, width=0.75)
+    top.axhline(0.0, color="#555555", linewidth=0.6)
+    top.set_ylabel("score s\u00b7q\u00b7k", fontsize=8, parse_math=False)
+    bar_colours = np.where(columns == query, "#e6a100", "#3b6fb6")
+    bottom.bar(x, np.where(is_masked, 0.0, weights[columns]), color=bar_colours, width=0.75)
+    bottom.scatter(x[~is_masked], model_weights[columns][~is_masked], marker="_", s=60, color="#111111",
+                   linewidths=1.2, zorder=3)
+    bottom.set_ylabel("softmax weight", fontsize=8)
+    bottom.set_ylim(0.0, max(float(weights[columns].max()) if C else 0.0, 1e-6) * 1.12)
+    handles = [Patch(color="#e6a100", label="the query's own position"),
+               Line2D([], [], marker="_", markersize=9, linestyle="", color="#111111",
+                      label="the model's captured attention")]
+    for ax in (top, bottom):
+        for j in np.flatnonzero(is_masked):
+            ax.axvspan(j - 0.42, j + 0.42, facecolor="#eeeeee", edgecolor="#bbbbbb", hatch="///", linewidth=0.0)
+        ax.tick_params(labelsize=7)
+        for side in ("top", "right"):
+            ax.spines[side].set_visible(False)
+    if is_masked.any():
+        handles.append(Patch(facecolor="#eeeeee", edgecolor="#bbbbbb", hatch="///", label="masked (\u2212\u221e)"))
+    fig.legend(handles=handles, fontsize=7, loc="outside lower center", ncols=len(handles), frameon=False)
+    small = 7 if C <= 24 else 6
+    bottom.set_xticks(x, [f"{j} {_plain(tokens[j])}" for j in columns], rotation=90, fontsize=small,
+                      parse_math=False)
+    for label, j in zip(bottom.get_xticklabels(), columns):
+        if j == query:
+            label.set_color("#b07800")
+            label.set_fontweight("bold")
+    bottom.set_xlim(-0.6, C - 0.4)
+    left_out = N - C
+    note = f"key (position, token): {C} of {N} keys drawn"
+    if left_out:
+        parts = []
+        if shown.size < visible.size:
+            parts.append(f"{visible.size - shown.size} visible keys with the smallest weights")
+        if masked.size and not draw_masked:
+            parts.append(f"{masked.size} masked keys after the query")
+        note += " (not drawn: " + ", ".join(parts) + ")"
+    bottom.set_xlabel(note, fontsize=7, parse_math=False)
+    return fig
+
+
+__all__ = ["attention_figure", "flow_figure", "grid_figure", "head_math_figure", "text_snapshot"]

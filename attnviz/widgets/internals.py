@@ -276,6 +276,28 @@ class HeadMathView(View):
             self._ready = ready
         self._refresh()
 
+    def _static_figure(self) -> Any:
+        """What the view shows for its query as bars (``plots.snapshot.head_math_figure``): for each key token the
+        score s·q·k and the softmax weight (the model's attention as a tick), masked keys hatched or left out, at most
+        the 40 keys with the largest weight plus the query's own; titled with the block, head, query token and the
+        explained target, the head's write norm and direct contribution under it. None while the view shows an
+        error (a block, head or query that does not exist)."""
+        from ..engine import facades
+
+        e = self.e
+        if not (0 <= self.block < e.num_layers and 0 <= self.head < e.num_heads and 0 <= self.query < e.num_tokens):
+            return None
+        hm = e.head_math(self.block, self.head, self.query)
+        scores = np.where(np.isfinite(hm.masked), hm.scores, np.nan)  # [N], NaN: a masked key (as the browser's)
+        target = e.describe_target()
+        title = (f"Inside block {self.block}, head {self.head} (key/value head {hm.kv_head}): query {self.query} "
+                 f"{e.tokens[self.query]!r}, explaining {target}")
+        subtitle = (f"scale s = {hm.scaling:.4g}; the head writes a vector of norm {hm.write_norm:.4g} into the "
+                    f"residual stream, its direct contribution to {target}: {hm.direct:+.4f}")
+        return facades.call("head_math_figure", list(e.tokens), np.asarray(scores, dtype=np.float32),
+                            np.asarray(hm.weights, dtype=np.float32), np.asarray(hm.model_weights, dtype=np.float32),
+                            int(self.query), title, subtitle)
+
     def _refresh(self) -> None:
         self._answer(self._compute)
 
@@ -317,6 +339,7 @@ class DirectAttributionView(ipywidgets.VBox):
 
     @property
     def attribution(self):
+        """The ``DirectAttribution`` the grid shows (heads [B, H], mlps [B], total, logit)."""
         return self.grid.attribution
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:

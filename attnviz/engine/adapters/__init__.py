@@ -61,6 +61,7 @@ def register_adapter(adapter: Adapter) -> Adapter:
 
 
 def supported_model_types() -> list[str]:
+    """The Hugging Face ``model_type`` values attnviz has an adapter for, sorted."""
     return sorted(_BY_MODEL_TYPE)
 
 

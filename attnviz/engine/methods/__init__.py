@@ -44,6 +44,7 @@ class MethodInfo:
 
     @property
     def display_name(self) -> str:
+        """The name a view shows: the title, or the registered name."""
         return self.title or self.name
 
     def __repr__(self) -> str:
