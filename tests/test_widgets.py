@@ -606,3 +606,13 @@ def test_the_static_picture_draws_what_the_view_shows(pair, monkeypatch):
     assert "text/html" not in data and "application/vnd.jupyter.widget-view+json" in data
     monkeypatch.setattr(AttentionView, "_static_figure", lambda self: 1 / 0)
     assert base.static_png(AttentionView(pair)) is None
+
+
+def test_the_ipywidgets7_stack_is_installed_in_ci():
+    """scripts/setup.sh builds .venv-widgets7 (classic Notebook 6.5 + ipywidgets 7.7.1, and JupyterLab 3.6) for
+    tests/browser/test_widgets7.py, which skips without it: in CI a missing venv fails here instead."""
+    import os
+
+    venv = Path(__file__).resolve().parents[1] / ".venv-widgets7"
+    if os.environ.get("CI"):
+        assert (venv / "bin" / "python").exists() and (venv / "lab3" / "bin" / "python").exists()

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import anywidget
+import ipywidgets
 import numpy as np
 import traitlets
 from traitlets import Bool, Dict, Int, List, Unicode
@@ -25,6 +26,32 @@ from .assets import STATIC, bundle  # noqa: F401 - bundle: re-exported for views
 from .serialize import HeadMask, Tensor, head_mask
 
 log = logging.getLogger("attnviz.widgets")
+
+#: ipywidgets 7 (Colab's, classic Notebook 6) displays a widget through ``_ipython_display_``, which IPython prefers
+#: to ``_repr_mimebundle_``: the views then display their own bundle (``display_bundle``), static picture included.
+IPYWIDGETS_7 = int(ipywidgets.__version__.split(".")[0]) < 8
+WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
+
+
+def widget_view_bundle(widget: Any) -> dict[str, Any]:
+    """The display data of a live widget (what ipywidgets 8's ``_repr_mimebundle_`` returns): ``text/plain`` and the
+    widget-view reference to its model."""
+    return {"text/plain": repr(widget),
+            WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
+
+
+def display_bundle(widget: Any, **kwargs: Any) -> None:
+    """Display ``widget._repr_mimebundle_()`` as ``display_data`` and tell the widget it was displayed: ipywidgets
+    7's display path, with the static fallback and anywidget's Colab metadata kept (Colab reads that metadata on
+    ``display_data`` only, anywidget issue #63)."""
+    from IPython.display import display
+
+    shown = widget._repr_mimebundle_(**kwargs)
+    if shown is None:
+        return
+    data, metadata = shown if isinstance(shown, tuple) else (shown, {})
+    display(data, metadata=metadata, raw=True)
+    widget._handle_displayed(**kwargs)
 
 
 
@@ -171,6 +198,11 @@ class View(anywidget.AnyWidget):
         """anywidget's bundle (the live view, and Colab's display metadata) plus the static fallback
         (``with_static_fallback``). A front end with widgets draws the live view and ignores the fallback."""
         return with_static_fallback(super()._repr_mimebundle_(**kwargs), self, type(self).__name__)
+
+    if IPYWIDGETS_7:
+        def _ipython_display_(self, **kwargs: Any) -> None:
+            """ipywidgets 7 only: display the bundle above (its own display path would drop the picture)."""
+            display_bundle(self, **kwargs)
 
 
     # ------------------------------------------------------------------ export

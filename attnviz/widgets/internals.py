@@ -16,7 +16,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, observe
 
 from ..engine.internals import FROZEN_NOTE, PatchingResult
 from ..engine.internals.residual import InternalsError, check_index
-from .base import Index, View, bundle, check_explanation
+from .base import IPYWIDGETS_7, Index, View, bundle, check_explanation, display_bundle
 
 #: Tokens listed under each logit-lens cell's hover (the kernel sends only these, never [B, N, V]).
 HOVER_TOKENS = 5
@@ -344,9 +344,16 @@ class DirectAttributionView(ipywidgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """ipywidgets' bundle for the box, plus its grid's static picture (``base.with_static_fallback``)."""
-        from .base import with_static_fallback
+        from .base import widget_view_bundle, with_static_fallback
 
-        return with_static_fallback(super()._repr_mimebundle_(**kwargs), self.grid, type(self).__name__)
+        parent = getattr(super(), "_repr_mimebundle_", None)  # ipywidgets 7's boxes have none
+        live = parent(**kwargs) if parent is not None else widget_view_bundle(self)
+        return with_static_fallback(live, self.grid, type(self).__name__)
+
+    if IPYWIDGETS_7:
+        def _ipython_display_(self, **kwargs: Any) -> None:
+            """ipywidgets 7 only: display the bundle above, picture included."""
+            display_bundle(self, **kwargs)
 
     def _on_select(self, change: dict) -> None:
         cell = list(change["new"] or [])

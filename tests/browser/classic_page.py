@@ -1,0 +1,238 @@
+"""The classic Notebook 6.5 + ipywidgets 7.7.1 stack (issue 21, the stack nearest Google Colab's) for browser tests:
+a server started from ``.venv-widgets7/`` (``scripts/widgets7_env.sh``) and one notebook driven through the classic
+front end's globals (``Jupyter.notebook``, its kernel and keyboard manager) instead of JupyterLab's
+``window.jupyterapp``. The widget helpers (``widget``, ``attrs``, ``wait_redraw``, ``wait_kernel_answer``, ``shot``)
+are ``NotebookPage``'s: they only read the views' ``.attnviz[data-view]`` roots. ``Lab3Server``: JupyterLab 3.6 with
+ipywidgets 7.7.1 from ``.venv-widgets7/lab3`` (``widgets7_env.sh --lab3``), driven like Lab 4 by ``NotebookPage``.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import nbformat
+
+from .conftest import _free_port
+from .jupyter_page import REPO, NotebookPage
+
+VENV = REPO / ".venv-widgets7"
+VENV_PYTHON = VENV / "bin" / "python"
+LAB3_VENV = VENV / "lab3"  # scripts/widgets7_env.sh --lab3
+# kernel start + torch/transformers import + three tiny models + run all, on 2 cores that others share
+CLASSIC_TIMEOUT_MS = 240_000
+
+
+class ClassicServer:
+    """``python -m notebook`` (Notebook 6.5, classic) from the widgets7 venv, with its token and temporary root."""
+
+    venv = VENV
+
+    def __init__(self, base: Path):
+        self.root = base / "root"
+        self.root.mkdir()
+        self.token = uuid.uuid4().hex
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        env = dict(os.environ)
+        # JUPYTER_CONFIG_DIR only replaces ~/.jupyter: the venv's etc/jupyter/nbconfig (widgetsnbextension and
+        # anywidget enabled with --sys-prefix) stays on the config path. JUPYTER_DATA_DIR keeps ~/.local/share/jupyter
+        # (kernels, nbextensions) out; the venv's share/jupyter holds its python3 kernel spec.
+        for name in ("JUPYTER_CONFIG_DIR", "JUPYTER_DATA_DIR", "JUPYTER_RUNTIME_DIR", "IPYTHONDIR"):
+            path = base / name.lower()
+            path.mkdir()
+            env[name] = str(path)
+        env["PATH"] = os.pathsep.join([str(self.venv / "bin"), env.get("PATH", "")])
+        env.pop("VIRTUAL_ENV", None)
+        env.setdefault("OMP_NUM_THREADS", "1")
+        env["MPLBACKEND"] = "agg"
+        env["HF_HUB_OFFLINE"] = env["TRANSFORMERS_OFFLINE"] = "1"
+        self.base = base
+        self.log = base / "server.log"
+        self._log_file = open(self.log, "wb")  # noqa: SIM115 (closed in stop())
+        self.proc = subprocess.Popen(self.command(), stdout=self._log_file, stderr=subprocess.STDOUT, env=env,
+                                     cwd=self.root)
+
+    def command(self) -> list[str]:
+        # not --NotebookApp.show_banner=False: Notebook 6.5.7's page.html then throws on load (its DOMContentLoaded
+        # handler adds a listener to the banner's #dontShowId button, which that flag leaves out); the banner is
+        # hidden with the page's own "don't show anymore" flag instead (hide_news_banner)
+        return [str(self.venv / "bin" / "python"), "-m", "notebook", "--no-browser", "--ip=127.0.0.1",
+                f"--port={self.port}", f"--NotebookApp.token={self.token}", "--allow-root",
+                f"--notebook-dir={self.root}", "--NotebookApp.open_browser=False"]
+
+    def api(self, path: str, method: str = "GET") -> object:
+        req = urllib.request.Request(f"{self.url}{path}", method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def wait_ready(self, timeout: float = 120.0) -> None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.command()[2]} exited with {self.proc.returncode}:\n"
+                                   f"{self.log.read_text()[-4000:]}")
+            try:
+                self.api("/api/status")
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.command()[2]} did not answer /api/status in {timeout} s:\n"
+                           f"{self.log.read_text()[-4000:]}")
+
+    def shutdown_kernels(self) -> None:
+        """Stop every kernel the previous test started (frees the cores for the next one)."""
+        try:
+            for s in self.api("/api/sessions") or []:  # type: ignore[union-attr]
+                try:
+                    self.api(f"/api/sessions/{s['id']}", method="DELETE")
+                except Exception:
+                    pass
+        except Exception:
+            pass
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log_file.close()
+
+
+class Lab3Server(ClassicServer):
+    """``python -m jupyterlab`` (JupyterLab 3.6, ipywidgets 7.7.1) from ``.venv-widgets7/lab3`` (``widgets7_env.sh
+    --lab3``), its app exposed as ``window.jupyterapp`` for ``NotebookPage(..., "lab", ...)``."""
+
+    venv = LAB3_VENV
+
+    def command(self) -> list[str]:
+        # Lab 3.6 asks about news in a toast that covers the page (as Lab 4 does: conftest.py)
+        notification = self.base / "settings" / "@jupyterlab" / "apputils-extension"
+        notification.mkdir(parents=True, exist_ok=True)
+        (notification / "notification.jupyterlab-settings").write_text(
+            json.dumps({"fetchNews": "false", "checkForUpdates": False}))
+        return [str(self.venv / "bin" / "python"), "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1",
+                f"--port={self.port}", f"--ServerApp.token={self.token}", "--allow-root",
+                f"--ServerApp.root_dir={self.root}", "--ServerApp.open_browser=False",
+                "--LabApp.expose_app_in_browser=True", f"--LabApp.workspaces_dir={self.base / 'workspaces'}",
+                f"--LabApp.user_settings_dir={self.base / 'settings'}"]
+
+
+def hide_news_banner(context) -> None:
+    """Notebook 6.5's "migrate to Notebook 7" banner covers the toolbar unless localStorage says it was dismissed."""
+    context.add_init_script("try { localStorage.setItem('showNotebookNews', 'false'); } catch (e) {}")
+
+
+_NB = "(window.Jupyter && window.Jupyter.notebook)"
+
+_READY = f"""(name) => {{
+  const nb = {_NB};
+  if (!nb || !nb._fully_loaded || nb.notebook_path !== name) return false;
+  const k = nb.kernel;
+  const icon = document.querySelector("#kernel_indicator_icon");
+  return Boolean(k && k.is_connected() && k.info_reply && k.info_reply.protocol_version && k.widget_manager && icon
+                 && icon.classList.contains("kernel_idle_icon"));
+}}"""
+
+_IDLE = "(() => { const k = window.Jupyter.notebook.kernel;" \
+        " const icon = document.querySelector('#kernel_indicator_icon');" \
+        " return k.is_connected() && icon.classList.contains('kernel_idle_icon'); })()"
+
+_ALL_RUN = f"""() => {{
+  const cells = {_NB}.get_cells().filter((c) => c.cell_type === "code");
+  return cells.every((c) => typeof c.input_prompt_number === "number");
+}}"""
+
+_CELLS = f"""() => {_NB}.get_cells().map((c) => ({{type: c.cell_type,
+  count: c.cell_type === "code" ? c.input_prompt_number ?? null : null,
+  outputs: c.cell_type === "code" ? JSON.parse(JSON.stringify(c.output_area.outputs)) : []}}))"""
+
+# Run code in the kernel, not in a cell (classic Kernel.execute with callbacks): resolves with what it printed once
+# both the shell reply and the idle status have come.
+_KERNEL_EXEC = """(code) => new Promise((resolve) => {
+  const k = window.Jupyter.notebook.kernel;
+  let out = "", replied = false, idle = false;
+  const done = () => { if (replied && idle) resolve(out); };
+  k.execute(code, {
+    shell: {reply: () => { replied = true; done(); }},
+    iopub: {
+      output: (msg) => {
+        const t = msg.header.msg_type;
+        if (t === "stream") out += msg.content.text;
+        else if (t === "execute_result") out += msg.content.data["text/plain"] + "\\n";
+        else if (t === "error") out += "ERROR " + msg.content.ename + ": " + msg.content.evalue + "\\n";
+      },
+      status: (msg) => { if (msg.content.execution_state === "idle") { idle = true; done(); } },
+    },
+  }, {silent: false, store_history: false});
+})"""
+
+
+class ClassicNotebookPage(NotebookPage):
+    """One test's notebook in the classic Notebook 6.5 front end (``/notebooks/<name>``)."""
+
+    def __init__(self, page, server: ClassicServer, name: str):
+        super().__init__(page, server, "notebook", name)
+
+    def write(self, cells: list[str]) -> Path:
+        nb = nbformat.v4.new_notebook()
+        # the venv's python3 spec (scripts/widgets7_env.sh writes it with the venv's interpreter)
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
+        path = self.server.root / self.name
+        nbformat.write(nb, path)
+        return path
+
+    def run_all(self) -> list[dict]:
+        self.page.goto(f"{self.server.url}/notebooks/{self.name}?token={self.server.token}")
+        self.page.wait_for_function(_READY, arg=self.name, timeout=CLASSIC_TIMEOUT_MS, polling=100)
+        self.page.evaluate(f"() => {_NB}.execute_all_cells()")
+        self.page.wait_for_function(_ALL_RUN, timeout=CLASSIC_TIMEOUT_MS, polling=200)
+        self.wait_idle()
+        cells = self.page.evaluate(_CELLS)
+        errors = [o for c in cells for o in c["outputs"] if o.get("output_type") == "error"]
+        assert not errors, "a cell failed:\n" + "\n".join(f"{e['ename']}: {e['evalue']}\n" + "\n".join(e["traceback"])
+                                                         for e in errors)
+        return cells
+
+    def wait_idle(self) -> None:
+        self.page.wait_for_function(_IDLE, timeout=CLASSIC_TIMEOUT_MS, polling=100)
+
+    def kernel(self, code: str) -> str:
+        out = self.page.evaluate(_KERNEL_EXEC, code)
+        assert "ERROR" not in out, out
+        return out.strip()
+
+    def active_cell(self) -> dict:
+        """The selected cell, the notebook's mode and whether its keyboard shortcuts are live."""
+        return self.page.evaluate(f"() => ({{index: {_NB}.get_selected_index(), mode: {_NB}.mode}})")
+
+    def shortcuts_enabled(self) -> bool:
+        return self.page.evaluate("() => window.Jupyter.keyboard_manager.enabled")
+
+    def widget(self, kind: str, nth: int = 0):
+        """The root of the ``nth`` drawn attnviz view of ``kind`` (its data-view: text, image, attention, compare,
+        flow, grid, head-math), once it has drawn something (render count > 0, a checksum that is not "empty")."""
+        selector = f".attnviz[data-view={json.dumps(kind)}]"
+        self.page.wait_for_function(
+            f"(() => {{ const r = document.querySelectorAll({json.dumps(selector)})[{nth}];"
+            " return r && Number(r.dataset.renderCount) > 0 && r.dataset.checksum"
+            " && r.dataset.checksum !== 'empty'; })()",
+            timeout=CLASSIC_TIMEOUT_MS, polling=100)
+        root = self.page.locator(selector).nth(nth)
+        root.scroll_into_view_if_needed()
+        return root
+
+    def output_texts(self, cells: list[dict], index: int) -> str:
+        """What code cell ``index`` printed (stream outputs)."""
+        return "".join(o.get("text", "") for o in cells[index]["outputs"] if o.get("output_type") == "stream")
