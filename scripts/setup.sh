@@ -26,7 +26,4 @@ python3 -m pip install -q --disable-pip-version-check --no-deps -e .
 if [ -f js/package-lock.json ]; then
   (cd js && npm ci --no-audit --no-fund --loglevel=error && npm run --silent build)
 fi
-# the widget stacks nearest Colab's, for tests/browser/test_widgets7.py: classic Notebook 6.5 + ipywidgets 7.7.1,
-# and JupyterLab 3.6 + ipywidgets 7.7.1, each in its own venv beside the main environment (about 1 minute)
-bash scripts/widgets7_env.sh --lab3
 echo "setup: done"

@@ -19,6 +19,11 @@ if [ -f js/package.json ]; then
   fi
 fi
 
+# the widget stacks nearest Colab's, for tests/browser/test_widgets7.py: classic Notebook 6.5 + ipywidgets 7.7.1,
+# and JupyterLab 3.6 + ipywidgets 7.7.1, each in its own venv beside the main environment (under a minute; a test
+# fixture, so not part of scripts/setup.sh)
+bash scripts/widgets7_env.sh --lab3
+
 echo "== pytest"
 set +e
 python3 -m pytest tests -q -p no:cacheprovider "$@"

@@ -126,3 +126,21 @@ def test_the_committed_notebooks_carry_their_outputs_within_budget():
             assert {"image/png", "text/html"} & set(view.data), f"{path.name}: {name} has no static picture"
         assert not any(execute_tours.BOKEH_LOAD in o.get("data", {}) for c in nb.cells if c.cell_type == "code"
                        for o in c.outputs)
+
+
+def test_a_missing_extra_stops_the_cell_with_the_pip_command_not_a_traceback(tmp_path):
+    """What a tour's first cell shows when an extra is missing: one line with the pip command (IPython renders
+    ``MissingExtra`` through its ``_render_traceback_``), and the cells below it do not run."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(
+        "import importlib.util\nimport attnviz\n"
+        "importlib.util.find_spec = lambda name, *a: None  # as if no extra were installed\n"
+        'attnviz.demo.require("demo", "evaluate")'), nbformat.v4.new_code_cell("print('not reached')")]
+    client = NotebookClient(nb, timeout=120, kernel_name="python3", allow_errors=False)
+    with pytest.raises(Exception, match="MissingExtra"):
+        client.execute()
+    error = nb.cells[0].outputs[-1]
+    assert error.output_type == "error" and error.ename == "MissingExtra"
+    assert error.traceback == [f"MissingExtra: {error.evalue}"]  # one line, no stack
+    assert "pip install 'attnviz[demo,evaluate]'" in error.evalue
+    assert not nb.cells[1].get("outputs")

@@ -11,15 +11,12 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import time
-import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
 
 import nbformat
 
-from .conftest import _free_port
+from .conftest import ServerProcess, _free_port
 from .jupyter_page import REPO, NotebookPage
 
 VENV = REPO / ".venv-widgets7"
@@ -29,10 +26,11 @@ LAB3_VENV = VENV / "lab3"  # scripts/widgets7_env.sh --lab3
 CLASSIC_TIMEOUT_MS = 240_000
 
 
-class ClassicServer:
+class ClassicServer(ServerProcess):
     """``python -m notebook`` (Notebook 6.5, classic) from the widgets7 venv, with its token and temporary root."""
 
     venv = VENV
+    name = "notebook 6.5 (.venv-widgets7)"
 
     def __init__(self, base: Path):
         self.root = base / "root"
@@ -67,53 +65,13 @@ class ClassicServer:
                 f"--port={self.port}", f"--NotebookApp.token={self.token}", "--allow-root",
                 f"--notebook-dir={self.root}", "--NotebookApp.open_browser=False"]
 
-    def api(self, path: str, method: str = "GET") -> object:
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            body = r.read()
-        return json.loads(body) if body else None
-
-    def wait_ready(self, timeout: float = 120.0) -> None:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"{self.command()[2]} exited with {self.proc.returncode}:\n"
-                                   f"{self.log.read_text()[-4000:]}")
-            try:
-                self.api("/api/status")
-                return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.3)
-        raise RuntimeError(f"{self.command()[2]} did not answer /api/status in {timeout} s:\n"
-                           f"{self.log.read_text()[-4000:]}")
-
-    def shutdown_kernels(self) -> None:
-        """Stop every kernel the previous test started (frees the cores for the next one)."""
-        try:
-            for s in self.api("/api/sessions") or []:  # type: ignore[union-attr]
-                try:
-                    self.api(f"/api/sessions/{s['id']}", method="DELETE")
-                except Exception:
-                    pass
-        except Exception:
-            pass
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log_file.close()
-
 
 class Lab3Server(ClassicServer):
     """``python -m jupyterlab`` (JupyterLab 3.6, ipywidgets 7.7.1) from ``.venv-widgets7/lab3`` (``widgets7_env.sh
     --lab3``), its app exposed as ``window.jupyterapp`` for ``NotebookPage(..., "lab", ...)``."""
 
     venv = LAB3_VENV
+    name = "jupyterlab 3.6 (.venv-widgets7/lab3)"
 
     def command(self) -> list[str]:
         # Lab 3.6 asks about news in a toast that covers the page (as Lab 4 does: conftest.py)

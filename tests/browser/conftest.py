@@ -46,8 +46,67 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-class JupyterServer:
+class ServerProcess:
+    """What every notebook server of the browser tests shares: its REST API with the token, waiting until it
+    answers, stopping the kernels a test started, and stopping the process. Subclasses start ``self.proc`` with
+    ``self.url``, ``self.token``, ``self.log`` and ``self._log_file`` set, and name themselves in ``name``."""
+
+    name = "the notebook server"
+    url: str
+    token: str
+    log: Path
+    proc: subprocess.Popen
+
+    def api(self, path: str, method: str = "GET") -> object:
+        req = urllib.request.Request(f"{self.url}{path}", method=method,
+                                     headers={"Authorization": f"token {self.token}"})
+        with urllib.request.urlopen(req, timeout=10) as r:
+            body = r.read()
+        return json.loads(body) if body else None
+
+    def wait_ready(self, timeout: float = 90.0) -> None:
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
+            try:
+                self.api("/api/status")
+                return
+            except (urllib.error.URLError, ConnectionError, OSError):
+                time.sleep(0.3)
+        raise RuntimeError(f"{self.name} did not answer /api/status in {timeout} s:\n{self.log.read_text()[-4000:]}")
+
+    def shutdown_sessions(self) -> None:
+        """Stop every kernel the previous test started (frees CPU and memory for the next one), in the background:
+        the server answers a DELETE only once the kernel has gone."""
+
+        def stop(session_id: str) -> None:
+            try:
+                self.api(f"/api/sessions/{session_id}", method="DELETE")
+            except Exception:  # a failed clean-up must not hide the test's own result
+                pass
+
+        try:
+            sessions = self.api("/api/sessions") or []
+        except Exception:
+            return
+        for s in sessions:  # type: ignore[union-attr]
+            threading.Thread(target=stop, args=(s["id"],), daemon=True).start()
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self._log_file.close()
+
+
+class JupyterServer(ServerProcess):
     """A running ``python -m jupyterlab`` (Lab and Notebook 7) with its token and temporary root_dir."""
+
+    name = "jupyterlab"
 
     def __init__(self, base: Path):
         self.root = base / "root"
@@ -79,51 +138,6 @@ class JupyterServer:
                "--ServerApp.open_browser=False"]
         self._log_file = open(self.log, "wb")  # noqa: SIM115 (closed in stop())
         self.proc = subprocess.Popen(cmd, stdout=self._log_file, stderr=subprocess.STDOUT, env=env, cwd=self.root)
-
-    def api(self, path: str, method: str = "GET") -> object:
-        req = urllib.request.Request(f"{self.url}{path}", method=method,
-                                     headers={"Authorization": f"token {self.token}"})
-        with urllib.request.urlopen(req, timeout=10) as r:
-            body = r.read()
-        return json.loads(body) if body else None
-
-    def wait_ready(self, timeout: float = 90.0) -> None:
-        t0 = time.monotonic()
-        while time.monotonic() - t0 < timeout:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"jupyterlab exited with {self.proc.returncode}:\n{self.log.read_text()[-4000:]}")
-            try:
-                self.api("/api/status")
-                return
-            except (urllib.error.URLError, ConnectionError, OSError):
-                time.sleep(0.3)
-        raise RuntimeError(f"jupyterlab did not answer /api/status in {timeout} s:\n{self.log.read_text()[-4000:]}")
-
-    def shutdown_sessions(self) -> None:
-        """Stop every kernel the previous test started (frees CPU and memory for the next one), in the background:
-        the server answers a DELETE only once the kernel has gone."""
-
-        def stop(session_id: str) -> None:
-            try:
-                self.api(f"/api/sessions/{session_id}", method="DELETE")
-            except Exception:  # a failed clean-up must not hide the test's own result
-                pass
-
-        try:
-            sessions = self.api("/api/sessions") or []
-        except Exception:
-            return
-        for s in sessions:  # type: ignore[union-attr]
-            threading.Thread(target=stop, args=(s["id"],), daemon=True).start()
-
-    def stop(self) -> None:
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        self._log_file.close()
 
 
 @pytest.fixture(scope="session")
@@ -220,11 +234,20 @@ class Recorder:
 @pytest.fixture
 def page(browser, jupyter_server):
     """A fresh browser context and page; recorded problems fail the test (checked again at teardown)."""
+    yield from recorded_page(browser, jupyter_server)
+
+
+def recorded_page(browser, server: ServerProcess, timeout_ms: int = 30_000, prepare=None):
+    """A fresh browser context and page on ``server`` (a generator for fixtures): requests that leave localhost are
+    recorded and refused; console errors, page errors, dialogs and those requests fail the test, checked again at
+    teardown, after the context is closed and the test's kernels are stopped. prepare(context): e.g. init scripts."""
     context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
     # Anything that tries to leave localhost is recorded, then refused (the closed network would only hang).
     context.route(lambda url: not _is_local(url), lambda route: route.abort())
+    if prepare is not None:
+        prepare(context)
     pg = context.new_page()
-    pg.set_default_timeout(30_000)
+    pg.set_default_timeout(timeout_ms)
     rec = Recorder()
     rec.attach(pg)
     pg.recorder = rec  # type: ignore[attr-defined]
@@ -232,5 +255,5 @@ def page(browser, jupyter_server):
         yield pg
     finally:
         context.close()
-        jupyter_server.shutdown_sessions()
+        server.shutdown_sessions()
     rec.check(new_only=True)  # what the test's own check did not see

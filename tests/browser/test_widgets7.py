@@ -27,7 +27,7 @@ from __future__ import annotations
 import pytest
 
 from .classic_page import LAB3_VENV, VENV_PYTHON, ClassicNotebookPage, ClassicServer, Lab3Server, hide_news_banner
-from .conftest import Recorder, _is_local, require_chromium
+from .conftest import recorded_page, require_chromium
 from .jupyter_page import NotebookPage, until
 from .test_views import check_content, kernel_sees, toggle_head
 
@@ -51,29 +51,15 @@ def classic_server(tmp_path_factory):
     require_chromium()
     server = ClassicServer(tmp_path_factory.mktemp("notebook6"))
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120.0)
         yield server
     finally:
         server.stop()
 
 
 def recording_page(browser, server):
-    """A fresh browser context and page (conftest.py's recipe): requests that leave localhost are recorded and
-    refused; console errors, page errors, dialogs and those requests fail the test (checked again at teardown)."""
-    context = browser.new_context(viewport={"width": 1280, "height": 1000}, device_scale_factor=1)
-    context.route(lambda url: not _is_local(url), lambda route: route.abort())
-    hide_news_banner(context)
-    pg = context.new_page()
-    pg.set_default_timeout(60_000)
-    rec = Recorder()
-    rec.attach(pg)
-    pg.recorder = rec  # type: ignore[attr-defined]
-    try:
-        yield pg
-    finally:
-        context.close()
-        server.shutdown_kernels()
-    rec.check(new_only=True)
+    """conftest.py's recorded page, with Notebook 6.5's news banner hidden and a longer timeout (2 shared cores)."""
+    yield from recorded_page(browser, server, timeout_ms=60_000, prepare=hide_news_banner)
 
 
 @pytest.fixture
@@ -335,7 +321,7 @@ def lab3_server(tmp_path_factory):
         pytest.skip(f"{LAB3_VENV} is missing: run scripts/widgets7_env.sh --lab3 (JupyterLab 3.6 + ipywidgets 7.7.1)")
     server = Lab3Server(tmp_path_factory.mktemp("lab3"))
     try:
-        server.wait_ready()
+        server.wait_ready(timeout=120.0)
         yield server
     finally:
         server.stop()
