@@ -297,7 +297,7 @@ class Explainer:
         self._check_dtype()
         single = not isinstance(inputs, list)
         if position is not None and not isinstance(position, list):
-            self.targets.rows([position], [1 << 30])  # a classifier refuses position= before any work
+            self.targets.check_positions([position])  # before any work
         items = [inputs] if single else list(inputs)
         if not items:
             raise ValueError("no inputs to explain: the list is empty")
@@ -318,7 +318,7 @@ class Explainer:
             if len(position) != len(items):
                 raise ValueError(f"{len(position)} positions for {len(items)} inputs")
             positions = list(position)
-            self.targets.rows(positions, [1 << 30] * len(positions))  # the type of each, before any work
+            self.targets.check_positions(positions)
         else:
             positions = [position] * len(items)
         sizes = self._batch_sizes(items)

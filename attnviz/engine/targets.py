@@ -26,6 +26,8 @@ import torch
 
 from .guard import DetachedExplanationError
 
+_NO_LIMIT = 1 << 30  # a length no input reaches: check_positions checks types, not ranges
+
 #: A target's key, as users see it on ``Explanation.target``: a class index or token id, or a pair (token, foil).
 Key = int | tuple[int, int]
 
@@ -185,6 +187,11 @@ class Targets:
         """The row each input is read at, from the users' ``position`` values (None: the default) and the inputs'
         token counts."""
         raise NotImplementedError
+
+    def check_positions(self, positions: list[Any]) -> None:
+        """Refuse bad ``position`` values before any work: a classifier refuses any, a language model checks each
+        one's type (their range is checked against each input's length by ``rows``, once it is tokenised)."""
+        self.rows(positions, [_NO_LIMIT] * len(positions))
 
     def describe(self, key: Key) -> str:
         """A key in words: "'positive'", "' Mary'", "' Mary' vs ' John'"."""

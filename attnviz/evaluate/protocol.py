@@ -103,14 +103,15 @@ def check_methods(explainer, methods: Sequence[str] | None) -> list[str]:
     if isinstance(methods, str):  # one method by name, not its letters
         methods = [methods]
     names = default_methods(explainer) if methods is None else list(methods)
+    applicable = explainer.method_names()
     for name in names:
         if name not in known:
             raise ValueError(f"unknown method {name!r}; known methods: {', '.join(known)}")
         if explainer.modality not in known[name].modalities:
             raise ValueError(f"method {name!r} does not apply to {explainer.modality} models")
-        if name not in explainer.method_names():
+        if name not in applicable:
             raise ValueError(f"method {name!r} does not apply to {type(explainer.model).__name__}; the methods that "
-                             f"do: {', '.join(explainer.method_names())}")
+                             f"do: {', '.join(applicable)}")
     if not names:
         raise ValueError("no methods to evaluate")
     return names
