@@ -90,13 +90,19 @@ def check_position(position: Any, num_tokens: int) -> int:
     return p % num_tokens
 
 
+def _tensor_to_int(value: Any, what: str) -> Any:
+    """A one-element integer tensor -> its int (a target given as ``logits.argmax()``); anything else unchanged."""
+    if isinstance(value, torch.Tensor):
+        if value.numel() != 1 or value.is_floating_point() or value.dtype == torch.bool:
+            raise TypeError(f"a tensor target must hold one integer {what}, got {value!r}")
+        return int(value)
+    return value
+
+
 def _token_id(token: Any, tokenizer: Any, vocab_size: int) -> int:
     if isinstance(token, (bool, np.bool_)):
         raise TypeError(f"a next-token target is a token string or id, not the bool {token!r}")
-    if isinstance(token, torch.Tensor):
-        if token.numel() != 1 or token.is_floating_point() or token.dtype == torch.bool:
-            raise TypeError(f"a tensor target must hold one integer token id, got {token!r}")
-        token = int(token)
+    token = _tensor_to_int(token, "token id")
     if isinstance(token, (int, np.integer)):
         index = int(token)
         if not 0 <= index < vocab_size:
@@ -154,10 +160,7 @@ def check_class_target(target: Any, names: list[str], modality: str) -> int | No
         hint = (" To explain a sentence pair, pass it as one tuple: explain((text_a, text_b))."
                 if modality == "text" else "")
         raise ValueError(f"unknown label {target!r}; the model's labels are {names}.{hint}")
-    if isinstance(target, torch.Tensor):
-        if target.numel() != 1 or target.is_floating_point() or target.dtype == torch.bool:
-            raise TypeError(f"a tensor target must hold one integer class index, got {target!r}")
-        target = int(target)
+    target = _tensor_to_int(target, "class index")
     if isinstance(target, (int, np.integer)):
         index = int(target)
         if not 0 <= index < len(names):
