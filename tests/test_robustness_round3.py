@@ -455,3 +455,20 @@ def test_sweep_a_method_name_is_one_method_and_bootstrap_0_means_no_interval(ber
     one = ev.faithfulness(bert, TEXTS, "rollout", min_tokens=3, bootstrap=0, progress=False)
     assert list(one.table.index) == ["rollout"]  # not the letters r, o, l, ...
     assert one.table["aopc lo"].isna().all() and one.table["aopc"].notna().all()
+
+
+def test_a_target_given_as_a_one_element_tensor():
+    """``target=logits.argmax()`` works for a classifier's class and a language model's token; a tensor of several
+    elements, of floats or of bools is a clear TypeError naming what it must hold."""
+    clf = attnviz.Explainer(*tiny_model("bert"))
+    e = clf.explain("the movie was wonderful")
+    assert e.map("gae", target=torch.tensor(1)).tolist() == e.map("gae", target=1).tolist()
+    for bad in (torch.tensor([0, 1]), torch.tensor(1.0), torch.tensor(True)):
+        with pytest.raises(TypeError, match="one integer class index"):
+            clf.check_target(bad)
+    lm = attnviz.Explainer(*tiny_model("gpt2"))
+    d = lm.explain("the movie was wonderful")
+    token = int(np.argmax(d.probs))
+    assert d.map("gae", target=torch.tensor(token)).tolist() == d.map("gae", target=token).tolist()
+    with pytest.raises(TypeError, match="one integer token id"):
+        lm.check_target(torch.tensor([token, token]))
