@@ -308,3 +308,67 @@ def test_lab_xss_token_and_label_are_text(page, jupyter_server):
     nb.shot(compare, "compareview-token-and-label-as-text")
     nb.shot(attention, "attentionview-token-as-canvas-text")
     page.recorder.check()
+
+
+# ---------------------------------------------------------------------------------------------------- display forms
+def display_form_cells(setup: str) -> list[str]:
+    """A view shown with display() before the last line, two views in an ipywidgets HBox, one view shown twice."""
+    return [setup,
+            'shown = attnviz.TextView(e)\ndisplay(shown)\nprint("display() was not the last line")',
+            "ipywidgets.HBox([attnviz.AttentionView(e), attnviz.TextView(e)])",
+            "twice = attnviz.TextView(e)\ndisplay(twice)",
+            "twice"]
+
+
+def check_display_forms(nb, page, outputs: list[dict]) -> None:
+    """Every form of display_form_cells draws (on any stack): the display() view, both views of the HBox side by
+    side, and both copies of the view shown twice, which share one model (a change in one redraws the other)."""
+    printed = "".join(o.get("text", "") for o in outputs[1]["outputs"] if o.get("output_type") == "stream")
+    assert "display() was not the last line" in printed
+    # DOM order of the text views: display(), the HBox's, then the two copies of `twice`
+    shown = nb.widget("text", 0)
+    check_content(nb, shown, "text", "bert", nb.attrs(shown))
+    nb.shot(shown, "display-not-last-line")
+
+    hbox = page.locator(".widget-hbox").filter(has=page.locator(".attnviz")).first
+    in_box_att = hbox.locator('.attnviz[data-view="attention"]')
+    in_box_text = hbox.locator('.attnviz[data-view="text"]')
+    assert in_box_att.count() == 1 and in_box_text.count() == 1
+    att = nb.widget("attention", 0)
+    check_content(nb, att, "attention", "bert", nb.attrs(att))
+    boxed = nb.widget("text", 1)
+    assert boxed.evaluate("(el) => !!el.closest('.widget-hbox')")
+    check_content(nb, boxed, "text", "bert", nb.attrs(boxed))
+    a, t = in_box_att.bounding_box(), in_box_text.bounding_box()
+    assert a["width"] > 100 and t["width"] > 100 and a["x"] + a["width"] <= t["x"] + 1, (a, t)  # side by side
+    hbox.scroll_into_view_if_needed()
+    nb.shot(hbox, "hbox")
+
+    one, two = nb.widget("text", 2), nb.widget("text", 3)
+    a1, a2 = nb.attrs(one), nb.attrs(two)
+    assert a1["checksum"] == a2["checksum"] and a1["layer"] == a2["layer"], (a1, a2)
+    nb.shot(one, "same-view-first-copy")
+    nb.shot(two, "same-view-second-copy")
+    # both copies share one model: a change in the first redraws the second the same way
+    one.locator(".attnviz-layer-slider").focus()
+    one.locator(".attnviz-layer-slider").press("ArrowLeft")
+    moved = nb.wait_redraw(one, a1)
+    follow = nb.wait_redraw(two, a2)
+    assert moved["layer"] == follow["layer"] == str(int(a1["layer"]) - 1), (moved, follow)
+    assert moved["checksum"] == follow["checksum"] != a1["checksum"]
+    kernel_sees(nb, "twice.layer", int(moved["layer"]))
+    two.scroll_into_view_if_needed()
+    nb.shot(two, "same-view-second-copy-followed")
+    nb.shot(None, "page")
+
+
+@pytest.mark.parametrize("ui", ["lab", "notebook"])
+def test_display_forms(page, jupyter_server, ui):
+    """JupyterLab 4 and Notebook 7 with ipywidgets 8 (test_widgets7.py: the same on the ipywidgets 7 stacks)."""
+    nb = NotebookPage(page, jupyter_server, ui, f"display-{ui}")
+    setup = ("import ipywidgets\nimport attnviz\nfrom attnviz.testing import tiny_model\n"
+             'e = attnviz.Explainer(*tiny_model("bert", heads=4)).explain("the movie was wonderful and the actors '
+             'were brilliant")')
+    outputs = nb.open(display_form_cells(setup))
+    check_display_forms(nb, page, outputs)
+    page.recorder.check()

@@ -29,7 +29,7 @@ import pytest
 from .classic_page import LAB3_VENV, VENV_PYTHON, ClassicNotebookPage, ClassicServer, Lab3Server, hide_news_banner
 from .conftest import recorded_page, require_chromium
 from .jupyter_page import NotebookPage, until
-from .test_views import check_content, kernel_sees, toggle_head
+from .test_views import check_content, check_display_forms, display_form_cells, kernel_sees, toggle_head
 
 pytestmark = [
     pytest.mark.browser,
@@ -267,50 +267,8 @@ def test_widgets7_kernel_round_trips(cpage, classic_server):
 
 # ---------------------------------------------------------------------------------------------------- display forms
 def test_widgets7_display_forms(cpage, classic_server):
-    cells = [f"{SETUP}\n{BERT}",
-             'shown = attnviz.TextView(e)\ndisplay(shown)\nprint("display() was not the last line")',
-             "ipywidgets.HBox([attnviz.AttentionView(e), attnviz.TextView(e)])",
-             "twice = attnviz.TextView(e)\ndisplay(twice)",
-             "twice"]
-    nb, outputs = open_notebook(cpage, classic_server, "display", cells)
-    assert "display() was not the last line" in nb.output_texts(outputs, 1)
-
-    # DOM order of the text views: display(), the HBox's, then the two copies of `twice`
-    shown = nb.widget("text", 0)
-    check_content(nb, shown, "text", "bert", nb.attrs(shown))
-    nb.shot(shown, "display-not-last-line")
-
-    hbox = cpage.locator(".widget-hbox").filter(has=cpage.locator(".attnviz")).first
-    in_box_att = hbox.locator('.attnviz[data-view="attention"]')
-    in_box_text = hbox.locator('.attnviz[data-view="text"]')
-    assert in_box_att.count() == 1 and in_box_text.count() == 1
-    att = nb.widget("attention", 0)
-    check_content(nb, att, "attention", "bert", nb.attrs(att))
-    boxed = nb.widget("text", 1)
-    assert boxed.evaluate("(el) => !!el.closest('.widget-hbox')")
-    check_content(nb, boxed, "text", "bert", nb.attrs(boxed))
-    a, t = in_box_att.bounding_box(), in_box_text.bounding_box()
-    assert a["width"] > 100 and t["width"] > 100 and a["x"] + a["width"] <= t["x"] + 1, (a, t)  # side by side
-    hbox.scroll_into_view_if_needed()
-    nb.shot(hbox, "hbox")
-
-    one, two = nb.widget("text", 2), nb.widget("text", 3)
-    a1, a2 = nb.attrs(one), nb.attrs(two)
-    assert a1["checksum"] == a2["checksum"] and a1["layer"] == a2["layer"], (a1, a2)
-    nb.shot(one, "same-view-first-copy")
-    nb.shot(two, "same-view-second-copy")
-    # both copies share one model: a change in the first redraws the second the same way
-    one.locator(".attnviz-layer-slider").focus()
-    one.locator(".attnviz-layer-slider").press("ArrowLeft")
-    moved = nb.wait_redraw(one, a1)
-    follow = nb.wait_redraw(two, a2)
-    assert moved["layer"] == follow["layer"] == str(int(a1["layer"]) - 1), (moved, follow)
-    assert moved["checksum"] == follow["checksum"] != a1["checksum"]
-    kernel_sees(nb, "twice.layer", int(moved["layer"]))
-    two.scroll_into_view_if_needed()
-    nb.shot(two, "same-view-second-copy-followed")
-    nb.shot(None, "page")
-    cpage.recorder.check()
+    nb, outputs = open_notebook(cpage, classic_server, "display", display_form_cells(f"{SETUP}\n{BERT}"))
+    check_display_forms(nb, cpage, outputs)
 
 
 # ---------------------------------------------------------------------------------------------------- JupyterLab 3
