@@ -104,9 +104,14 @@ def test_each_tour_is_a_page_with_its_pictures(site, offline_page, tour):
         plots = ".bk-Figure, .bk-Column, .bk-Row, .bk-GridPlot"
         page.wait_for_function(f"() => window.Bokeh !== undefined && document.querySelectorAll('{plots}').length",
                                timeout=30_000)
-        page.locator(plots).first.scroll_into_view_if_needed()
+        output = page.locator(".jp-OutputArea-output", has=page.locator(plots)).first
+        output.scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        page.locator(plots).first.screenshot(path=str(ARTIFACTS / "docs-tour-03-bokeh.png"))
+        output.screenshot(path=str(ARTIFACTS / "docs-tour-03-bokeh.png"))  # a wide layout scrolls in its output
+        box, plot = output.bounding_box(), page.locator(plots).first.bounding_box()
+        toc = page.locator(".md-sidebar--secondary").bounding_box()
+        assert box["x"] + box["width"] <= toc["x"] + 1, (box, toc)  # the output stays left of the table of contents
+        assert plot["width"] > 300 and plot["height"] > 150, plot
     page.screenshot(path=str(ARTIFACTS / f"docs-tour-{tour}.png"))
     assert not refused, refused
     assert not errors, errors
