@@ -32,7 +32,9 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb")) + [ROOT / "docs" / "gal
 NOTEBOOK_BYTES = 1_000_000
 TOTAL_BYTES = 3_000_000
 # printed figures that change from run to run (wall-clock seconds, memory addresses, widget ids)
-VOLATILE = [(re.compile(r"\d+(\.\d+)?(?= ?(s|ms|seconds)\b)"), "<time>"), (re.compile(r"0x[0-9a-f]{6,}"), "<addr>"),
+VOLATILE = [(re.compile(r"\d+(\.\d+)? ?(s|ms|seconds?|min|minutes?|hours?)\b"), "<time>"),
+            (re.compile(r"0x[0-9a-f]{6,}"), "<addr>"),
+            (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),  # bokeh's divs
             (re.compile(r"[0-9a-f]{32}"), "<id>"), (re.compile(r"\S*/(?=attnviz/)"), "<path>/")]
 # a progress bar widget: saved at its first frame (0%), without a kernel it would only mislead
 PROGRESS_BAR = re.compile(r"^[\w ]+: +\d+%\|")
