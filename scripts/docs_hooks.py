@@ -22,12 +22,11 @@ from mkdocs.exceptions import PluginError
 from mkdocs.plugins import event_priority
 from mkdocs.structure.files import File, Files
 
-ROOT = Path(__file__).resolve().parents[1]
 BOKEH_FILES = ("bokeh.min.js", "bokeh-gl.min.js", "bokeh-widgets.min.js", "bokeh-tables.min.js",
                "bokeh-mathjax.min.js")
 BOKEH_DEST = "assets/bokeh"
 
-# page -> (title, intro, [(module, names)])
+# the views get a page of their own; the package's submodules have their own pages
 VIEWS = ("TextView", "ImageView", "AttentionView", "CompareView", "FlowView", "LogitLensView",
          "DirectAttributionView", "HeadMathView", "PatchingView", "head_view", "model_view")
 MODULES = ("demo", "evaluate", "testing", "__version__")

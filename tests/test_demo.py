@@ -282,12 +282,6 @@ def test_pick_device_and_loaders_device(monkeypatch):
     assert moved == [(torch.device("meta"),)]
 
 
-def test_in_colab_reads_the_loaded_module(monkeypatch):
-    assert not demo.in_colab()
-    monkeypatch.setitem(sys.modules, "google.colab", object())
-    assert demo.in_colab()
-
-
 def test_every_tour_opens_with_the_colab_cell_and_its_extras():
     """Each tour's first code cell installs attnviz in Colab only, turns on Colab's widget manager, and checks the
     extras the rest of the tour imports; the demo models go to the automatic device."""

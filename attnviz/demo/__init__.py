@@ -26,14 +26,14 @@ from pathlib import Path
 
 from ._induction import induction, induction_sequence
 from ._language import load_seconds, next_token_attention, smollm2
-from ._setup import EXTRAS, MissingExtra, in_colab, install_command, pick_device, require
+from ._setup import EXTRAS, MissingExtra, install_command, pick_device, require
 from ._text import TextSample, sentiment, sentiment_samples
 from ._vision import CanvasSample, fashion_pairs, fashion_pairs_samples
 from .canvas import CLASS_NAMES as FASHION_CLASSES
 
 __all__ = ["EXTRAS", "FASHION_CLASSES", "CanvasSample", "MissingExtra", "TextSample", "fashion_pairs",
-           "fashion_pairs_samples", "in_colab", "induction", "induction_sequence", "install_command", "load_seconds",
-           "metrics", "next_token_attention", "pick_device", "require", "sentiment", "sentiment_samples", "smollm2"]
+           "fashion_pairs_samples", "induction", "induction_sequence", "install_command", "load_seconds", "metrics",
+           "next_token_attention", "pick_device", "require", "sentiment", "sentiment_samples", "smollm2"]
 
 DEMOS = ("sentiment", "fashion_pairs", "induction")
 

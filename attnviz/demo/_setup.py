@@ -1,10 +1,10 @@
 """What a tour checks in its first cell: the extras it needs (a short install hint, not a traceback, when one is
-missing), whether it runs in Colab, and which device the demo models go to."""
+missing) and which device the demo models go to. (Whether it runs in Colab the cell asks ``sys.modules`` itself:
+attnviz may not be installed yet there.)"""
 
 from __future__ import annotations
 
 import importlib.util
-import sys
 from typing import Any
 
 # extra -> the importable modules it brings (find_spec, nothing imported)
@@ -44,11 +44,6 @@ def require(*extras: str) -> None:
         raise MissingExtra(f"this needs attnviz's {', '.join(repr(x) for x in extras)} extra(s), and "
                            f"{', '.join(missing)} is not installed. Install it, then restart the kernel: "
                            f"{install_command(extras)}")
-
-
-def in_colab() -> bool:
-    """True inside a Google Colab kernel (its ``google.colab`` module is loaded)."""
-    return "google.colab" in sys.modules
 
 
 def pick_device(device: Any = "auto") -> Any:

@@ -28,7 +28,7 @@ from .serialize import HeadMask, Tensor, head_mask
 log = logging.getLogger("attnviz.widgets")
 
 #: ipywidgets 7 (Colab's, classic Notebook 6) displays a widget through ``_ipython_display_``, which IPython prefers
-#: to ``_repr_mimebundle_``: the views then display their own bundle (``display_bundle``), static picture included.
+#: to ``_repr_mimebundle_``: the views then display their own bundle (``DisplaysItsBundle``), static picture included.
 IPYWIDGETS_7 = int(ipywidgets.__version__.split(".")[0]) < 8
 WIDGET_VIEW_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -40,20 +40,23 @@ def widget_view_bundle(widget: Any) -> dict[str, Any]:
             WIDGET_VIEW_MIME: {"version_major": 2, "version_minor": 0, "model_id": widget.model_id}}
 
 
-def display_bundle(widget: Any, **kwargs: Any) -> None:
-    """Display ``widget._repr_mimebundle_()`` as ``display_data`` and tell the widget it was displayed: ipywidgets
-    7's display path, with the static fallback and anywidget's Colab metadata kept (Colab reads that metadata on
-    ``display_data`` only, anywidget issue #63)."""
-    from IPython.display import display
+class DisplaysItsBundle:
+    """Mixin (before the widget class) for widgets whose ``_repr_mimebundle_`` adds a static picture. On ipywidgets
+    7 it displays that bundle as ``display_data`` and tells the widget it was displayed; ipywidgets 7's own
+    ``_ipython_display_`` would show the live view only, without the picture and without anywidget's Colab metadata
+    (Colab reads that metadata on ``display_data`` only, anywidget issue #63). On ipywidgets 8 it does nothing:
+    IPython calls ``_repr_mimebundle_`` itself."""
 
-    shown = widget._repr_mimebundle_(**kwargs)
-    if shown is None:
-        return
-    data, metadata = shown if isinstance(shown, tuple) else (shown, {})
-    display(data, metadata=metadata, raw=True)
-    widget._handle_displayed(**kwargs)
+    if IPYWIDGETS_7:
+        def _ipython_display_(self, **kwargs: Any) -> None:
+            from IPython.display import display
 
-
+            shown = self._repr_mimebundle_(**kwargs)  # type: ignore[attr-defined]
+            if shown is None:
+                return
+            data, metadata = shown if isinstance(shown, tuple) else (shown, {})
+            display(data, metadata=metadata, raw=True)
+            self._handle_displayed(**kwargs)  # type: ignore[attr-defined]
 
 
 #: The colour-scale modes of the relevance views (js/src/colormap.js SCALES).
@@ -116,7 +119,7 @@ def set_options(*, scale: float | None = None, static_fallback: bool | None = No
     return previous
 
 
-class View(anywidget.AnyWidget):
+class View(DisplaysItsBundle, anywidget.AnyWidget):
     """Base class of the attnviz views. Subclasses list the keyword arguments their constructor accepts."""
 
     _css = STATIC / "attnviz.css"
@@ -198,12 +201,6 @@ class View(anywidget.AnyWidget):
         """anywidget's bundle (the live view, and Colab's display metadata) plus the static fallback
         (``with_static_fallback``). A front end with widgets draws the live view and ignores the fallback."""
         return with_static_fallback(super()._repr_mimebundle_(**kwargs), self, type(self).__name__)
-
-    if IPYWIDGETS_7:
-        def _ipython_display_(self, **kwargs: Any) -> None:
-            """ipywidgets 7 only: display the bundle above (its own display path would drop the picture)."""
-            display_bundle(self, **kwargs)
-
 
     # ------------------------------------------------------------------ export
     def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:

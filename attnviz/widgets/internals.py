@@ -16,7 +16,7 @@ from traitlets import Bool, Dict, Float, Int, List, Unicode, observe
 
 from ..engine.internals import FROZEN_NOTE, PatchingResult
 from ..engine.internals.residual import InternalsError, check_index
-from .base import IPYWIDGETS_7, Index, View, bundle, check_explanation, display_bundle
+from .base import DisplaysItsBundle, Index, View, bundle, check_explanation
 
 #: Tokens listed under each logit-lens cell's hover (the kernel sends only these, never [B, N, V]).
 HOVER_TOKENS = 5
@@ -321,7 +321,7 @@ class HeadMathView(View):
         self.pattern = encode(e.capture.block(self.block)[self.head].float().cpu().numpy(), "float16", scale=1.0)
 
 
-class DirectAttributionView(ipywidgets.VBox):
+class DirectAttributionView(DisplaysItsBundle, ipywidgets.VBox):
     """Direct logit attribution as a B x H grid (plus each block's MLP), and below it the "inside one head" view of
     the head clicked (at first the head with the largest |contribution|).
 
@@ -349,11 +349,6 @@ class DirectAttributionView(ipywidgets.VBox):
         parent = getattr(super(), "_repr_mimebundle_", None)  # ipywidgets 7's boxes have none
         live = parent(**kwargs) if parent is not None else widget_view_bundle(self)
         return with_static_fallback(live, self.grid, type(self).__name__)
-
-    if IPYWIDGETS_7:
-        def _ipython_display_(self, **kwargs: Any) -> None:
-            """ipywidgets 7 only: display the bundle above, picture included."""
-            display_bundle(self, **kwargs)
 
     def _on_select(self, change: dict) -> None:
         cell = list(change["new"] or [])

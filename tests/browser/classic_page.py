@@ -11,12 +11,9 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import uuid
 from pathlib import Path
 
-import nbformat
-
-from .conftest import ServerProcess, _free_port
+from .conftest import ServerProcess
 from .jupyter_page import REPO, NotebookPage
 
 VENV = REPO / ".venv-widgets7"
@@ -33,11 +30,7 @@ class ClassicServer(ServerProcess):
     name = "notebook 6.5 (.venv-widgets7)"
 
     def __init__(self, base: Path):
-        self.root = base / "root"
-        self.root.mkdir()
-        self.token = uuid.uuid4().hex
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(base)
         env = dict(os.environ)
         # JUPYTER_CONFIG_DIR only replaces ~/.jupyter: the venv's etc/jupyter/nbconfig (widgetsnbextension and
         # anywidget enabled with --sys-prefix) stays on the config path. JUPYTER_DATA_DIR keeps ~/.local/share/jupyter
@@ -140,16 +133,8 @@ class ClassicNotebookPage(NotebookPage):
     """One test's notebook in the classic Notebook 6.5 front end (``/notebooks/<name>``)."""
 
     def __init__(self, page, server: ClassicServer, name: str):
+        # NotebookPage.write's "python3" kernel spec is, in this server, the venv's (scripts/widgets7_env.sh)
         super().__init__(page, server, "notebook", name)
-
-    def write(self, cells: list[str]) -> Path:
-        nb = nbformat.v4.new_notebook()
-        # the venv's python3 spec (scripts/widgets7_env.sh writes it with the venv's interpreter)
-        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-        nb.cells = [nbformat.v4.new_code_cell(src) for src in cells]
-        path = self.server.root / self.name
-        nbformat.write(nb, path)
-        return path
 
     def run_all(self) -> list[dict]:
         self.page.goto(f"{self.server.url}/notebooks/{self.name}?token={self.server.token}")

@@ -47,15 +47,21 @@ def _free_port() -> int:
 
 
 class ServerProcess:
-    """What every notebook server of the browser tests shares: its REST API with the token, waiting until it
-    answers, stopping the kernels a test started, and stopping the process. Subclasses start ``self.proc`` with
-    ``self.url``, ``self.token``, ``self.log`` and ``self._log_file`` set, and name themselves in ``name``."""
+    """What every notebook server of the browser tests shares: a temporary root, a token and a free port; its REST
+    API; waiting until it answers; stopping the kernels a test started, and the process. Subclasses call
+    ``__init__(base)``, then start ``self.proc`` with ``self.log`` and ``self._log_file`` set, and name themselves in
+    ``name``."""
 
     name = "the notebook server"
-    url: str
-    token: str
     log: Path
     proc: subprocess.Popen
+
+    def __init__(self, base: Path):
+        self.root = base / "root"
+        self.root.mkdir()
+        self.token = uuid.uuid4().hex
+        self.port = _free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
 
     def api(self, path: str, method: str = "GET") -> object:
         req = urllib.request.Request(f"{self.url}{path}", method=method,
@@ -109,11 +115,7 @@ class JupyterServer(ServerProcess):
     name = "jupyterlab"
 
     def __init__(self, base: Path):
-        self.root = base / "root"
-        self.root.mkdir()
-        self.token = uuid.uuid4().hex
-        self.port = _free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
+        super().__init__(base)
         settings = base / "settings"
         notif = settings / "@jupyterlab" / "apputils-extension"
         notif.mkdir(parents=True)

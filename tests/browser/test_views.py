@@ -134,8 +134,9 @@ def mouse_slider(nb: NotebookPage, root, before: dict[str, str]) -> dict[str, st
     return after
 
 
-def toggle_head(nb: NotebookPage, root, kind: str, before: dict[str, str]) -> dict[str, str]:
-    """Switch head 0 of block 0 (AttentionView: head 0 of the block shown) off by clicking it."""
+def toggle_head(nb: NotebookPage, root, kind: str, before: dict[str, str], name: str = "view") -> dict[str, str]:
+    """Switch head 0 of block 0 (AttentionView: head 0 of the block shown) off by clicking it; ``name``: the view's
+    variable in the kernel."""
     if kind == "attention":
         layer = int(before["layer"])
         swatch = root.locator('.attnviz-head-swatch[data-head="0"]')
@@ -145,18 +146,18 @@ def toggle_head(nb: NotebookPage, root, kind: str, before: dict[str, str]) -> di
         assert swatch.get_attribute("aria-pressed") == "false"
         assert int(after["heads-on"]) == int(before["heads-on"]) - 1
         # browser-side: the heads trait reaches the kernel without a kernel answer
-        kernel_sees(nb, f"[view.heads[{layer}][0], sum(map(sum, view.heads)) - len(view.heads) * len(view.heads[0])]",
-                    [False, -1])
+        heads = f"{name}.heads"
+        kernel_sees(nb, f"[{heads}[{layer}][0], sum(map(sum, {heads})) - len({heads}) * len({heads}[0])]", [False, -1])
     else:
         cell = root.locator('.attnviz-head-cell[data-layer="0"][data-head="0"]')
         assert cell.get_attribute("aria-pressed") == "true"
         cell.click()
         after = nb.wait_kernel_answer(root, before)
         assert cell.get_attribute("aria-pressed") == "false"
-        heads = nb.kernel_json("view.heads")
+        heads = nb.kernel_json(f"{name}.heads")
         assert heads[0][0] is False and sum(map(sum, heads)) == len(heads) * len(heads[0]) - 1, heads
-        assert int(after["revision"]) == int(nb.kernel("print(view.revision)"))
-        assert nb.kernel("print(repr(view.error))") == "''"
+        assert int(after["revision"]) == int(nb.kernel(f"print({name}.revision)"))
+        assert nb.kernel(f"print(repr({name}.error))") == "''"
     assert after["checksum"] != before["checksum"], "toggling a head did not change the drawing"
     nb.shot(root, "head0-off")
     return after

@@ -46,15 +46,19 @@ VIT = 'ei = attnviz.Explainer(*tiny_model("vit")).explain(np.random.default_rng(
 GPT2 = f'ed = attnviz.Explainer(*tiny_model("gpt2", heads=4)).explain("{SENTENCE}")'
 
 
-@pytest.fixture(scope="module")
-def classic_server(tmp_path_factory):
-    require_chromium()
-    server = ClassicServer(tmp_path_factory.mktemp("notebook6"))
+def serve(server):
+    """A started server for a module's tests (a generator for fixtures), stopped after them."""
     try:
         server.wait_ready(timeout=120.0)
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def classic_server(tmp_path_factory):
+    require_chromium()
+    yield from serve(ClassicServer(tmp_path_factory.mktemp("notebook6")))
 
 
 def recording_page(browser, server):
@@ -217,18 +221,8 @@ def test_widgets7_kernel_round_trips(cpage, classic_server):
     nb.shot(text, "textview-layer0-set-in-kernel")
 
     # 3. a head toggle (kernel-bound in TextView): the kernel answers with a new map and revision
-    head = text.locator('.attnviz-head-cell[data-layer="0"][data-head="0"]')
-    assert head.get_attribute("aria-pressed") == "true"
-    head.click()
-    toggled = nb.wait_kernel_answer(text, from_kernel)
-    assert head.get_attribute("aria-pressed") == "false"
-    heads = nb.kernel_json("text.heads")
-    assert heads[0][0] is False and sum(map(sum, heads)) == len(heads) * len(heads[0]) - 1, heads
-    assert int(toggled["revision"]) == int(nb.kernel("print(text.revision)"))
-    assert nb.kernel("print(repr(text.error))") == "''"
-    assert toggled["checksum"] != from_kernel["checksum"], "toggling a head did not change the drawing"
+    toggled = toggle_head(nb, text, "text", from_kernel, name="text")
     no_error_shown(text)
-    nb.shot(text, "textview-head0-off")
 
     # 4. a method switch (kernel-bound): the kernel explains with the new method, the drawing changes
     picker = text.locator("select.attnviz-method")
@@ -250,17 +244,7 @@ def test_widgets7_kernel_round_trips(cpage, classic_server):
 
     # 6. AttentionView: a head toggle (answered in the browser) reaches the kernel
     att = nb.widget("attention")
-    before = nb.attrs(att)
-    layer = int(before["layer"])
-    swatch = att.locator('.attnviz-head-swatch[data-head="0"]')
-    assert swatch.get_attribute("aria-pressed") == "true"
-    swatch.click()
-    after = nb.wait_redraw(att, before)
-    assert swatch.get_attribute("aria-pressed") == "false" and int(after["heads-on"]) == int(before["heads-on"]) - 1
-    assert after["checksum"] != before["checksum"]
-    kernel_sees(nb, f"[att.heads[{layer}][0], sum(map(sum, att.heads)) - len(att.heads) * len(att.heads[0])]",
-                [False, -1])
-    nb.shot(att, "attentionview-head0-off")
+    toggle_head(nb, att, "attention", nb.attrs(att), name="att")
     nb.shot(None, "page")
     cpage.recorder.check()
 
@@ -277,12 +261,7 @@ def lab3_server(tmp_path_factory):
     require_chromium()
     if not (LAB3_VENV / "bin" / "python").exists():
         pytest.skip(f"{LAB3_VENV} is missing: run scripts/widgets7_env.sh --lab3 (JupyterLab 3.6 + ipywidgets 7.7.1)")
-    server = Lab3Server(tmp_path_factory.mktemp("lab3"))
-    try:
-        server.wait_ready(timeout=120.0)
-        yield server
-    finally:
-        server.stop()
+    yield from serve(Lab3Server(tmp_path_factory.mktemp("lab3")))
 
 
 @pytest.fixture
