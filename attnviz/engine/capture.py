@@ -19,6 +19,7 @@ from torch import nn
 
 from .adapters import Adapter
 from .guard import model_lock
+from .recompute import recomputed_blocks
 from .targets import Target
 
 
@@ -163,11 +164,14 @@ def embedding_leaf(store: list[torch.Tensor]):
 
 
 def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, torch.Tensor],
-                    grad: bool = True, logit_rows: list[int] | None = None) -> ForwardCapture:
+                    grad: bool = True, logit_rows: list[int] | None = None,
+                    recompute: bool = False) -> ForwardCapture:
     """Run one forward pass with hooks on the value projections and the input embedding. Call inside ``prepared``.
     grad=False: no autograd graph (the lean capture of methods that read no gradient: nothing is saved for a
     backward, so the pass keeps only the returned tensors). logit_rows: a language model's positions whose logits
-    are needed (the explained rows), computed alone where the model takes ``logits_to_keep``."""
+    are needed (the explained rows), computed alone where the model takes ``logits_to_keep``. recompute: each block
+    saves only its inputs and runs again in the backward (``recompute.recomputed_blocks``: one more forward for a
+    fraction of the memory; a later backward on this graph must run inside ``prepared``)."""
     blocks = adapter.get_blocks(model)
     values: list[torch.Tensor | None] = [None] * len(blocks)
     embedded: list[torch.Tensor] = []
@@ -187,7 +191,7 @@ def capture_forward(model: nn.Module, adapter: Adapter, model_inputs: dict[str, 
     handles = [adapter.get_value(block).register_forward_hook(keep_value(i)) for i, block in enumerate(blocks)]
     handles.append(adapter.get_input_embedding(model).register_forward_hook(lambda _m, _i, output: leaf(output)))
     try:
-        with torch.set_grad_enabled(grad):
+        with torch.set_grad_enabled(grad), recomputed_blocks(blocks, recompute and grad):
             out = model(**model_inputs, output_attentions=True, output_hidden_states=True, return_dict=True, **extra)
     finally:
         for handle in handles:

@@ -8,7 +8,8 @@ float32, as much as the attention itself). ``explain(methods=[...])`` keeps only
 
 - "none" (raw, last_layer, rollout, flow, redistribution, and the methods that run their own passes: integrated
   gradients, the LRP family): a forward without an autograd graph, no backward;
-- "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only;
+- "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only, each block
+  recomputed in it (``recompute.recomputed_blocks``: its inputs kept, not its activations; one more forward);
 - "attention" (gae, attn_gradcam, chefer): the full capture.
 
 A method asked for later that reads more runs what it needs then: one more backward on the kept graph (a forward and
@@ -42,6 +43,12 @@ class CapturePlan:
 
     gradients: str = "attention"
     attention_dtype: torch.dtype | None = None
+
+    @property
+    def recompute(self) -> bool:
+        """Whether the blocks are recomputed in the backward instead of keeping their activations: the "hidden"
+        level, whose backward needs the model's graph and nothing else of it (``recompute.recomputed_blocks``)."""
+        return self.gradients == "hidden"
 
     @classmethod
     def choose(cls, methods: Iterable[str] | str | None, attention_dtype: Any, model_dtype: torch.dtype

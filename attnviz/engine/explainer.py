@@ -406,18 +406,21 @@ class Explainer:
         # kept in the processor's precision; capture_forward casts to the model's dtype
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
         with model_lock(self.model):  # the capture and the model's fingerprint belong together
-            with self.prepared():
+            with self.prepared():  # the backward too: a recomputed block runs its forward again in it
                 forward = capture_forward(self.model, self.adapter, model_inputs,
                                           grad=keep_graph or plan.gradients != "none",
-                                          logit_rows=where if self.targets.per_position else None)
-            logits = self.targets.explained_logits(forward.logits.detach(), forward.explained_rows(where)).float()
-            probs = self.probabilities(logits)
-            predicted = logits.argmax(-1).tolist()
-            resolved = [self.targets.make(p if t is None else t, row) for t, p, row in zip(targets, predicted, where)]
-            grads = None if plan.gradients == "none" else capture_gradients(
-                forward, resolved, keep_graph, attention=plan.gradients == "attention")
+                                          logit_rows=where if self.targets.per_position else None,
+                                          recompute=plan.recompute)
+                logits = self.targets.explained_logits(forward.logits.detach(),
+                                                       forward.explained_rows(where)).float()
+                probs = self.probabilities(logits)
+                predicted = logits.argmax(-1).tolist()
+                resolved = [self.targets.make(p if t is None else t, row)
+                            for t, p, row in zip(targets, predicted, where)]
+                grads = None if plan.gradients == "none" else capture_gradients(
+                    forward, resolved, keep_graph, attention=plan.gradients == "attention")
             stamp = fingerprint(self.model)
-        graph = Graph(forward) if keep_graph else None
+        graph = Graph(forward, self.prepared if plan.recompute else None) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
         finite = torch.isfinite(logits).all(-1).tolist()
         explanations = []

@@ -4,6 +4,8 @@ unchanged since the capture (``guard.fingerprint``)."""
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -16,14 +18,18 @@ from .targets import Key, Target, Targets
 class Graph:
     """A batch's forward pass kept alive, so another target costs one backward and no forward."""
 
-    def __init__(self, forward: ForwardCapture):
+    def __init__(self, forward: ForwardCapture, replay: Callable[[], contextlib.AbstractContextManager] | None = None):
+        """replay: the context a backward runs in when the graph recomputes its blocks (the explainer's
+        ``prepared``: eval mode and eager attention, as in the forward); None: the graph keeps its activations."""
         self.forward = forward
+        self.replay = replay
 
     def gradients(self, index: int, target: Target, attention: bool = True) -> GradientCapture:
         """One more backward of input ``index``'s score (attention=False: no attention gradients)."""
-        with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
-            score = self.forward.score(index, target)
-        return gradients_of(score, self.forward, retain_graph=True, attention=attention)
+        with self.replay() if self.replay is not None else contextlib.nullcontext():
+            with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
+                score = self.forward.score(index, target)
+            return gradients_of(score, self.forward, retain_graph=True, attention=attention)
 
 
 class Detached:
