@@ -101,8 +101,9 @@ for _name, _fn in (("show", _show), ("plot", _plot), ("compare_view", _compare_v
 
 _LAZY = {"TextView": "widgets", "ImageView": "widgets", "AttentionView": "widgets", "CompareView": "widgets",
          "FlowView": "widgets", "LogitLensView": "widgets", "HeadMathView": "widgets", "DirectAttributionView":
-         "widgets", "PatchingView": "widgets", "head_view": "widgets", "model_view": "widgets", "show": "widgets",
-         "set_options": "widgets", "plot": "plots", "demo": None, "evaluate": None, "testing": None}
+         "widgets", "PatchingView": "widgets", "Row": "widgets", "Column": "widgets", "head_view": "widgets",
+         "model_view": "widgets", "show": "widgets", "set_options": "widgets", "plot": "plots", "demo": None,
+         "evaluate": None, "testing": None}
 
 
 def __getattr__(name: str):
@@ -116,9 +117,9 @@ def __getattr__(name: str):
         return importlib.import_module(f".{name}", __name__)
     return getattr(importlib.import_module(f".{module}", __name__), name)
 
-__all__ = ["AttentionUnavailableError", "AttentionView", "CompareView", "ComparisonError",
+__all__ = ["AttentionUnavailableError", "AttentionView", "Column", "CompareView", "ComparisonError",
            "DirectAttributionView", "Explainer", "Explanation", "FlowView", "HeadMathView", "ImageView",
-           "LogitLensView", "MethodInfo", "ModelComparison", "ModelsComparison", "PatchingView", "TextView",
+           "LogitLensView", "MethodInfo", "ModelComparison", "ModelsComparison", "PatchingView", "Row", "TextView",
            "UnsupportedModelError", "__version__", "attention_to", "compare", "compare_models", "demo", "evaluate",
            "explain", "head_scores", "head_view", "methods", "model_view", "patch", "plot", "set_options", "show",
            "supported_model_types", "testing"]

@@ -33,15 +33,16 @@ sys.path.insert(0, str(REPO))
 from bench.common import interleaved_medians  # noqa: E402
 from bench.widgets import table  # noqa: E402
 
-LEAN = {  # mode -> (methods= of the capture, the maps read after it)
-    "before: capture of --before (full)": (None, ()),
-    "full capture (methods=None)": (None, ()),
-    "lean: methods=['raw', 'rollout']": (["raw", "rollout"], ()),
-    "lean: methods=['attcat']": (["attcat"], ()),
-    "lean: methods=['raw', 'rollout', 'attcat']": (["raw", "rollout", "attcat"], ()),
-    "lean: methods=['gae'] (the full level: gae, chefer)": (["gae"], ()),
-    "  + raw, rollout, attcat maps": (["raw", "rollout", "attcat"], ("raw", "rollout", "attcat")),
-    "  + gae afterwards (one more backward)": (["attcat"], ("attcat", "gae")),
+LEAN = {  # mode -> (methods= of the capture, the maps read after it, other explain() arguments)
+    "before: capture of --before (full)": (None, (), {}),
+    "full capture (methods=None)": (None, (), {}),
+    "lean: methods=['raw', 'rollout']": (["raw", "rollout"], (), {}),
+    "lean: methods=['attcat'] (blocks recomputed)": (["attcat"], (), {}),
+    "lean: methods=['attcat'], recompute=False": (["attcat"], (), {"recompute": False}),
+    "lean: methods=['raw', 'rollout', 'attcat']": (["raw", "rollout", "attcat"], (), {}),
+    "lean: methods=['gae'] (the full level: gae, chefer)": (["gae"], (), {}),
+    "  + raw, rollout, attcat maps": (["raw", "rollout", "attcat"], ("raw", "rollout", "attcat"), {}),
+    "  + gae afterwards (one more backward)": (["attcat"], ("attcat", "gae"), {}),
 }
 
 
@@ -91,14 +92,14 @@ def times(tokens: int, repeats: int, before_root: str | None) -> list[tuple[str,
 
     fns = {"plain forward+backward (the model's attention, parameter gradients)": plain,
            "plain forward+backward, gradients to the input embeddings only": plain_inputs}
-    for mode, (methods, maps) in LEAN.items():
+    for mode, (methods, maps, extra) in LEAN.items():
         if mode.startswith("before"):
             if old is not None:
                 fns[mode] = lambda: old.explain(text)
             continue
 
-        def run(methods=methods, maps=maps):
-            e = new.explain(text, methods=methods)
+        def run(methods=methods, maps=maps, extra=extra):
+            e = new.explain(text, methods=methods, **extra)
             for name in maps:
                 e.maps(name)
         fns[mode] = run
@@ -133,13 +134,13 @@ def peak_child(mode: str, tokens: int, before_root: str | None) -> None:
     so building the model does not count); prints JSON."""
     from bench.language import gpt2_small
 
-    methods, maps = LEAN[mode]
+    methods, maps, extra = LEAN[mode]
     model, tok, text = gpt2_small(tokens)
     ex = explainer_class(mode.startswith("before"), before_root)(model, tok)
     gc.collect()
     base = _rss()
     _reset_peak()
-    e = ex.explain(text) if methods is None else ex.explain(text, methods=methods)
+    e = ex.explain(text) if methods is None else ex.explain(text, methods=methods, **extra)
     capture = _peak() - base
     for name in maps:
         e.maps(name)

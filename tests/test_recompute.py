@@ -118,3 +118,25 @@ def test_a_batch_at_the_hidden_level_equals_each_input_alone():
         alone = ex.explain(text)
         for method in ("attcat", "grad_input"):
             np.testing.assert_allclose(e.maps(method), alone.maps(method), rtol=1e-10, atol=1e-12)
+
+
+def test_recompute_is_overridable_both_ways_with_the_same_maps():
+    model, tok = tiny_model("gpt2", heads=4)
+    ex = Explainer(model.double(), tok)
+    want = ex.explain(TEXT)
+    counts = block_calls(ex)
+    kept = ex.explain(TEXT, methods=["attcat"], recompute=False)  # the activations kept: each block runs once
+    assert counts == [1, 1]
+    counts[:] = [0, 0]
+    full = ex.explain(TEXT, recompute=True)  # the full level recomputed: attention gradients from the replay
+    assert counts == [2, 2]
+    for e in (kept, full):
+        for method in ("attcat", "gae", "grad_input"):
+            np.testing.assert_allclose(e.maps(method), want.maps(method), rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("bad", ["yes", 1, [True]])
+def test_a_bad_recompute_is_a_clear_error(bad):
+    model, tok = tiny_model("gpt2", heads=4)
+    with pytest.raises(TypeError, match="recompute must be True or False"):
+        Explainer(model, tok).explain(TEXT, methods=["attcat"], recompute=bad)

@@ -9,7 +9,8 @@ float32, as much as the attention itself). ``explain(methods=[...])`` keeps only
 - "none" (raw, last_layer, rollout, flow, redistribution, and the methods that run their own passes: integrated
   gradients, the LRP family): a forward without an autograd graph, no backward;
 - "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only, each block
-  recomputed in it (``recompute.recomputed_blocks``: its inputs kept, not its activations; one more forward);
+  recomputed in it (``recompute.recomputed_blocks``: its inputs kept, not its activations, for one more forward;
+  ``recompute=False`` keeps the activations instead, ``recompute=True`` recomputes at the full level too);
 - "attention" (gae, attn_gradcam, chefer): the full capture.
 
 A method asked for later that reads more runs what it needs then: one more backward on the kept graph (a forward and
@@ -39,22 +40,19 @@ _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torc
 @dataclass(frozen=True)
 class CapturePlan:
     """gradients: the backward the capture runs ("none", "hidden", "attention"); attention_dtype: the dtype the
-    attention [B, H, N, N] is stored in (None: the compute dtype, float32 or float64)."""
+    attention [B, H, N, N] is stored in (None: the compute dtype, float32 or float64); recompute: the blocks keep
+    their inputs and run again in the backward instead of keeping their activations
+    (``recompute.recomputed_blocks``)."""
 
     gradients: str = "attention"
     attention_dtype: torch.dtype | None = None
-
-    @property
-    def recompute(self) -> bool:
-        """Whether the blocks are recomputed in the backward instead of keeping their activations: the "hidden"
-        level, whose backward needs the model's graph and nothing else of it (``recompute.recomputed_blocks``)."""
-        return self.gradients == "hidden"
+    recompute: bool = False
 
     @classmethod
-    def choose(cls, methods: Iterable[str] | str | None, attention_dtype: Any, model_dtype: torch.dtype
-               ) -> CapturePlan:
-        """The plan for ``methods`` (None: the full capture) and the user's ``attention_dtype`` (None: automatic,
-        see the module docstring), with clear errors for unknown names."""
+    def choose(cls, methods: Iterable[str] | str | None, attention_dtype: Any, model_dtype: torch.dtype,
+               recompute: bool | None = None) -> CapturePlan:
+        """The plan for ``methods`` (None: the full capture), the user's ``attention_dtype`` and ``recompute``
+        (None: automatic, see the module docstring), with clear errors for unknown names."""
         if isinstance(methods, str):
             methods = [methods]
         names = None if methods is None else list(methods)
@@ -67,7 +65,10 @@ class CapturePlan:
                     raise TypeError(f"methods must be method names (strings), got {name!r}")
                 get_method(name)  # an unknown name: the error lists the known ones
         level = "attention" if names is None else deepest_level(get_method(n).gradients for n in names)
-        return cls(level, _attention_dtype(attention_dtype, names, model_dtype))
+        if recompute is not None and not isinstance(recompute, bool):
+            raise TypeError(f"recompute must be True, False or None (automatic), got {recompute!r}")
+        return cls(level, _attention_dtype(attention_dtype, names, model_dtype),
+                   level == "hidden" if recompute is None else recompute)
 
 
 def _attention_dtype(given: Any, names: list[str] | None, model_dtype: torch.dtype) -> torch.dtype | None:

@@ -271,7 +271,8 @@ class Explainer:
                              self.adapter.num_prefix_tokens(self.model))
 
     def explain(self, inputs: Any, target: Any = None, *, position: Any = None, keep_graph: bool | None = None,
-                progress: bool | None = None, methods: Any = None, attention_dtype: Any = None):
+                progress: bool | None = None, methods: Any = None, attention_dtype: Any = None,
+                recompute: bool | None = None):
         """Capture one forward and one backward (for ``target``) and return an ``Explanation``.
 
         inputs: a sentence, a (text_a, text_b) pair, an image (PIL, array, path, or processed tensor), or a list of
@@ -293,6 +294,9 @@ class Explainer:
         full capture. Without a gradient to take, keep_graph defaults to False (no graph is built at all).
         attention_dtype: how the attention is stored ("float16", "bfloat16", "float32"; default: float32, the
         model's dtype for a half-precision model, float16 for methods=["raw"]); methods read it in float32.
+        recompute: keep each block's inputs and run the block again in the backward, instead of keeping its
+        activations (one more forward for a fraction of the memory; the same gradients). Default None: for the
+        hidden-state level (methods=["attcat"], ["grad_input"]), not for the full capture.
         """
         self._check_dtype()
         single = not isinstance(inputs, list)
@@ -303,7 +307,8 @@ class Explainer:
             raise ValueError("no inputs to explain: the list is empty")
         items, split = self._split_batch_tensors(items)
         single = single and not split
-        plan = CapturePlan.choose(methods, attention_dtype, self.dtype)
+        plan = CapturePlan.choose(methods, attention_dtype, self.dtype,
+                                  _strict_bool("recompute", recompute, allow_none=True))
         keep = (single and plan.gradients != "none") if keep_graph is None else bool(
             _strict_bool("keep_graph", keep_graph))
         progress = _strict_bool("progress", progress, allow_none=True)

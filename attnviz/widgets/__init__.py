@@ -3,7 +3,8 @@
 ``show(e)`` picks TextView or ImageView; ``AttentionView(e)`` shows raw attention (head view, model view);
 ``CompareView(e, methods=[...])`` puts methods side by side. How a decoder computes: ``LogitLensView(e)``,
 ``HeadMathView(e, block, head)``, ``DirectAttributionView(e)``, ``PatchingView(attnviz.patch(...))``.
-``view.to_html(path)`` writes an offline page.
+``Row(view_a, view_b)`` / ``Column("title", view, ...)`` lay views out (and keep their pictures in a saved
+notebook). ``view.to_html(path)`` writes an offline page.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from .compare import CompareView
 from .flow import FlowView
 from .image import ImageView
 from .internals import DirectAttributionView, HeadMathView, LogitLensView, PatchingView
+from .layout import Column, Row
 from .serialize import decode, encode
 from .text import TextView
 
@@ -29,6 +31,6 @@ def show(explanation: Any, **kwargs: Any) -> TextView | ImageView:
     return TextView(e, **kwargs) if e.kind == "text" else ImageView(e, **kwargs)
 
 
-__all__ = ["AttentionView", "CompareView", "DirectAttributionView", "FlowView", "HeadMathView", "ImageView",
-           "LogitLensView", "PatchingView", "TextView", "decode", "encode", "head_view", "model_view", "set_options",
-           "show"]
+__all__ = ["AttentionView", "Column", "CompareView", "DirectAttributionView", "FlowView", "HeadMathView",
+           "ImageView", "LogitLensView", "PatchingView", "Row", "TextView", "decode", "encode", "head_view",
+           "model_view", "set_options", "show"]
