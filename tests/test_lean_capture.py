@@ -177,7 +177,7 @@ def test_the_automatic_attention_dtype():
     assert CapturePlan.choose(None, None, torch.float32) == CapturePlan("attention", None)
     assert CapturePlan.choose(["raw"], None, torch.float64).attention_dtype is None
     assert CapturePlan.choose(None, None, torch.bfloat16).attention_dtype == torch.bfloat16
-    assert CapturePlan.choose("attcat", "float32", torch.float16) == CapturePlan("hidden", torch.float32, True)
+    assert CapturePlan.choose("attcat", "float32", torch.float16) == CapturePlan("hidden", torch.float32, None)
     model, tok = tiny_model("gpt2", heads=4)
     e = Explainer(model.half(), tok).explain(TEXT)
     assert e.capture.attention[0].dtype == torch.float16 and e.capture.A.dtype == torch.float32

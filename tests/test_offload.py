@@ -53,7 +53,7 @@ def test_an_offloaded_decoder_is_explained_as_if_it_were_whole(arch, how, tmp_pa
     else:  # Chefer's pass reads weights after the forward, when accelerate has put them back on "meta"
         with pytest.raises(NotImplementedError, match="offload.*attnlrp"):
             e.map("chefer")
-    lean = explainer.explain(TEXT, position=5, methods=["attcat"])  # blocks recomputed under accelerate's hooks
+    lean = explainer.explain(TEXT, position=5, methods=["attcat"], recompute=True)  # under accelerate's hooks
     for method in ("attcat", "grad_input", "gae"):  # gae: one more backward, replaying the blocks again
         assert np.allclose(lean.maps(method), want.maps(method), atol=1e-6), method
     assert snapshot(model) == before  # accelerate's hooks, our hooks (none), training flags, meta weights

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from attnviz import Explainer
+from attnviz.engine import capture_plan
 from attnviz.engine.capture import capture_forward, capture_gradients
 from attnviz.engine.recompute import recomputed_blocks
 from attnviz.testing import tiny_model
@@ -51,12 +52,22 @@ def test_recomputed_gradients_equal_the_plain_graphs_bit_for_bit(arch):
         assert torch.equal(a, b)
 
 
-def test_the_hidden_level_runs_each_block_again_in_its_backward_and_the_full_level_does_not():
+def test_the_hidden_level_runs_each_block_again_from_the_length_on_and_the_full_level_does_not(monkeypatch):
+    monkeypatch.setattr(capture_plan, "RECOMPUTE_FROM_TOKENS", 8)  # the tiny models take 64 positions, not 512
     model, tok = tiny_model("gpt2", heads=4)
     ex = Explainer(model, tok)
     counts = block_calls(ex)
     ex.explain(TEXT, methods=["attcat"])
     assert counts == [2, 2], "the hidden level recomputes every block once in its backward"
+    counts[:] = [0, 0]
+    short = "the cat sat"
+    assert len(ex.explain(short, methods=["raw"]).sample.tokens) < 8
+    counts[:] = [0, 0]
+    ex.explain(short, methods=["attcat"])  # under the length: the activations kept
+    assert counts == [1, 1]
+    counts[:] = [0, 0]
+    ex.explain([short, TEXT], methods=["grad_input"])  # a batch: its longest input decides
+    assert counts == [2, 2]
     counts[:] = [0, 0]
     ex.explain(TEXT)  # the full level keeps its activations: each block runs once
     assert counts == [1, 1]
@@ -74,7 +85,7 @@ def test_a_later_backward_replays_the_blocks_as_the_forward_ran_them_not_as_the_
     model.train()
     ex = Explainer(model, tok)
     counts = block_calls(ex)
-    e = ex.explain(TEXT, methods=["attcat"])
+    e = ex.explain(TEXT, methods=["attcat"], recompute=True)
     assert model.training and all(m.training for m in model.modules())
     np.testing.assert_allclose(e.maps("attcat"), want.maps("attcat"), rtol=1e-10, atol=1e-12)
     np.testing.assert_allclose(e.maps("gae"), want.maps("gae"), rtol=1e-10, atol=1e-12)
@@ -101,7 +112,7 @@ def test_every_blocks_forward_is_as_before_also_after_an_error_and_another_libra
 
     handle = next(blocks[1].children()).register_forward_pre_hook(fail)
     with pytest.raises(RuntimeError, match="mid-forward"):
-        ex.explain(TEXT, methods=["attcat"])
+        ex.explain(TEXT, methods=["attcat"], recompute=True)
     handle.remove()
     assert "forward" not in blocks[0].__dict__ and blocks[1].__dict__["forward"] is wrapper
     want = Explainer(*tiny_model("llama", heads=4)).explain(TEXT)
@@ -113,7 +124,7 @@ def test_a_batch_at_the_hidden_level_equals_each_input_alone():
     model, tok = tiny_model("gpt2", heads=4)
     ex = Explainer(model.double(), tok)
     texts = [TEXT, "a short one", "the dog barked at the mailman every single morning"]
-    batch = ex.explain(texts, methods=["attcat", "grad_input"], keep_graph=True)
+    batch = ex.explain(texts, methods=["attcat", "grad_input"], keep_graph=True, recompute=True)
     for text, e in zip(texts, batch):
         alone = ex.explain(text)
         for method in ("attcat", "grad_input"):

@@ -9,8 +9,9 @@ float32, as much as the attention itself). ``explain(methods=[...])`` keeps only
 - "none" (raw, last_layer, rollout, flow, redistribution, and the methods that run their own passes: integrated
   gradients, the LRP family): a forward without an autograd graph, no backward;
 - "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only, each block
-  recomputed in it (``recompute.recomputed_blocks``: its inputs kept, not its activations, for one more forward;
-  ``recompute=False`` keeps the activations instead, ``recompute=True`` recomputes at the full level too);
+  from RECOMPUTE_FROM_TOKENS positions on, each block recomputed in it (``recompute.recomputed_blocks``: its
+  inputs kept, not its activations, for one more forward; ``recompute=True``/``False`` decides at any length and
+  level);
 - "attention" (gae, attn_gradcam, chefer): the full capture.
 
 A method asked for later that reads more runs what it needs then: one more backward on the kept graph (a forward and
@@ -32,6 +33,9 @@ from .capture import LOW_PRECISION
 from .methods import get as get_method
 from .methods.common import deepest_level
 
+#: From this many positions on, the hidden level recomputes its blocks by default (bench/lean_capture.py, GPT-2 small,
+#: 2 CPU cores: at 256 tokens recomputing costs 45% more time for 23% less memory; at 1,024 it halves the peak).
+RECOMPUTE_FROM_TOKENS = 512
 DISPLAY_METHODS = frozenset({"raw", "last_layer"})  # they show the stored weights: float16 is what the views draw
 _DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32,
            "float64": torch.float64}
@@ -46,7 +50,14 @@ class CapturePlan:
 
     gradients: str = "attention"
     attention_dtype: torch.dtype | None = None
-    recompute: bool = False
+    recompute: bool | None = None
+
+    def recomputes(self, tokens: int) -> bool:
+        """Whether a batch of ``tokens`` positions recomputes its blocks: as asked, or (None: automatic) at the
+        hidden level from RECOMPUTE_FROM_TOKENS on, where the activations outweigh the cost of one more forward."""
+        if self.recompute is not None:
+            return self.recompute
+        return self.gradients == "hidden" and tokens >= RECOMPUTE_FROM_TOKENS
 
     @classmethod
     def choose(cls, methods: Iterable[str] | str | None, attention_dtype: Any, model_dtype: torch.dtype,
@@ -67,8 +78,7 @@ class CapturePlan:
         level = "attention" if names is None else deepest_level(get_method(n).gradients for n in names)
         if recompute is not None and not isinstance(recompute, bool):
             raise TypeError(f"recompute must be True, False or None (automatic), got {recompute!r}")
-        return cls(level, _attention_dtype(attention_dtype, names, model_dtype),
-                   level == "hidden" if recompute is None else recompute)
+        return cls(level, _attention_dtype(attention_dtype, names, model_dtype), recompute)
 
 
 def _attention_dtype(given: Any, names: list[str] | None, model_dtype: torch.dtype) -> torch.dtype | None:
@@ -85,4 +95,4 @@ def _attention_dtype(given: Any, names: list[str] | None, model_dtype: torch.dty
     return None
 
 
-__all__ = ["DISPLAY_METHODS", "CapturePlan"]
+__all__ = ["DISPLAY_METHODS", "RECOMPUTE_FROM_TOKENS", "CapturePlan"]

@@ -295,8 +295,8 @@ class Explainer:
         attention_dtype: how the attention is stored ("float16", "bfloat16", "float32"; default: float32, the
         model's dtype for a half-precision model, float16 for methods=["raw"]); methods read it in float32.
         recompute: keep each block's inputs and run the block again in the backward, instead of keeping its
-        activations (one more forward for a fraction of the memory; the same gradients). Default None: for the
-        hidden-state level (methods=["attcat"], ["grad_input"]), not for the full capture.
+        activations (one more forward for a fraction of the memory; the same gradients). Default None: at the
+        hidden-state level (methods=["attcat"], ["grad_input"]) from 512 tokens on; never for the full capture.
         """
         self._check_dtype()
         single = not isinstance(inputs, list)
@@ -407,6 +407,7 @@ class Explainer:
                        positions: list[Any], plan: CapturePlan) -> list[Explanation]:
         encoded = self.encode(items)
         lengths = [s.length for s in encoded.samples]
+        recompute = plan.recomputes(max(lengths))
         where = self.targets.rows(positions, lengths)  # the row each input is explained at
         # kept in the processor's precision; capture_forward casts to the model's dtype
         model_inputs = {k: v.to(self.device) for k, v in encoded.model_inputs.items()}
@@ -415,7 +416,7 @@ class Explainer:
                 forward = capture_forward(self.model, self.adapter, model_inputs,
                                           grad=keep_graph or plan.gradients != "none",
                                           logit_rows=where if self.targets.per_position else None,
-                                          recompute=plan.recompute)
+                                          recompute=recompute)
                 logits = self.targets.explained_logits(forward.logits.detach(),
                                                        forward.explained_rows(where)).float()
                 probs = self.probabilities(logits)
@@ -425,7 +426,7 @@ class Explainer:
                 grads = None if plan.gradients == "none" else capture_gradients(
                     forward, resolved, keep_graph, attention=plan.gradients == "attention")
             stamp = fingerprint(self.model)
-        graph = Graph(forward, self.prepared if plan.recompute else None) if keep_graph else None
+        graph = Graph(forward, self.prepared if recompute else None) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
         finite = torch.isfinite(logits).all(-1).tolist()
         explanations = []

@@ -313,17 +313,20 @@ def test_lab_xss_token_and_label_are_text(page, jupyter_server):
 
 # ---------------------------------------------------------------------------------------------------- display forms
 def display_form_cells(setup: str) -> list[str]:
-    """A view shown with display() before the last line, two views in an ipywidgets HBox, one view shown twice."""
+    """A view shown with display() before the last line, two views in an ipywidgets HBox, one view shown twice, a
+    label and a view in an attnviz.Column."""
     return [setup,
             'shown = attnviz.TextView(e)\ndisplay(shown)\nprint("display() was not the last line")',
             "ipywidgets.HBox([attnviz.AttentionView(e), attnviz.TextView(e)])",
             "twice = attnviz.TextView(e)\ndisplay(twice)",
-            "twice"]
+            "twice",
+            "attnviz.Column('a column of views', attnviz.TextView(e))"]
 
 
 def check_display_forms(nb, page, outputs: list[dict]) -> None:
     """Every form of display_form_cells draws (on any stack): the display() view, both views of the HBox side by
-    side, and both copies of the view shown twice, which share one model (a change in one redraws the other)."""
+    side, both copies of the view shown twice, which share one model (a change in one redraws the other), and the
+    Column's label above its view."""
     printed = "".join(o.get("text", "") for o in outputs[1]["outputs"] if o.get("output_type") == "stream")
     assert "display() was not the last line" in printed
     # DOM order of the text views: display(), the HBox's, then the two copies of `twice`
@@ -360,6 +363,15 @@ def check_display_forms(nb, page, outputs: list[dict]) -> None:
     kernel_sees(nb, "twice.layer", int(moved["layer"]))
     two.scroll_into_view_if_needed()
     nb.shot(two, "same-view-second-copy-followed")
+
+    in_column = nb.widget("text", 4)  # attnviz.Column: a VBox, its label above the live view
+    check_content(nb, in_column, "text", "bert", nb.attrs(in_column))
+    column = page.locator(".widget-vbox").filter(has=page.locator('.attnviz[data-view="text"]')).last
+    label = column.get_by_text("a column of views")
+    assert in_column.evaluate("(el) => !!el.closest('.widget-vbox')") and label.count() == 1
+    assert label.bounding_box()["y"] < in_column.bounding_box()["y"]
+    column.scroll_into_view_if_needed()
+    nb.shot(column, "column")
     nb.shot(None, "page")
 
 
