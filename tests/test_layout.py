@@ -46,6 +46,9 @@ def test_a_row_holds_a_pictured_views_png_and_nests(e):
     attention = attnviz.AttentionView(e, layer=1)
     row = attnviz.Row([attention, "beside it"])  # the list form of ipywidgets.HBox([...])
     assert isinstance(row, ipywidgets.HBox)
+    assert attnviz.Row(children=[attention, "beside it"]).children[0] is attention  # and the keyword form
+    with pytest.raises(TypeError, match="either as arguments or as children="):
+        attnviz.Row(attention, children=[attention])
     page = bundle(row)["text/html"]
     assert "flex-direction:row" in page
     png = re.search(r'src="data:image/png;base64,([^"]+)"', page).group(1)
@@ -74,3 +77,16 @@ def test_without_the_static_fallback_only_the_live_box(e):
     finally:
         attnviz.set_options(static_fallback=previous["static_fallback"])
     assert "text/html" not in data and WIDGET_VIEW_MIME in data
+
+
+class Odd(ipywidgets.Button):
+    """A widget whose display data carries a PNG entry that is not base64 (it would break out of the src=)."""
+
+    def _repr_mimebundle_(self, **kwargs):
+        return {"text/plain": "odd <widget>", "image/png": 'AAAA" onerror="alert(1)'}
+
+
+def test_a_png_entry_that_is_not_base64_is_never_put_in_an_attribute():
+    page = bundle(attnviz.Row(Odd()))["text/html"]
+    assert "<img" not in page and "onerror" not in page
+    assert "<pre>odd &lt;widget&gt;</pre>" in page  # its text, escaped, instead

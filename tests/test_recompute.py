@@ -13,6 +13,7 @@ import torch
 from attnviz import Explainer
 from attnviz.engine import capture_plan
 from attnviz.engine.capture import capture_forward, capture_gradients
+from attnviz.engine.guard import ModelChangedError
 from attnviz.engine.recompute import recomputed_blocks
 from attnviz.testing import tiny_model
 
@@ -151,3 +152,23 @@ def test_a_bad_recompute_is_a_clear_error(bad):
     model, tok = tiny_model("gpt2", heads=4)
     with pytest.raises(TypeError, match="recompute must be True or False"):
         Explainer(model, tok).explain(TEXT, methods=["attcat"], recompute=bad)
+
+
+def test_a_replay_after_a_hook_changed_in_a_block_is_refused_and_a_reforward_follows_recompute(monkeypatch):
+    model, tok = tiny_model("gpt2", heads=4)
+    ex = Explainer(model.double(), tok)
+    want = ex.explain(TEXT)
+    e = ex.explain(TEXT, methods=["attcat"], recompute=True)
+    handle = ex.adapter.get_blocks(model)[0].mlp.register_forward_hook(lambda _m, _i, out: out * 2)
+    with pytest.raises(ModelChangedError, match="hook was added to or removed from the model's blocks"):
+        e.maps("gae")
+    handle.remove()
+    np.testing.assert_allclose(e.maps("gae"), want.maps("gae"), rtol=1e-10, atol=1e-12)  # as captured again
+    counts = block_calls(ex)
+    lone = ex.explain([TEXT], methods=["attcat"], recompute=True)[0]  # a list: no graph kept
+    assert lone._graph is None and counts == [2, 2]
+    counts[:] = [0, 0]
+    other = int(np.argsort(-lone.probs)[1])
+    np.testing.assert_allclose(lone.maps("attcat", target=other), want.maps("attcat", target=other), rtol=1e-10,
+                               atol=1e-12)
+    assert counts == [2, 2], "the re-forward for another target recomputes as the capture did"

@@ -8,10 +8,10 @@ float32, as much as the attention itself). ``explain(methods=[...])`` keeps only
 
 - "none" (raw, last_layer, rollout, flow, redistribution, and the methods that run their own passes: integrated
   gradients, the LRP family): a forward without an autograd graph, no backward;
-- "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only, each block
-  from RECOMPUTE_FROM_TOKENS positions on, each block recomputed in it (``recompute.recomputed_blocks``: its
-  inputs kept, not its activations, for one more forward; ``recompute=True``/``False`` decides at any length and
-  level);
+- "hidden" (attcat, grad_input): one backward to the hidden states and the input embeddings only; from
+  RECOMPUTE_FROM_TOKENS positions on (per input: a batch is decided by its longest, padded length), each block is
+  recomputed in that backward (``recompute.recomputed_blocks``: its inputs kept, not its activations, for one more
+  forward; ``recompute=True``/``False`` decides at any length and level);
 - "attention" (gae, attn_gradcam, chefer): the full capture.
 
 A method asked for later that reads more runs what it needs then: one more backward on the kept graph (a forward and

@@ -426,7 +426,8 @@ class Explainer:
                 grads = None if plan.gradients == "none" else capture_gradients(
                     forward, resolved, keep_graph, attention=plan.gradients == "attention")
             stamp = fingerprint(self.model)
-        graph = Graph(forward, self.prepared if recompute else None) if keep_graph else None
+        graph = Graph(forward, (self.prepared, self.adapter.get_blocks(self.model)) if recompute else None
+                      ) if keep_graph else None
         prefix = self.adapter.num_prefix_tokens(self.model) if self.modality == "image" else 0
         finite = torch.isfinite(logits).all(-1).tolist()
         explanations = []
@@ -443,18 +444,20 @@ class Explainer:
                 explainer=self, sample=sample, capture=capture, model_inputs=sample_inputs,
                 probs=probs[i].cpu().numpy(), predicted=predicted[i], target=resolved[i],
                 grads=grads, graph=graph, batch_index=i, fingerprint=stamp, position=where[i],
-                gradients=plan.gradients,
+                gradients=plan.gradients, recompute=recompute,
             ))
         return explanations
 
     def recapture(self, explanation: Explanation, target: Target, attention: bool = True):
         """Forward + backward for one explanation's input and another target (used when the graph was not kept);
         attention=False: no attention gradients."""
+        recompute = bool(getattr(explanation, "recompute", False))  # as the capture did (explain(recompute=))
         with model_lock(self.model):
-            with self.prepared():
+            with self.prepared():  # the backward too: a recomputed block runs its forward again in it
                 forward = capture_forward(self.model, self.adapter, explanation.model_inputs,
-                                          logit_rows=[explanation.position] if self.targets.per_position else None)
-            return capture_gradients(forward, [target], False, attention=attention)
+                                          logit_rows=[explanation.position] if self.targets.per_position else None,
+                                          recompute=recompute)
+                return capture_gradients(forward, [target], False, attention=attention)
 
 
 def model_shape(model: nn.Module, adapter: Any, dtype: torch.dtype) -> ModelShape:

@@ -35,8 +35,9 @@ class Explanation:
     def __init__(self, explainer: Explainer, sample: Sample, capture: Capture, model_inputs: dict[str, torch.Tensor],
                  probs: np.ndarray, predicted: int, target: Target, grads: GradientCapture | None,
                  graph: Graph | None, batch_index: int, fingerprint: Fingerprint = (), position: int = 0,
-                 gradients: str = "attention"):
+                 gradients: str = "attention", recompute: bool = False):
         self.explainer = explainer
+        self.recompute = bool(recompute)  # the capture recomputed its blocks: a re-forward for a target does too
         self.sample = sample
         self.capture = capture
         self.model_inputs = model_inputs

@@ -5,28 +5,41 @@ unchanged since the capture (``guard.fingerprint``)."""
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import torch
+from torch import nn
 
 from .capture import ForwardCapture, GradientCapture, gradients_of
-from .guard import DetachedExplanationError
+from .guard import DetachedExplanationError, ModelChangedError
+from .recompute import block_hooks
 from .targets import Key, Target, Targets
 
 
 class Graph:
     """A batch's forward pass kept alive, so another target costs one backward and no forward."""
 
-    def __init__(self, forward: ForwardCapture, replay: Callable[[], contextlib.AbstractContextManager] | None = None):
-        """replay: the context a backward runs in when the graph recomputes its blocks (the explainer's
-        ``prepared``: eval mode and eager attention, as in the forward); None: the graph keeps its activations."""
+    def __init__(self, forward: ForwardCapture,
+                 replay: tuple[Callable[[], contextlib.AbstractContextManager], Sequence[nn.Module]] | None = None):
+        """replay: when the graph recomputes its blocks, the context a backward runs in (the explainer's
+        ``prepared``: eval mode and eager attention, as in the forward) and the blocks; None: the graph keeps its
+        activations."""
         self.forward = forward
         self.replay = replay
+        self.hooks = block_hooks(replay[1]) if replay is not None else None
 
     def gradients(self, index: int, target: Target, attention: bool = True) -> GradientCapture:
-        """One more backward of input ``index``'s score (attention=False: no attention gradients)."""
-        with self.replay() if self.replay is not None else contextlib.nullcontext():
+        """One more backward of input ``index``'s score (attention=False: no attention gradients). A recomputing
+        graph replays its blocks: refused when a hook was added to or removed from them since the capture (the
+        replay would run another function than the recorded forward)."""
+        with self.replay[0]() if self.replay is not None else contextlib.nullcontext():
+            if self.replay is not None and block_hooks(self.replay[1]) != self.hooks:
+                raise ModelChangedError(
+                    "a hook was added to or removed from the model's blocks since this explanation was captured; "
+                    "its blocks are recomputed in each backward (explain(recompute=...)), so another target would "
+                    "run them with the hook. Explain again, or pass recompute=False to keep the activations"
+                )
             with torch.enable_grad():  # methods run under no_grad; the kept graph needs grad mode to be read
                 score = self.forward.score(index, target)
             return gradients_of(score, self.forward, retain_graph=True, attention=attention)

@@ -14,11 +14,14 @@ way, labels as escaped text.
 from __future__ import annotations
 
 import html
+import re
 from typing import Any, ClassVar
 
 import ipywidgets
 
 from .base import DisplaysItsBundle, widget_view_bundle, with_static_fallback
+
+_BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")  # what may go in an <img src="data:..."> attribute
 
 
 def _child_picture(child: Any) -> str:
@@ -30,7 +33,7 @@ def _child_picture(child: Any) -> str:
     data = (shown[0] if isinstance(shown, tuple) else shown) or {}
     if "text/html" in data:
         return str(data["text/html"])
-    if "image/png" in data:
+    if isinstance(data.get("image/png"), str) and _BASE64.fullmatch(data["image/png"]):
         alt = html.escape(type(child).__name__)
         return f'<img alt="{alt}" style="max-width:100%" src="data:image/png;base64,{data["image/png"]}">'
     return f"<pre>{html.escape(str(data.get('text/plain', repr(child))))}</pre>"
@@ -42,7 +45,13 @@ class _Layout(DisplaysItsBundle):
     _direction: ClassVar[str] = "row"
 
     def __init__(self, *children: Any, **kwargs: Any):
-        """children: widgets (attnviz views, ipywidgets) or strings (shown as labels), in order."""
+        """children: widgets (attnviz views, ipywidgets) or strings (shown as labels), in order; also as one list
+        or as ``children=[...]``, as ipywidgets' boxes take them."""
+        if "children" in kwargs:
+            if children:
+                raise TypeError(f"{type(self).__name__}: pass the children either as arguments or as children=, "
+                                "not both")
+            children = tuple(kwargs.pop("children"))
         if len(children) == 1 and isinstance(children[0], (list, tuple)):
             children = tuple(children[0])  # Row([a, b]) as ipywidgets' HBox([a, b])
         items = []
