@@ -35,7 +35,8 @@ TOTAL_BYTES = 3_000_000
 VOLATILE = [(re.compile(r"\d+(\.\d+)? ?(s|ms|seconds?|min|minutes?|hours?)\b"), "<time>"),
             (re.compile(r"0x[0-9a-f]{6,}"), "<addr>"),
             (re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}"), "<uuid>"),  # bokeh's divs
-            (re.compile(r"[0-9a-f]{32}"), "<id>"), (re.compile(r"\S*/(?=attnviz/)"), "<path>/")]
+            (re.compile(r"[0-9a-f]{32}"), "<id>"), (re.compile(r"\S*/(?=attnviz/)"), "<path>/"),
+            (re.compile(r"(?<=\.py):\d+(?=:)"), ":<line>")]  # a warning's source line moves with unrelated edits
 # a progress bar widget: saved at its first frame (0%), without a kernel it would only mislead
 PROGRESS_BAR = re.compile(r"^[\w ]+: +\d+%\|")
 

@@ -144,3 +144,12 @@ def test_a_missing_extra_stops_the_cell_with_the_pip_command_not_a_traceback(tmp
     assert error.traceback == [f"MissingExtra: {error.evalue}"]  # one line, no stack
     assert "pip install 'attnviz[demo,evaluate]'" in error.evalue
     assert not nb.cells[1].get("outputs")
+
+
+def test_the_fingerprint_masks_what_changes_between_runs_and_keeps_the_numbers():
+    """Times, paths, ids and a warning's source line change without the notebook changing; a printed figure is
+    what the comparison is for."""
+    first = "/work/a/attnviz/engine/explanation.py:275: UserWarning: x (took 15 s) 0x7f00aa11 0.892\n"
+    second = "/tmp/b/c/attnviz/engine/explanation.py:276: UserWarning: x (took 1.5 minutes) 0x7f00bb22 0.892\n"
+    assert execute_tours._stable(first) == execute_tours._stable(second)
+    assert execute_tours._stable(first) != execute_tours._stable(first.replace("0.892", "0.893"))
