@@ -63,7 +63,8 @@ class CapturePlan:
     def choose(cls, methods: Iterable[str] | str | None, attention_dtype: Any, model_dtype: torch.dtype,
                recompute: bool | None = None) -> CapturePlan:
         """The plan for ``methods`` (None: the full capture), the user's ``attention_dtype`` and ``recompute``
-        (None: automatic, see the module docstring), with clear errors for unknown names."""
+        (None: automatic, see the module docstring; ``explain`` has checked it is a bool or None), with clear
+        errors for unknown names."""
         if isinstance(methods, str):
             methods = [methods]
         names = None if methods is None else list(methods)
@@ -76,8 +77,6 @@ class CapturePlan:
                     raise TypeError(f"methods must be method names (strings), got {name!r}")
                 get_method(name)  # an unknown name: the error lists the known ones
         level = "attention" if names is None else deepest_level(get_method(n).gradients for n in names)
-        if recompute is not None and not isinstance(recompute, bool):
-            raise TypeError(f"recompute must be True, False or None (automatic), got {recompute!r}")
         return cls(level, _attention_dtype(attention_dtype, names, model_dtype), recompute)
 
 

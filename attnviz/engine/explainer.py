@@ -451,12 +451,11 @@ class Explainer:
     def recapture(self, explanation: Explanation, target: Target, attention: bool = True):
         """Forward + backward for one explanation's input and another target (used when the graph was not kept);
         attention=False: no attention gradients."""
-        recompute = bool(getattr(explanation, "recompute", False))  # as the capture did (explain(recompute=))
         with model_lock(self.model):
             with self.prepared():  # the backward too: a recomputed block runs its forward again in it
                 forward = capture_forward(self.model, self.adapter, explanation.model_inputs,
                                           logit_rows=[explanation.position] if self.targets.per_position else None,
-                                          recompute=recompute)
+                                          recompute=explanation.recompute)  # as its capture did
                 return capture_gradients(forward, [target], False, attention=attention)
 
 

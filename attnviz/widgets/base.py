@@ -47,6 +47,12 @@ class DisplaysItsBundle:
     (Colab reads that metadata on ``display_data`` only, anywidget issue #63). On ipywidgets 8 it does nothing:
     IPython calls ``_repr_mimebundle_`` itself."""
 
+    def _live_bundle(self, **kwargs: Any) -> Any:
+        """The display data of the live widget alone: the next class's ``_repr_mimebundle_`` in the MRO (anywidget's,
+        ipywidgets 8's), or the widget-view entry built here (ipywidgets 7's boxes have no such method)."""
+        parent = getattr(super(), "_repr_mimebundle_", None)
+        return parent(**kwargs) if parent is not None else widget_view_bundle(self)
+
     if IPYWIDGETS_7:
         def _ipython_display_(self, **kwargs: Any) -> None:
             from IPython.display import display
@@ -200,7 +206,7 @@ class View(DisplaysItsBundle, anywidget.AnyWidget):
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """anywidget's bundle (the live view, and Colab's display metadata) plus the static fallback
         (``with_static_fallback``). A front end with widgets draws the live view and ignores the fallback."""
-        return with_static_fallback(super()._repr_mimebundle_(**kwargs), self, type(self).__name__)
+        return with_static_fallback(self._live_bundle(**kwargs), self, type(self).__name__)
 
     # ------------------------------------------------------------------ export
     def to_html(self, path: str | Path | None = None, *, title: str | None = None) -> str:

@@ -344,11 +344,9 @@ class DirectAttributionView(DisplaysItsBundle, ipywidgets.VBox):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """ipywidgets' bundle for the box, plus its grid's static picture (``base.with_static_fallback``)."""
-        from .base import widget_view_bundle, with_static_fallback
+        from .base import with_static_fallback
 
-        parent = getattr(super(), "_repr_mimebundle_", None)  # ipywidgets 7's boxes have none
-        live = parent(**kwargs) if parent is not None else widget_view_bundle(self)
-        return with_static_fallback(live, self.grid, type(self).__name__)
+        return with_static_fallback(self._live_bundle(**kwargs), self.grid, type(self).__name__)
 
     def _on_select(self, change: dict) -> None:
         cell = list(change["new"] or [])

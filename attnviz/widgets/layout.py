@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import ipywidgets
 
-from .base import DisplaysItsBundle, widget_view_bundle, with_static_fallback
+from .base import DisplaysItsBundle, with_static_fallback
 
 _BASE64 = re.compile(r"[A-Za-z0-9+/=\s]+")  # what may go in an <img src="data:..."> attribute
 
@@ -76,9 +76,7 @@ class _Layout(DisplaysItsBundle):
 
     def _repr_mimebundle_(self, **kwargs: Any) -> Any:
         """ipywidgets' bundle for the box (the live view) plus the static picture of its children."""
-        parent = getattr(super(), "_repr_mimebundle_", None)  # ipywidgets 7's boxes have none
-        live = parent(**kwargs) if parent is not None else widget_view_bundle(self)
-        return with_static_fallback(live, self, type(self).__name__)  # type: ignore[arg-type]
+        return with_static_fallback(self._live_bundle(**kwargs), self, type(self).__name__)  # type: ignore[arg-type]
 
 
 class Row(_Layout, ipywidgets.HBox):
